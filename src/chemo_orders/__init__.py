@@ -1,0 +1,8 @@
+"""chemo-orders: chemotherapy order sets from cited regimen files.
+
+Decision support: requires independent verification by a pharmacist.
+"""
+
+__version__ = "0.1.0"
+
+DISCLAIMER = "Decision support: requires independent verification by a pharmacist."

@@ -1,0 +1,291 @@
+"""From a patient and a regimen to orders: body measurements, each dose, caps and rounding.
+
+Every number that appears in an order's arithmetic is the number used: BSA is rounded to
+3 decimals and GFR to 1 decimal *before* they multiply a dose, so a pharmacist who redoes
+``375 mg/m² × 1.972 m²`` by hand gets exactly the calculated dose printed beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from .body import (
+    adjusted_body_weight,
+    bmi,
+    bsa,
+    cockcroft_gault,
+    ideal_body_weight,
+)
+from .patient import Patient, creatinine_mg_dl
+from .regimen import Alternative, Basis, DoseLine, Regimen, dose_basis
+from .rounding import RoundingPolicy, round_dose
+from .units import (
+    AUC_UNIT,
+    DAY,
+    DIM_TIME,
+    KG,
+    M2,
+    MCG,
+    MG,
+    MG_PER_DL,
+    ML_PER_MIN,
+    UNITS,
+    Q,
+    format_number,
+    format_quantity,
+    ureg,
+)
+
+ADULT_AGE = 18
+# FDA/CDER, Carboplatin dosing (Oct 2010): cap GFR at 125 mL/min, so max dose = AUC × 150 mg.
+GFR_CAP = 125 * ML_PER_MIN
+FDA_GFR_CAP_SOURCE = "FDA/CDER Carboplatin dosing communication, Oct 2010 (GFR capped at 125 mL/min)"
+CALVERT_CITATION = "Calvert AH, Newell DR, Gumbrell LA, et al. J Clin Oncol 1989;7(11):1748-1756"
+NCCN_CARBOPLATIN = "NCCN Chemotherapy Order Templates, Appendix B: Carboplatin dosing in adults"
+# NCCN appendix B: consider a minimum SCr of 0.7 mg/dL and adjusted weight when BMI >= 25.
+NCCN_SCR_FLOOR = 0.7 * MG_PER_DL
+NCCN_ADJUSTED_WEIGHT_BMI = 25.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to calculate: chosen on the command line, printed on the order when not default."""
+
+    on: dt.date
+    cycle: int = 1
+    bsa_formula: str = "mosteller"
+    bsa_cap: Q | None = None
+    carboplatin_weight: Literal["nccn", "actual"] = "nccn"
+    scr_floor: Q | None = NCCN_SCR_FLOOR
+    policy: RoundingPolicy | None = None
+
+
+def _round(value: float, places: int) -> float:
+    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class Body:
+    """The patient's measurements on the calculation date, as used by every dose."""
+
+    age_years: int
+    height: Q
+    weight: Q
+    bsa: Q  # rounded to 3 decimals; after any explicit cap
+    bsa_cap_note: str
+    bsa_formula: str
+    bmi: float
+    ideal_weight: Q | None
+    creatinine: Q | None  # mg/dL
+    crcl: Q | None  # Cockcroft-Gault, actual weight, measured SCr; adults only
+    crcl_note: str
+
+    @property
+    def adult(self) -> bool:
+        return self.age_years >= ADULT_AGE
+
+
+def measure(patient: Patient, options: Options) -> Body:
+    """Age, BSA, BMI, ideal weight and creatinine clearance for one patient and date."""
+    age = patient.age_years(options.on)
+    raw_bsa = _round(bsa(patient.height, patient.weight, options.bsa_formula).magnitude, 3)
+    used_bsa, cap_note = raw_bsa, ""
+    if options.bsa_cap is not None and raw_bsa > options.bsa_cap.to(M2).magnitude:
+        used_bsa = float(options.bsa_cap.to(M2).magnitude)
+        cap_note = f"BSA capped at {format_number(used_bsa)} m² (calculated {format_number(raw_bsa)} m²) per --bsa-cap"
+    creatinine = creatinine_mg_dl(patient.serum_creatinine) if patient.serum_creatinine is not None else None
+    crcl, note = None, ""
+    if creatinine is None:
+        note = "no serum creatinine given"
+    elif age < ADULT_AGE:
+        note = "Cockcroft-Gault is not validated under 18 years"
+    else:
+        crcl = _round(cockcroft_gault(age, patient.weight, creatinine, patient.sex).magnitude, 1) * ML_PER_MIN
+        note = "Cockcroft-Gault, actual body weight"
+    return Body(
+        age_years=age,
+        height=patient.height,
+        weight=patient.weight,
+        bsa=used_bsa * M2,
+        bsa_cap_note=cap_note,
+        bsa_formula=options.bsa_formula,
+        bmi=bmi(patient.height, patient.weight),
+        ideal_weight=ideal_body_weight(patient.height, patient.sex),
+        creatinine=creatinine,
+        crcl=crcl,
+        crcl_note=note,
+    )
+
+
+@dataclass(frozen=True)
+class Gfr:
+    value: Q  # rounded, before the FDA cap
+    used: Q  # after the FDA cap
+    explanation: str
+
+
+class MissingInput(Exception):
+    """A dose cannot be calculated without a measurement the patient file lacks."""
+
+    def __init__(self, drug: str, needs: str) -> None:
+        super().__init__(f"{drug}: {needs}")
+        self.drug = drug
+        self.needs = needs
+
+
+def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
+    """The GFR for Calvert: measured if given, else Cockcroft-Gault with NCCN conventions."""
+    if patient.measured_gfr is not None:
+        value = _round(patient.measured_gfr.to(ML_PER_MIN).magnitude, 1) * ML_PER_MIN
+        explanation = f"measured GFR {format_quantity(value)}"
+    else:
+        if body.creatinine is None:
+            raise MissingInput("carboplatin", "serum creatinine (or measured GFR) is required for AUC dosing")
+        if not body.adult:
+            raise MissingInput("carboplatin", "a measured GFR is required: Cockcroft-Gault is not validated under 18")
+        weight, weight_text = patient.weight.to(KG), "actual weight"
+        if (
+            options.carboplatin_weight == "nccn"
+            and body.bmi >= NCCN_ADJUSTED_WEIGHT_BMI
+            and body.ideal_weight is not None
+            and weight > body.ideal_weight
+        ):
+            adjusted = _round(adjusted_body_weight(weight, body.ideal_weight).magnitude, 1) * KG
+            weight = adjusted
+            weight_text = f"adjusted weight (BMI {format_number(body.bmi, 1)} ≥ 25; NCCN)"
+        scr, scr_text = body.creatinine, "SCr"
+        if options.scr_floor is not None and scr < options.scr_floor:
+            scr, scr_text = options.scr_floor.to(MG_PER_DL), f"SCr floor (measured {format_quantity(body.creatinine)})"
+        raw = cockcroft_gault(body.age_years, weight, scr, patient.sex).magnitude
+        value = _round(raw, 1) * ML_PER_MIN
+        female = " × 0.85" if patient.sex == "female" else ""
+        explanation = (
+            f"Cockcroft-Gault (140 − {body.age_years} y) × {format_quantity(weight)} {weight_text}"
+            f" / (72 × {format_quantity(scr)} {scr_text}){female} = {format_quantity(value)}"
+        )
+    used = value
+    if value > GFR_CAP:
+        used = GFR_CAP
+        explanation += f"; capped at {format_quantity(GFR_CAP)} (FDA 2010)"
+    return Gfr(value, used, explanation)
+
+
+@dataclass(frozen=True)
+class Order:
+    """One calculated drug line of an order set."""
+
+    line: DoseLine
+    basis: Basis
+    dose: Q  # per basis, after any alternative
+    alternative: Alternative | None
+    calculated: Q
+    final: Q
+    cap: Q | None
+    capped: bool
+    rounded: bool
+    calculation: str
+    administrations: int
+    course_total: Q
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def drug(self) -> str:
+        return self.line.drug
+
+
+def _result_unit(dose: Q) -> Q:
+    """mg for g/mg doses, mcg for mcg doses, units for units; per day stays per day."""
+    numerator = next(name for name, power in dose._units.items() if power > 0)
+    base = {"microgram": MCG, "biological_unit": UNITS}.get(numerator, MG)
+    per_time = [name for name, power in dose._units.items() if power < 0 and ureg.Unit(name).dimensionality == DIM_TIME]
+    return base / ureg.Unit(per_time[0]) if per_time else base
+
+
+def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) -> Order:
+    """One order line: base dose x basis, cap, rounding, with the arithmetic in words."""
+    dose, cap, alternative = line.dose_for(body.age_years, patient.weight)
+    basis = dose_basis(dose)
+    notes: list[str] = []
+    if alternative is not None:
+        notes.append(f"{format_quantity(dose)} for {alternative.when.describe()}" + (f": {alternative.note}" if alternative.note else ""))
+    capped = False
+    if basis == "auc":
+        gfr = carboplatin_gfr(patient, body, options)
+        target = dose.to(AUC_UNIT).magnitude
+        calculated = target * (gfr.used.magnitude + 25) * MG
+        text = f"AUC {format_number(target)} × ({format_quantity(gfr.used)} + 25) = {format_quantity(calculated)}"
+        notes.append(f"GFR: {gfr.explanation}")
+        capped = gfr.used != gfr.value
+    else:
+        unit = _result_unit(dose)
+        if basis == "bsa":
+            calculated = (dose * body.bsa).to(unit)
+            text = f"{format_quantity(dose)} × {format_quantity(body.bsa)} = {format_quantity(calculated)}"
+            if body.bsa_cap_note:
+                notes.append(body.bsa_cap_note)
+        elif basis == "weight":
+            calculated = (dose * patient.weight.to(KG)).to(unit)
+            text = f"{format_quantity(dose)} × {format_quantity(patient.weight.to(KG))} = {format_quantity(calculated)}"
+        else:
+            calculated = dose.to(unit)
+            text = f"{format_quantity(dose)} flat dose"
+    after_cap = calculated
+    if cap is not None and calculated > cap:
+        after_cap = cap.to(calculated.units)
+        capped = True
+        text += f"; capped at {format_quantity(after_cap)}"
+    if line.round:
+        rounded = round_dose(line.drug, after_cap, cap, options.policy)
+        final, rounding_note = rounded.value, rounded.note
+    else:
+        final, rounding_note = after_cap, ""
+    if rounding_note:
+        text += f"; {rounding_note}"
+    administrations = line.doses if line.doses is not None else len(line.days)
+    if line.every is not None:
+        text += f"; every {format_quantity(line.every)} × {line.doses} doses"
+    per_time = final.dimensionality.get("[time]", 0) < 0
+    if per_time:  # a continuous infusion dosed per day, e.g. mcg/day on each listed day
+        course_total = (final * (len(line.days) * DAY)).to(final.units * DAY)
+    else:
+        course_total = final * administrations
+    return Order(
+        line=line,
+        basis=basis,
+        dose=dose,
+        alternative=alternative,
+        calculated=calculated,
+        final=final,
+        cap=cap,
+        capped=capped,
+        rounded=final != after_cap,
+        calculation=text,
+        administrations=administrations,
+        course_total=course_total,
+        notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class Calculation:
+    """Every order of one cycle, the measurements behind them, and what could not be dosed."""
+
+    body: Body
+    orders: tuple[Order, ...]
+    missing: tuple[MissingInput, ...]
+
+
+def calculate_regimen(patient: Patient, regimen: Regimen, options: Options) -> Calculation:
+    body = measure(patient, options)
+    orders: list[Order] = []
+    missing: list[MissingInput] = []
+    for line in regimen.lines_for_cycle(options.cycle):
+        try:
+            orders.append(calculate(line, patient, body, options))
+        except MissingInput as gap:
+            missing.append(gap)
+    return Calculation(body, tuple(orders), tuple(missing))
+

@@ -1,0 +1,87 @@
+"""Shared pydantic building blocks: quantity fields and the loader's error translation.
+
+Quantities are parsed once, at the edge, into pint objects; the rest of the package never
+sees a unit string. Validation errors become one :class:`InputError` naming the field path
+and the value, because a pharmacist needs "weight: missing unit (got '80')", not a
+pydantic report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from .errors import InputError
+from .units import Q, parse_quantity
+
+
+class Frozen(BaseModel):
+    """Immutable, strict about unknown keys (a typo must not silently drop a field)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+def quantity_of(dimension: str | None) -> Any:
+    """An annotated pint-quantity field of one dimensionality (``None``: any)."""
+
+    def check(value: object) -> object:
+        if isinstance(value, Q):
+            return value
+        return parse_quantity(value, "value", dimension)
+
+    return Annotated[Q, BeforeValidator(check)]
+
+
+Length = quantity_of("[length]")
+Mass = quantity_of("[mass]")
+Duration = quantity_of("[time]")
+AnyQuantity = quantity_of(None)
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """Read a YAML file, turning every I/O or syntax problem into an InputError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(what, str(path), "file not found") from None
+    except IsADirectoryError:
+        raise InputError(what, str(path), "is a directory, expected a YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(what, str(path), f"cannot read file ({exc.__class__.__name__})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(what, str(path), f"malformed YAML{where}") from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], data: Any, source: str) -> M:
+    """Validate ``data`` as ``model``; the first problem becomes a one-line InputError."""
+    if not isinstance(data, dict):
+        raise InputError("(top level)", type(data).__name__, "expected a mapping of fields", source=source)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise translate(exc, source) from None
+
+
+def translate(exc: ValidationError, source: str) -> InputError:
+    """The first pydantic error as an InputError with the full field path."""
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, InputError):
+        return InputError(field, cause.value, cause.problem, source=source)
+    problem = {
+        "extra_forbidden": "unknown field",
+        "missing": "required field is missing",
+    }.get(error["type"], error["msg"][0].lower() + error["msg"][1:])
+    value = error.get("input", "") if error["type"] != "missing" else ""
+    return InputError(field, value, problem, source=source)

@@ -1,0 +1,154 @@
+"""The OrderSet: everything one patient's cycle needs, computed once; outputs only read it.
+
+``status`` is ``blocked`` when any finding is a block; a blocked order set keeps its
+findings but exposes no orders, so no output format can print a dose that must not be given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from . import DISCLAIMER, __version__
+from .body import BSA_FORMULAS
+from .dosing import Calculation, Options, Order, calculate_regimen
+from .drugs import drug_table
+from .errors import InputError
+from .patient import Patient
+from .regimen import ROUTE_DISPLAY, Regimen
+from .rules import BY_CODE, Context, Finding, run_rules
+from .units import M2, ML_PER_MIN, CM, KG, json_quantity
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OrderSet:
+    patient: Patient
+    regimen: Regimen
+    options: Options
+    calculation: Calculation
+    findings: tuple[Finding, ...]
+    acknowledgements: tuple[Acknowledgement, ...]
+    input_hash: str
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.severity == "block" for f in self.findings)
+
+    @property
+    def status(self) -> str:
+        return "blocked" if self.blocked else "ok"
+
+    @property
+    def orders(self) -> tuple[Order, ...]:
+        return () if self.blocked else self.calculation.orders
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "block")
+
+
+def build(patient: Patient, regimen: Regimen, options: Options,
+          acknowledgements: tuple[Acknowledgement, ...] = (), input_text: bytes = b"") -> OrderSet:
+    """Calculate, run every rule, and check that acknowledgements name warn-level findings."""
+    regimen.check_cycle(options.cycle)
+    calculation = calculate_regimen(patient, regimen, options)
+    findings = tuple(run_rules(Context(patient, regimen, calculation, options)))
+    for ack in acknowledgements:
+        if ack.code not in BY_CODE:
+            raise InputError("--acknowledge", ack.code, "no such rule")
+        raised = {f.severity for f in findings if f.rule == ack.code}
+        if "block" in raised:
+            raise InputError("--acknowledge", ack.code, "block-level findings cannot be overridden")
+        if "warn" not in raised:
+            raise InputError("--acknowledge", ack.code, "no warning with this code to acknowledge")
+        if not ack.reason.strip():
+            raise InputError("--reason", ack.reason, "an acknowledgement needs a reason")
+    digest = hashlib.sha256(input_text).hexdigest()[:16]
+    return OrderSet(patient, regimen, options, calculation, findings, acknowledgements, digest)
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    line = order.line
+    data: dict[str, Any] = {
+        "drug": order.drug,
+        "display_name": drug_table().display_name(order.drug),
+        "role": line.role,
+        "route": line.route,
+        "route_display": ROUTE_DISPLAY[line.route],
+        "days": list(line.days),
+        "basis": order.basis,
+        "dose": json_quantity(order.dose),
+        "calculated": json_quantity(order.calculated),
+        "final": json_quantity(order.final),
+        "capped": order.capped,
+        "rounded": order.rounded,
+        "calculation": order.calculation,
+        "administrations": order.administrations,
+        "course_total": json_quantity(order.course_total),
+    }
+    if order.cap is not None:
+        data["cap"] = json_quantity(order.cap)
+    if line.every is not None:
+        data["every"] = json_quantity(line.every)
+    for key in ("duration",):
+        value = getattr(line, key)
+        if value is not None:
+            data[key] = json_quantity(value)
+    for key in ("rate", "diluent", "sequence", "note"):
+        value = getattr(line, key)
+        if value is not None:
+            data[key] = value
+    if order.notes:
+        data["notes"] = list(order.notes)
+    data["sources"] = list(line.source)
+    return data
+
+
+def to_json(order_set: OrderSet) -> dict[str, Any]:
+    """The ``calc --json`` contract (design §5), with extra fields added, never renamed."""
+    body = order_set.calculation.body
+    patient, regimen = order_set.patient, order_set.regimen
+    return {
+        "status": order_set.status,
+        "disclaimer": DISCLAIMER,
+        "patient": {
+            "id": patient.id,
+            "age_years": body.age_years,
+            "sex": patient.sex,
+            "diagnosis": patient.diagnosis,
+            "disease_status": patient.disease_status,
+            "height_cm": round(float(patient.height.to(CM).magnitude), 1),
+            "weight_kg": round(float(patient.weight.to(KG).magnitude), 2),
+            "bsa_m2": float(body.bsa.to(M2).magnitude),
+            "bsa_formula": body.bsa_formula,
+            "bsa_formula_citation": BSA_FORMULAS[body.bsa_formula].citation,
+            "crcl_ml_min": float(body.crcl.to(ML_PER_MIN).magnitude) if body.crcl is not None else None,
+            "crcl_method": body.crcl_note,
+            "bmi": round(body.bmi, 1),
+        },
+        "regimen": {
+            "id": regimen.id,
+            "name": regimen.name,
+            "version": regimen.version,
+            "category": regimen.category,
+            "cycle": order_set.options.cycle,
+        },
+        "calculated_on": order_set.options.on.isoformat(),
+        "findings": [f.as_json() for f in order_set.findings],
+        "acknowledgements": [{"rule": a.code, "reason": a.reason} for a in order_set.acknowledgements],
+        "orders": [order_json(o) for o in order_set.orders],
+        "input_hash": order_set.input_hash,
+        "engine": f"chemo-orders {__version__}",
+    }
+
+
+def dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)

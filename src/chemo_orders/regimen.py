@@ -1,0 +1,367 @@
+"""Regimen files (``regimens/*.yaml``): the model, its validation, and where files are found.
+
+A regimen file is the thing a P&T committee reviews, so the model is strict: unknown keys,
+unit strings of the wrong kind, days outside the cycle and source keys that point nowhere
+are all refused with the field path. Doses are parsed into pint quantities once, here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from .diagnosis import DiseaseStatus, parse_diagnosis
+from .errors import InputError
+from .models import Duration, Frozen, Mass, read_yaml, validate
+from .units import (
+    DIM_ACTIVITY,
+    DIM_AUC,
+    DIM_LENGTH,
+    DIM_MASS,
+    Q,
+    format_quantity,
+    parse_quantity,
+    ureg,
+)
+
+Basis = Literal["bsa", "weight", "flat", "auc"]
+Route = Literal["IV", "PO", "SC", "IM", "intrathecal"]
+ROUTE_SYNONYMS = {"iv": "IV", "po": "PO", "oral": "PO", "sc": "SC", "subcut": "SC", "im": "IM",
+                  "it": "intrathecal", "intrathecal": "intrathecal"}
+ROUTE_DISPLAY = {"IV": "IV", "PO": "oral", "SC": "subcut", "IM": "IM", "intrathecal": "intrathecal"}
+
+Category = Literal[
+    "lymphoma-salvage",
+    "lymphoma-first-line",
+    "all-induction",
+    "all-consolidation",
+    "all-maintenance",
+    "all-salvage",
+    "all-cns-prophylaxis",
+]
+
+
+def dose_basis(dose: Q) -> Basis:
+    """What a dose is per: m² of BSA, kg of weight, nothing (flat), or a carboplatin AUC.
+
+    A dose may also be per unit of time (``15 mcg/m**2/day``, a continuous infusion). mg/kg
+    is dimensionless to pint, so the units themselves, not the dimensionality, decide.
+    """
+    dims = dose.dimensionality
+    if dims == DIM_AUC:
+        return "auc"
+    per_time = {k: v for k, v in dims.items() if k != "[time]"}
+    amount = (DIM_MASS, DIM_ACTIVITY)
+    if any(per_time == (a / DIM_LENGTH**2) for a in amount):
+        return "bsa"
+    if any(per_time == a for a in amount):
+        return "flat"
+    masses = [name for name, power in dose._units.items() if power < 0 and ureg.Unit(name).dimensionality == DIM_MASS]
+    numerators = [name for name, power in dose._units.items() if power > 0]
+    if masses and numerators and ureg.Unit(numerators[0]).dimensionality in amount:
+        return "weight"
+    raise InputError("dose", format_quantity(dose), "not a dose per m², per kg, flat, or AUC")
+
+
+def _dose(value: object) -> Q:
+    if isinstance(value, Q):
+        return value
+    quantity = parse_quantity(value, "dose")
+    dims = quantity.dimensionality
+    if dims != DIM_AUC and any(k == "[time]" and v > 0 for k, v in dims.items()):
+        raise InputError("dose", value, "time in the numerator; write a rate as '/day'")
+    dose_basis(quantity)
+    return quantity
+
+
+def _amount(value: object) -> Q:
+    """A cap: a mass, an activity, or either per unit of time."""
+    if isinstance(value, Q):
+        return value
+    quantity = parse_quantity(value, "cap")
+    per_time = {k: v for k, v in quantity.dimensionality.items() if k != "[time]"}
+    if per_time not in (DIM_MASS, DIM_ACTIVITY):
+        raise InputError("cap", value, "expected a mass such as '2 mg' (or per day)")
+    return quantity
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-|–|to)\s*(\d+)\s*$")
+
+
+def parse_days(value: object, field: str = "days") -> tuple[int, ...]:
+    """``[1, 2, 3]``, ``"1-3"``, ``"1-4, 11-14"`` or ``8`` as a sorted tuple of day numbers."""
+    items: list[object] = list(value) if isinstance(value, list | tuple) else [value]
+    days: set[int] = set()
+    for item in items:
+        if isinstance(item, bool):
+            raise InputError(field, item, "expected day numbers")
+        if isinstance(item, int):
+            days.add(item)
+            continue
+        if not isinstance(item, str):
+            raise InputError(field, item, "expected day numbers such as [1, 8] or '1-4'")
+        for part in item.split(","):
+            match = _RANGE.match(part)
+            if match:
+                low, high = int(match.group(1)), int(match.group(2))
+                if high < low:
+                    raise InputError(field, part.strip(), "range runs backwards")
+                days.update(range(low, high + 1))
+            elif part.strip().isdigit():
+                days.add(int(part))
+            else:
+                raise InputError(field, part.strip(), "expected day numbers such as [1, 8] or '1-4'")
+    if not days or min(days) < 0:
+        raise InputError(field, value, "expected one or more day numbers, 0 or more")
+    return tuple(sorted(days))
+
+
+Days = Annotated[tuple[int, ...], BeforeValidator(parse_days)]
+Dose = Annotated[Q, BeforeValidator(_dose)]
+Amount = Annotated[Q, BeforeValidator(_amount)]
+Sources = Annotated[tuple[str, ...], BeforeValidator(lambda v: (v,) if isinstance(v, str) else v)]
+
+
+class Reference(Frozen):
+    """A citation a reviewer can find: PMID or DOI for papers, an address for protocols."""
+
+    citation: Annotated[str, Field(min_length=5)]
+    pmid: int | None = None
+    doi: str | None = None
+    url: str | None = None
+    level: Literal["primary", "label", "guideline", "secondary"] = "primary"
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _findable(self) -> Reference:
+        if self.pmid is None and self.doi is None and self.url is None:
+            raise InputError("pmid", "", "a reference needs a pmid, doi or url")
+        return self
+
+
+class When(Frozen):
+    """A patient condition; ``min`` bounds are inclusive and ``below`` bounds exclusive."""
+
+    age_min: float | None = None
+    age_below: float | None = None
+    weight_min: Mass | None = None
+    weight_below: Mass | None = None
+
+    def matches(self, age_years: int, weight: Q) -> bool:
+        return (
+            (self.age_min is None or age_years >= self.age_min)
+            and (self.age_below is None or age_years < self.age_below)
+            and (self.weight_min is None or weight >= self.weight_min)
+            and (self.weight_below is None or weight < self.weight_below)
+        )
+
+    def describe(self) -> str:
+        parts = []
+        if self.age_min is not None:
+            parts.append(f"age ≥ {self.age_min:g} years")
+        if self.age_below is not None:
+            parts.append(f"age < {self.age_below:g} years")
+        if self.weight_min is not None:
+            parts.append(f"weight ≥ {format_quantity(self.weight_min)}")
+        if self.weight_below is not None:
+            parts.append(f"weight < {format_quantity(self.weight_below)}")
+        return " and ".join(parts) or "always"
+
+
+class Alternative(Frozen):
+    """A dose that replaces the line's default for patients matching ``when``."""
+
+    when: When
+    dose: Dose
+    cap: Amount | None = None
+    source: Sources
+    note: str | None = None
+
+
+class DoseLine(Frozen):
+    """One drug of a regimen: dose, route, schedule and the sources that say so."""
+
+    drug: Annotated[str, Field(pattern=r"^[a-z][a-z0-9 -]*$")]
+    role: Literal["antineoplastic", "supportive"] = "antineoplastic"
+    dose: Dose | None = None
+    cap: Amount | None = None
+    alternatives: tuple[Alternative, ...] = ()
+    route: Annotated[Route, BeforeValidator(lambda v: ROUTE_SYNONYMS.get(str(v).lower(), v))]
+    days: Days
+    cycles: Days | None = None
+    every: Duration | None = None
+    doses: Annotated[int, Field(ge=1, le=100)] | None = None
+    duration: Duration | None = None
+    rate: str | None = None
+    diluent: str | None = None
+    sequence: int | None = None
+    round: bool = True
+    source: Sources
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _dose_given(self) -> DoseLine:
+        if self.dose is None and not self.alternatives:
+            raise InputError("dose", "", "required unless alternatives give every dose")
+        if (self.every is None) != (self.doses is None):
+            raise InputError("every", self.every, "'every' and 'doses' go together (q12h × 6)")
+        if not self.source:
+            raise InputError("source", "", "every drug line needs a source")
+        return self
+
+    def dose_for(self, age_years: int, weight: Q) -> tuple[Q, Q | None, Alternative | None]:
+        """The (dose, cap, alternative used) for a patient: first matching alternative wins."""
+        for alternative in self.alternatives:
+            if alternative.when.matches(age_years, weight):
+                return alternative.dose, alternative.cap if alternative.cap is not None else self.cap, alternative
+        if self.dose is None:
+            conditions = "; ".join(a.when.describe() for a in self.alternatives)
+            raise InputError(f"{self.drug}.dose", f"age {age_years}", f"no dose for this patient (defined for: {conditions})")
+        return self.dose, self.cap, None
+
+
+class Population(Frozen):
+    """Who an indication covers beyond the diagnosis."""
+
+    age_min: float | None = None
+    age_below: float | None = None
+    cd20_percent_min: float | None = None
+    philadelphia: Literal["positive", "negative"] | None = None
+
+
+class Indication(Frozen):
+    """A disease (or family, e.g. ``all``) and the disease statuses the regimen is for."""
+
+    disease: Annotated[str, BeforeValidator(lambda v: v if v in ("all",) else parse_diagnosis(v, "disease"))]
+    status: tuple[DiseaseStatus, ...] = ()
+    line: str | None = None
+    population: Population = Population()
+    note: str | None = None
+
+
+class Criterion(Frozen):
+    """A criterion to treat: a lab at or above (``min``) or at or below (``max``) a limit."""
+
+    lab: Literal["anc", "platelets", "wbc", "hemoglobin", "bilirubin", "lvef_percent"]
+    min: Annotated[Any, BeforeValidator(lambda v: v if isinstance(v, int | float) else parse_quantity(v, "min"))] = None
+    max: Annotated[Any, BeforeValidator(lambda v: v if isinstance(v, int | float) else parse_quantity(v, "max"))] = None
+    source: Sources
+
+
+class Supportive(Frozen):
+    """Supportive care that is ordered by the team but not calculated here."""
+
+    text: Annotated[str, Field(min_length=3)]
+    source: Sources
+
+
+class Regimen(Frozen):
+    """A regimen file: identity, indications, schedule, drugs, supportive care, sources."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    name: str
+    title: str
+    version: Annotated[str, BeforeValidator(str)]
+    status: Literal["active", "draft", "retired"] = "active"
+    reviewed: dt.date | None = None
+    category: Category
+    intensity: Literal["high", "standard", "low"] = "standard"
+    population: Literal["adult", "pediatric", "any"] = "adult"
+    indications: Annotated[tuple[Indication, ...], Field(min_length=1)]
+    cycle_length: Duration
+    cycles: Annotated[int, Field(ge=1)] | None = None
+    cycle_numbers: Days | None = None  # e.g. course A of hyper-CVAD is given in cycles 1, 3, 5, 7
+    drugs: Annotated[tuple[DoseLine, ...], Field(min_length=1)]
+    supportive: tuple[Supportive, ...] = ()
+    criteria_to_treat: tuple[Criterion, ...] = ()
+    notes: tuple[str, ...] = ()
+    references: Annotated[dict[str, Reference], Field(min_length=1)]
+
+    @field_validator("cycle_length")
+    @classmethod
+    def _positive(cls, value: Q) -> Q:
+        if value.magnitude <= 0:
+            raise InputError("cycle_length", str(value), "must be positive")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Regimen:
+        length_days = self.cycle_length.to(ureg.day).magnitude
+        for index, line in enumerate(self.drugs):
+            where = f"drugs.{index}"
+            if max(line.days) > length_days:
+                raise InputError(f"{where}.days", list(line.days), f"beyond the {length_days:g}-day cycle")
+            for key in _all_sources(line):
+                if key not in self.references:
+                    raise InputError(f"{where}.source", key, "no such key in references")
+            if line.cycles and self.cycles and max(line.cycles) > self.cycles:
+                raise InputError(f"{where}.cycles", list(line.cycles), f"beyond the {self.cycles} cycles")
+        for group, items in (("supportive", self.supportive), ("criteria_to_treat", self.criteria_to_treat)):
+            for index, item in enumerate(items):
+                for key in item.source:
+                    if key not in self.references:
+                        raise InputError(f"{group}.{index}.source", key, "no such key in references")
+        return self
+
+    def check_cycle(self, cycle: int) -> None:
+        """Refuse a cycle number this regimen file does not describe."""
+        if self.cycle_numbers is not None and cycle not in self.cycle_numbers:
+            allowed = ", ".join(str(c) for c in self.cycle_numbers)
+            raise InputError("--cycle", cycle, f"{self.name} is given in cycles {allowed}")
+        if cycle < 1 or (self.cycles is not None and cycle > self.cycles):
+            raise InputError("--cycle", cycle, f"{self.name} has cycles 1-{self.cycles}")
+
+    def first_cycle(self) -> int:
+        return self.cycle_numbers[0] if self.cycle_numbers else 1
+
+    @property
+    def cycle_length_days(self) -> float:
+        return float(self.cycle_length.to(ureg.day).magnitude)
+
+    def lines_for_cycle(self, cycle: int) -> tuple[DoseLine, ...]:
+        return tuple(line for line in self.drugs if line.cycles is None or cycle in line.cycles)
+
+    def needs_renal_function(self) -> bool:
+        return any(line.dose is not None and line.dose.dimensionality == DIM_AUC for line in self.drugs)
+
+
+def _all_sources(line: DoseLine) -> tuple[str, ...]:
+    return line.source + tuple(key for alt in line.alternatives for key in alt.source)
+
+
+def regimen_dirs() -> list[Path]:
+    """Where bundled regimen files live: inside the installed wheel, else the checkout."""
+    installed = Path(str(resources.files("chemo_orders"))) / "regimens"
+    checkout = Path(__file__).resolve().parents[2] / "regimens"
+    return [d for d in (installed, checkout) if d.is_dir()][:1]
+
+
+def regimen_paths() -> dict[str, Path]:
+    """Bundled regimen files by id (the file stem is the id; the linter checks they agree)."""
+    return {p.stem: p for d in regimen_dirs() for p in sorted(d.glob("*.yaml"))}
+
+
+def load_regimen_file(path: Path) -> Regimen:
+    return validate(Regimen, read_yaml(path, "regimen file"), str(path))
+
+
+@cache
+def load_regimen(regimen_id: str) -> Regimen:
+    """The bundled regimen with this id; an unknown id names the nearest ones."""
+    paths = regimen_paths()
+    if regimen_id not in paths:
+        near = difflib.get_close_matches(regimen_id, list(paths), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(near)}?" if near else f"; known: {', '.join(paths)}"
+        raise InputError("regimen", regimen_id, f"unknown regimen{hint}")
+    return load_regimen_file(paths[regimen_id])
+
+
+def all_regimens() -> list[Regimen]:
+    return [load_regimen(rid) for rid in regimen_paths()]

@@ -1,0 +1,133 @@
+"""Plain-text views for the terminal: the calc table, the regimen list, one regimen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import DISCLAIMER
+from .body import BSA_FORMULAS
+from .diagnosis import DIAGNOSIS_NAMES
+from .drugs import drug_table
+from .orderset import OrderSet
+from .regimen import ROUTE_DISPLAY, DoseLine, Regimen
+from .rules.indication import describe
+from .units import format_quantity
+
+
+def days_text(days: tuple[int, ...]) -> str:
+    """``(1, 2, 3, 11)`` -> ``"1-3, 11"``."""
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
+def calc_text(order_set: OrderSet) -> str:
+    body = order_set.calculation.body
+    patient, regimen = order_set.patient, order_set.regimen
+    crcl = f"{format_quantity(body.crcl)} ({body.crcl_note})" if body.crcl is not None else f"n/a ({body.crcl_note})"
+    lines = [
+        f"{patient.name} ({patient.id}), {body.age_years} y {patient.sex}, {DIAGNOSIS_NAMES[patient.diagnosis]}"
+        + (f", {patient.disease_status}" if patient.disease_status else ""),
+        f"Height {format_quantity(patient.height)}, weight {format_quantity(patient.weight)}, "
+        f"BSA {format_quantity(body.bsa)} ({BSA_FORMULAS[body.bsa_formula].name}), CrCl {crcl}",
+        f"Regimen {regimen.name} v{regimen.version} ({regimen.id}), cycle {order_set.options.cycle}, "
+        f"date {order_set.options.on.isoformat()}",
+        "",
+    ]
+    if order_set.blocked:
+        lines.append("BLOCKED: this regimen must not be ordered for this patient.")
+        for finding in order_set.blocking:
+            lines.append(f"  {finding.rule} {finding.name}: {finding.message}")
+            if finding.use_instead:
+                lines.append(f"    Use instead: {finding.use_instead}")
+            for ref in finding.references:
+                lines.append(f"    Ref: {ref}")
+    else:
+        table = drug_table()
+        for order in order_set.orders:
+            line = order.line
+            lines.append(f"{table.display_name(order.drug):18} {format_quantity(order.final):>14}  "
+                         f"{ROUTE_DISPLAY[line.route]:11} days {days_text(line.days)}")
+            lines.append(f"    {order.calculation}")
+            for note in order.notes:
+                lines.append(f"    {note}")
+    others = [f for f in order_set.findings if f.severity != "block"]
+    if others:
+        lines.append("")
+        lines.extend(f"{f.severity.upper()} {f.rule} {f.name}: {f.message}" for f in others)
+    for ack in order_set.acknowledgements:
+        lines.append(f"ACKNOWLEDGED {ack.code}: {ack.reason}")
+    lines += ["", DISCLAIMER]
+    return "\n".join(lines)
+
+
+def regimen_summary(regimen: Regimen) -> dict[str, Any]:
+    return {
+        "id": regimen.id,
+        "name": regimen.name,
+        "title": regimen.title,
+        "category": regimen.category,
+        "version": regimen.version,
+        "status": regimen.status,
+        "indications": [
+            {"disease": i.disease, "status": list(i.status), "line": i.line, "note": i.note}
+            for i in regimen.indications
+        ],
+    }
+
+
+def regimens_text(regimens: list[Regimen]) -> str:
+    rows = [f"{r.id:28} {r.category:20} v{r.version:4} {'; '.join(describe(i) for i in r.indications)}"
+            for r in regimens]
+    return "\n".join(rows)
+
+
+def dose_line_text(line: DoseLine) -> str:
+    dose = format_quantity(line.dose) if line.dose is not None else "see alternatives"
+    parts = [f"{drug_table().display_name(line.drug)} {dose}"]
+    if line.cap is not None:
+        parts.append(f"(max {format_quantity(line.cap)})")
+    parts.append(f"{ROUTE_DISPLAY[line.route]} days {days_text(line.days)}")
+    if line.every is not None:
+        parts.append(f"every {format_quantity(line.every)} × {line.doses}")
+    if line.duration is not None:
+        parts.append(f"over {format_quantity(line.duration)}")
+    if line.cycles is not None:
+        parts.append(f"cycles {days_text(line.cycles)}")
+    text = " ".join(parts) + f"   [{', '.join(line.source)}]"
+    for alt in line.alternatives:
+        text += f"\n      if {alt.when.describe()}: {format_quantity(alt.dose)}" + (
+            f" (max {format_quantity(alt.cap)})" if alt.cap is not None else "") + f"   [{', '.join(alt.source)}]"
+    if line.note:
+        text += f"\n      {line.note}"
+    return text
+
+
+def regimen_text(regimen: Regimen) -> str:
+    lines = [
+        f"{regimen.name} — {regimen.title}",
+        f"id {regimen.id}, version {regimen.version}, {regimen.status}, reviewed {regimen.reviewed or 'never'}",
+        f"category {regimen.category}, intensity {regimen.intensity}, population {regimen.population}",
+        f"cycle {format_quantity(regimen.cycle_length)}" + (f" × {regimen.cycles}" if regimen.cycles else "")
+        + (f", given in cycles {days_text(regimen.cycle_numbers)}" if regimen.cycle_numbers else ""),
+        "Indications:",
+        *[f"  - {describe(i)}" + (f": {i.note}" if i.note else "") for i in regimen.indications],
+        "Drugs:",
+        *[f"  - {dose_line_text(line)}" for line in regimen.drugs],
+    ]
+    if regimen.supportive:
+        lines += ["Supportive care:", *[f"  - {s.text}   [{', '.join(s.source)}]" for s in regimen.supportive]]
+    if regimen.criteria_to_treat:
+        lines.append("Criteria to treat:")
+        lines += [f"  - {c.lab} {'≥ ' + str(c.min) if c.min is not None else ''}"
+                  f"{' ≤ ' + str(c.max) if c.max is not None else ''}" for c in regimen.criteria_to_treat]
+    lines.append("References:")
+    for key, ref in regimen.references.items():
+        ids = " ".join(x for x in (f"PMID {ref.pmid}" if ref.pmid else "", f"doi:{ref.doi}" if ref.doi else "",
+                                   ref.url or "") if x)
+        lines.append(f"  [{key}] ({ref.level}) {ref.citation}. {ids}")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""Dose rounding: a default that never moves a dose more than 0.5 %, or a pharmacy policy.
+
+Default: three significant figures, half up (739.5 mg -> 740 mg; 2.84 mg -> 2.84 mg), so the
+change is at most 0.5 % - well inside the 1 % a default may move a dose without a policy.
+
+Policy (``--policy FILE``): per-drug increments (e.g. vial-friendly 10 mg for carboplatin)
+and a maximum deviation, at most 10 % (HOPA position statement: Fahrenbruch R et al.
+J Oncol Pract 2018;14(3):e130-e136, doi:10.1200/JOP.2017.025411). If the increment would
+move a dose further than the policy allows, the default rounding is used and the order says
+so. Rounding never takes a dose above its cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from .models import Frozen, quantity_of, read_yaml, validate
+from .units import Q, format_number, format_quantity, format_unit
+
+HOPA_MAX_DEVIATION_PERCENT = 10.0
+DEFAULT_SIGNIFICANT_FIGURES = 3
+
+Amount = quantity_of(None)
+
+
+class DrugRounding(Frozen):
+    increment: Amount
+    max_deviation_percent: Annotated[float, Field(gt=0, le=HOPA_MAX_DEVIATION_PERCENT)] | None = None
+
+
+class RoundingPolicy(Frozen):
+    """An institution's rounding policy file (sample: ``samples/rounding-policy.yaml``)."""
+
+    name: str
+    source: str
+    max_deviation_percent: Annotated[float, Field(gt=0, le=HOPA_MAX_DEVIATION_PERCENT)]
+    drugs: dict[str, DrugRounding] = {}
+
+
+def load_policy(path: Path) -> RoundingPolicy:
+    return validate(RoundingPolicy, read_yaml(path, "rounding policy"), str(path))
+
+
+@dataclass(frozen=True)
+class Rounded:
+    value: Q
+    note: str  # "" when the dose was not changed
+
+
+def significant(value: float, figures: int = DEFAULT_SIGNIFICANT_FIGURES) -> Decimal:
+    """``value`` to ``figures`` significant figures, half up, as an exact Decimal."""
+    exact = Decimal(str(value))
+    if exact == 0:
+        return exact
+    step = Decimal(1).scaleb(exact.adjusted() - figures + 1)
+    return exact.quantize(step, rounding=ROUND_HALF_UP) if step < 1 else (exact / step).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    ) * step
+
+
+def deviation_percent(final: float, calculated: float) -> float:
+    return 0.0 if calculated == 0 else (final - calculated) / calculated * 100
+
+
+def round_dose(drug: str, calculated: Q, cap: Q | None, policy: RoundingPolicy | None) -> Rounded:
+    """Round ``calculated`` by the policy (or the default) and keep it at or below ``cap``."""
+    magnitude = float(calculated.magnitude)
+    units = calculated.units
+    note = ""
+    chosen = significant(magnitude)
+    rule = policy.drugs.get(drug) if policy else None
+    if policy is not None and rule is not None:
+        increment = rule.increment.to(units).magnitude
+        step = Decimal(str(increment))
+        by_policy = (Decimal(str(magnitude)) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+        limit = rule.max_deviation_percent or policy.max_deviation_percent
+        if by_policy > 0 and abs(deviation_percent(float(by_policy), magnitude)) <= limit:
+            chosen = by_policy
+            note = f"to {format_quantity(rule.increment)} increments per {policy.name}"
+        else:
+            note = f"{policy.name} increment would move the dose more than {limit:g}%; default rounding"
+    final = float(chosen)
+    if cap is not None and final > cap.to(units).magnitude:
+        final = float(cap.to(units).magnitude)
+    if final == magnitude:
+        return Rounded(final * units, "")
+    change = deviation_percent(final, magnitude)
+    sign = "+" if change >= 0 else "−"
+    text = f"rounded to {format_number(final)} {format_unit(units)} ({sign}{format_number(abs(change), 2)}%)"
+    return Rounded(final * units, f"{text} {note}".strip() if note else text)

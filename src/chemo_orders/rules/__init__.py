@@ -1,0 +1,26 @@
+"""The safety-rule registry: every rule of the catalogue (design §6), in code order."""
+
+from __future__ import annotations
+
+from .age import AGE001
+from .base import Context, Finding, Rule
+from .dose import DOS001, DOS002
+from .indication import IND001, IND002
+from .labs import LAB001
+from .markers import MRK001, MRK002
+from .renal import REN001
+from .route import ROU001, ROU002
+from .weight import WGT001
+
+RULES: tuple[Rule, ...] = (IND001, IND002, MRK001, MRK002, AGE001, DOS001, DOS002, REN001, LAB001, WGT001, ROU001, ROU002)
+BY_CODE = {rule.code: rule for rule in RULES}
+SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
+
+
+def run_rules(ctx: Context) -> list[Finding]:
+    """Every finding of every rule, blocks first."""
+    findings = [finding for rule in RULES for finding in rule.check(ctx)]
+    return sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity])
+
+
+__all__ = ["BY_CODE", "RULES", "Context", "Finding", "Rule", "run_rules"]

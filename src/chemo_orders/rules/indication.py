@@ -1,0 +1,129 @@
+"""IND001 and IND002: is this regimen meant for this patient's disease at all?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..diagnosis import DIAGNOSIS_NAMES, FAMILIES, in_family
+from ..regimen import Indication, Regimen, all_regimens
+from .base import Context, Finding, Rule
+from .sources import KANTARJIAN_2000, KEWALRAMANI_2004, THOMAS_2010
+
+
+def indication_references(regimen: Regimen) -> tuple[str, ...]:
+    """The regimen's own primary references: where its indication comes from."""
+    return tuple(
+        ref.citation + (f". PMID {ref.pmid}" if ref.pmid else "") + (f". doi:{ref.doi}" if ref.doi else "")
+        for ref in regimen.references.values()
+        if ref.level == "primary"
+    )
+
+
+def describe(indication: Indication) -> str:
+    disease = "ALL (B- or T-lineage)" if indication.disease == "all" else DIAGNOSIS_NAMES[indication.disease]
+    status = f" ({', '.join(indication.status)})" if indication.status else ""
+    return disease + status
+
+
+def alternatives_for(ctx: Context) -> list[Regimen]:
+    """Library regimens indicated for this patient's diagnosis and status."""
+    found = []
+    for regimen in all_regimens():
+        for indication in regimen.indications:
+            if in_family(ctx.patient.diagnosis, indication.disease) and (
+                not indication.status or ctx.patient.disease_status in indication.status
+            ):
+                found.append(regimen)
+                break
+    return found
+
+
+class IndicationMismatch(Rule):
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        patient, regimen = ctx.patient, ctx.regimen
+        if IND002.applies(ctx):
+            return  # the more specific IND002 explains this case
+        diseases = [i for i in regimen.indications if in_family(patient.diagnosis, i.disease)]
+        indicated = "; ".join(describe(i) for i in regimen.indications)
+        refs = indication_references(regimen)
+        if not diseases:
+            yield self.finding(
+                "block",
+                f"{regimen.name} is not indicated for {DIAGNOSIS_NAMES[patient.diagnosis]}; it is for {indicated}",
+                references=refs or self.references,
+                use_instead=_suggest(ctx),
+            )
+            return
+        by_status = [i for i in diseases if not i.status or patient.disease_status in i.status]
+        if not by_status:
+            status = patient.disease_status or "unknown (disease_status not given)"
+            yield self.finding(
+                "block",
+                f"{regimen.name} is for {indicated}; disease status is {status}",
+                references=refs or self.references,
+                use_instead=_suggest(ctx),
+            )
+            return
+        for indication in by_status:
+            wanted = indication.population.philadelphia
+            if wanted and patient.markers.philadelphia and patient.markers.philadelphia != wanted:
+                yield self.finding(
+                    "block",
+                    f"{regimen.name} is for Philadelphia-{wanted} disease; patient is Philadelphia-{patient.markers.philadelphia}",
+                    references=refs or self.references,
+                )
+
+
+def _suggest(ctx: Context) -> str | None:
+    names = [r.name for r in alternatives_for(ctx) if r.id != ctx.regimen.id]
+    return f"regimens in this library indicated for this diagnosis and status: {', '.join(names)}" if names else None
+
+
+class LymphomaSalvageForAll(Rule):
+    def applies(self, ctx: Context) -> bool:
+        return ctx.regimen.category == "lymphoma-salvage" and ctx.patient.diagnosis in FAMILIES["all"]
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        if not self.applies(ctx):
+            return
+        regimen, patient = ctx.regimen, ctx.patient
+        library = [r.name for r in alternatives_for(ctx)]
+        instead = (
+            "ALL-specific regimens (e.g. hyper-CVAD, pediatric-inspired protocols); a "
+            "rituximab-containing regimen only if CD20 ≥ 20% of blasts"
+            + (f". In this library for this patient: {', '.join(library)}" if library else "")
+        )
+        yield self.finding(
+            "block",
+            f"{regimen.name} is a lymphoma salvage regimen (for "
+            f"{'; '.join(describe(i) for i in regimen.indications)}); "
+            f"patient has {DIAGNOSIS_NAMES[patient.diagnosis]}, which needs ALL-specific therapy",
+            references=indication_references(regimen) + self.references,
+            use_instead=instead,
+        )
+
+
+IND001 = IndicationMismatch(
+    code="IND001",
+    name="indication-mismatch",
+    severity="block",
+    what="Blocks a regimen whose indications (disease, disease status, Philadelphia status) do not include the patient's.",
+    why="A regimen is tested for one disease at one stage; given for another it is either ineffective or needlessly "
+        "toxic (e.g. a salvage regimen for newly diagnosed disease, or a Ph-negative protocol for Ph-positive ALL).",
+    example="R-ICE (relapsed/refractory DLBCL, transplant-eligible) ordered for newly diagnosed DLBCL.",
+    use_instead="A regimen whose indications list the patient's diagnosis and disease status; the block names those in the library.",
+    references=(KEWALRAMANI_2004, THOMAS_2010),
+)
+
+IND002 = LymphomaSalvageForAll(
+    code="IND002",
+    name="lymphoma-salvage-for-all",
+    severity="block",
+    what="Blocks any lymphoma salvage regimen (category lymphoma-salvage: R-ICE, ICE, R-DHAP, R-GDP …) for B-ALL or T-ALL.",
+    why="Lymphoma salvage regimens were developed and tested for relapsed/refractory aggressive lymphoma before "
+        "transplant; none was studied in acute lymphoblastic leukemia, which is treated with ALL-specific "
+        "multi-agent protocols including CNS prophylaxis. Substituting one undertreats the leukemia and omits CNS-directed therapy.",
+    example="R-ICE ordered for an adult with newly diagnosed CD20-positive B-ALL.",
+    use_instead="ALL-specific regimens such as hyper-CVAD or pediatric-inspired protocols; rituximab-containing ones only if CD20 ≥ 20% of blasts (MRK001).",
+    references=(THOMAS_2010, KANTARJIAN_2000),
+)

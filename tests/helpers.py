@@ -1,0 +1,48 @@
+"""Shared helpers: build patients from dicts without touching the disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chemo_orders.dosing import Options
+from chemo_orders.models import validate
+from chemo_orders.patient import Patient
+
+ROOT = Path(__file__).resolve().parents[1]
+TODAY = dt.date(2026, 11, 22)
+
+BASE: dict[str, Any] = {
+    "id": "MRN-T1",
+    "name": "Test, Patient",
+    "birth_date": dt.date(1981, 3, 14),  # 45 on TODAY
+    "sex": "female",
+    "height": "175 cm",
+    "weight": "80 kg",
+    "serum_creatinine": "0.9 mg/dL",
+    "diagnosis": "dlbcl",
+    "disease_status": "relapsed",
+}
+
+
+def make_patient(**changes: Any) -> Patient:
+    data = {**BASE, **changes}
+    return validate(Patient, {k: v for k, v in data.items() if v is not None}, "test")
+
+
+def options(**changes: Any) -> Options:
+    return Options(**{"on": TODAY, **changes})
+
+
+@pytest.fixture
+def write_yaml(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def write(data: Any, name: str = "patient.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data, allow_unicode=True) if not isinstance(data, str) else data)
+        return path
+
+    return write

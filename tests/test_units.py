@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chemo_orders.errors import InputError
+from chemo_orders.units import (
+    AUC_UNIT,
+    DIM_ACTIVITY,
+    MG,
+    Quantity,
+    format_number,
+    format_quantity,
+    json_quantity,
+    parse_quantity,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("375 mg/m**2", 375, "mg/m**2"),
+        ("375 mg/m²", 375, "mg/m**2"),
+        ("375 mg/m^2", 375, "mg/m**2"),
+        ("375 mg/m2", 375, "mg/m**2"),
+        ("1.5 g/m**2", 1.5, "g/m**2"),
+        ("2 mg", 2, "mg"),
+        ("15 mcg/m**2/day", 15, "mcg/m**2/day"),
+        ("2500 units/m**2", 2500, "units/m**2"),
+        ("2500 IU/m**2", 2500, "units/m**2"),
+    ],
+)
+def test_dose_strings_parse(text: str, value: float, unit: str) -> None:
+    assert json_quantity(parse_quantity(text, "dose")) == {"value": value, "unit": unit}
+
+
+def test_auc_target_is_mg_min_per_ml() -> None:
+    auc = parse_quantity("AUC 5", "dose")
+    assert auc.to(AUC_UNIT).magnitude == 5
+    assert format_quantity(auc) == "AUC 5"
+
+
+@pytest.mark.parametrize("text", ["3 units", "3 unit", "1 IU"])
+def test_units_are_biological_activity_never_micronit(text: str) -> None:
+    quantity = parse_quantity(text, "dose")
+    assert quantity.dimensionality == DIM_ACTIVITY
+    assert str(quantity.units) == "biological_unit"
+    assert format_quantity(quantity).endswith(" units")
+
+
+def test_units_never_convert_to_mass() -> None:
+    with pytest.raises(Exception):  # noqa: B017 - pint's DimensionalityError
+        parse_quantity("3 units", "dose").to(MG)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("80", "missing unit"), ("3 U", "'U' refused"), ("2 MG", "megagauss"), ("5 cc", "'cc' refused"),
+     ("abc", "not a quantity"), ("80 cm", "wrong kind")],
+)
+def test_bad_quantities_name_the_problem(text: str, problem: str) -> None:
+    with pytest.raises(InputError, match=problem):
+        parse_quantity(text, "weight", "[mass]")
+
+
+def test_counts_in_x10_9_notation() -> None:
+    assert parse_quantity("1.8 x10^9/L", "anc").to("1/L").magnitude == pytest.approx(1.8e9)
+    assert parse_quantity("150 ×10⁹/L", "platelets").to("1/L").magnitude == pytest.approx(1.5e11)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1.0, "1"), (2.0, "2"), (0.5, "0.5"), (1500, "1,500"), (739.5, "739.5"), (10000, "10,000"), (0.05, "0.05")],
+)
+def test_ismp_numbers(value: float, text: str) -> None:
+    assert format_number(value) == text
+
+
+def test_ismp_units() -> None:
+    assert format_quantity(Quantity(1500, "microgram")) == "1,500 mcg"
+    assert format_quantity(Quantity(50, "milliliter")) == "50 mL"
+    assert format_quantity(Quantity(375, "mg/m**2")) == "375 mg/m²"
+
+
+@given(st.floats(min_value=0.0001, max_value=1e6, allow_nan=False))
+def test_formatted_numbers_never_trail_or_lead_bare(value: float) -> None:
+    text = format_number(value)
+    assert not text.startswith(".")
+    if "." in text:
+        assert not text.endswith("0") and not text.endswith(".")
+    assert float(text.replace(",", "")) == pytest.approx(value, abs=0.00006)
