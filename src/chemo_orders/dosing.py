@@ -128,12 +128,14 @@ class Gfr:
 
 
 class MissingInput(Exception):
-    """A dose cannot be calculated without a measurement the patient file lacks."""
+    """A dose cannot be calculated for this patient: a measurement is missing (REN001) or the
+    regimen file defines no dose for the patient (IND001), and guessing is not an option."""
 
-    def __init__(self, drug: str, needs: str) -> None:
+    def __init__(self, drug: str, needs: str, rule: str = "REN001") -> None:
         super().__init__(f"{drug}: {needs}")
         self.drug = drug
         self.needs = needs
+        self.rule = rule
 
 
 def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
@@ -206,7 +208,10 @@ def _result_unit(dose: Q) -> Q:
 
 def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) -> Order:
     """One order line: base dose x basis, cap, rounding, with the arithmetic in words."""
-    dose, cap, alternative = line.dose_for(body.age_years, patient.weight)
+    dose, cap, alternative = line.dose_for(patient, body.age_years)
+    if dose is None:
+        defined = "; ".join(a.when.describe() for a in line.alternatives)
+        raise MissingInput(line.drug, f"the regimen defines no dose for this patient (only for: {defined})", "IND001")
     basis = dose_basis(dose)
     notes: list[str] = []
     if alternative is not None:
@@ -283,6 +288,8 @@ def calculate_regimen(patient: Patient, regimen: Regimen, options: Options) -> C
     orders: list[Order] = []
     missing: list[MissingInput] = []
     for line in regimen.lines_for_cycle(options.cycle):
+        if not line.applies_to(patient, body.age_years):
+            continue
         try:
             orders.append(calculate(line, patient, body, options))
         except MissingInput as gap:

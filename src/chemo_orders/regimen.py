@@ -20,6 +20,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
 from .models import Duration, Frozen, Mass, read_yaml, validate
+from .patient import Patient
 from .units import (
     DIM_ACTIVITY,
     DIM_AUC,
@@ -153,13 +154,18 @@ class When(Frozen):
     age_below: float | None = None
     weight_min: Mass | None = None
     weight_below: Mass | None = None
+    disease_status: tuple[DiseaseStatus, ...] = ()
+    diagnosis: tuple[Annotated[str, BeforeValidator(parse_diagnosis)], ...] = ()
 
-    def matches(self, age_years: int, weight: Q) -> bool:
+    def matches(self, patient: Patient, age_years: int) -> bool:
+        weight = patient.weight
         return (
             (self.age_min is None or age_years >= self.age_min)
             and (self.age_below is None or age_years < self.age_below)
             and (self.weight_min is None or weight >= self.weight_min)
             and (self.weight_below is None or weight < self.weight_below)
+            and (not self.disease_status or patient.disease_status in self.disease_status)
+            and (not self.diagnosis or patient.diagnosis in self.diagnosis)
         )
 
     def describe(self) -> str:
@@ -172,6 +178,10 @@ class When(Frozen):
             parts.append(f"weight ≥ {format_quantity(self.weight_min)}")
         if self.weight_below is not None:
             parts.append(f"weight < {format_quantity(self.weight_below)}")
+        if self.disease_status:
+            parts.append(f"disease status {' or '.join(self.disease_status)}")
+        if self.diagnosis:
+            parts.append(f"diagnosis {' or '.join(self.diagnosis)}")
         return " and ".join(parts) or "always"
 
 
@@ -193,6 +203,7 @@ class DoseLine(Frozen):
     dose: Dose | None = None
     cap: Amount | None = None
     alternatives: tuple[Alternative, ...] = ()
+    only_when: When | None = None  # the line applies only to patients matching this
     route: Annotated[Route, BeforeValidator(lambda v: ROUTE_SYNONYMS.get(str(v).lower(), v))]
     days: Days
     cycles: Days | None = None
@@ -216,15 +227,19 @@ class DoseLine(Frozen):
             raise InputError("source", "", "every drug line needs a source")
         return self
 
-    def dose_for(self, age_years: int, weight: Q) -> tuple[Q, Q | None, Alternative | None]:
-        """The (dose, cap, alternative used) for a patient: first matching alternative wins."""
+    def dose_for(self, patient: Patient, age_years: int) -> tuple[Q | None, Q | None, Alternative | None]:
+        """(dose, cap, alternative used) for a patient: the first matching alternative wins.
+
+        The dose is ``None`` when the file defines none for this patient (e.g. an age band
+        the sources do not cover); the caller reports that instead of guessing.
+        """
         for alternative in self.alternatives:
-            if alternative.when.matches(age_years, weight):
+            if alternative.when.matches(patient, age_years):
                 return alternative.dose, alternative.cap if alternative.cap is not None else self.cap, alternative
-        if self.dose is None:
-            conditions = "; ".join(a.when.describe() for a in self.alternatives)
-            raise InputError(f"{self.drug}.dose", f"age {age_years}", f"no dose for this patient (defined for: {conditions})")
         return self.dose, self.cap, None
+
+    def applies_to(self, patient: Patient, age_years: int) -> bool:
+        return self.only_when is None or self.only_when.matches(patient, age_years)
 
 
 class Population(Frozen):
@@ -275,7 +290,8 @@ class Regimen(Frozen):
     intensity: Literal["high", "standard", "low"] = "standard"
     population: Literal["adult", "pediatric", "any"] = "adult"
     indications: Annotated[tuple[Indication, ...], Field(min_length=1)]
-    cycle_length: Duration
+    cycle_length: Duration | None = None  # None: a single course, or not fixed by the sources
+    cycle_note: str | None = None
     cycles: Annotated[int, Field(ge=1)] | None = None
     cycle_numbers: Days | None = None  # e.g. course A of hyper-CVAD is given in cycles 1, 3, 5, 7
     drugs: Annotated[tuple[DoseLine, ...], Field(min_length=1)]
@@ -286,17 +302,17 @@ class Regimen(Frozen):
 
     @field_validator("cycle_length")
     @classmethod
-    def _positive(cls, value: Q) -> Q:
-        if value.magnitude <= 0:
+    def _positive(cls, value: Q | None) -> Q | None:
+        if value is not None and value.magnitude <= 0:
             raise InputError("cycle_length", str(value), "must be positive")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Regimen:
-        length_days = self.cycle_length.to(ureg.day).magnitude
+        length_days = self.cycle_length.to(ureg.day).magnitude if self.cycle_length is not None else None
         for index, line in enumerate(self.drugs):
             where = f"drugs.{index}"
-            if max(line.days) > length_days:
+            if length_days is not None and max(line.days) > length_days:
                 raise InputError(f"{where}.days", list(line.days), f"beyond the {length_days:g}-day cycle")
             for key in _all_sources(line):
                 if key not in self.references:
@@ -320,10 +336,6 @@ class Regimen(Frozen):
 
     def first_cycle(self) -> int:
         return self.cycle_numbers[0] if self.cycle_numbers else 1
-
-    @property
-    def cycle_length_days(self) -> float:
-        return float(self.cycle_length.to(ureg.day).magnitude)
 
     def lines_for_cycle(self, cycle: int) -> tuple[DoseLine, ...]:
         return tuple(line for line in self.drugs if line.cycles is None or cycle in line.cycles)

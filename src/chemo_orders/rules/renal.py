@@ -45,7 +45,8 @@ def renal_table() -> RenalTable:
 class RenalFunction(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         for gap in ctx.calculation.missing:
-            yield self.finding("block", f"{gap.drug}: {gap.needs}", drug=gap.drug)
+            if gap.rule == self.code:
+                yield self.finding("block", f"{gap.drug}: {gap.needs}", drug=gap.drug)
         table = renal_table()
         body = ctx.calculation.body
         for order in ctx.calculation.orders:
