@@ -43,7 +43,8 @@ class IndicationMismatch(Rule):
         patient, regimen = ctx.patient, ctx.regimen
         for gap in ctx.calculation.missing:
             if gap.rule == self.code:
-                yield self.finding("block", f"{gap.drug}: {gap.needs}", drug=gap.drug)
+                yield self.finding("block", f"{gap.drug}: {gap.needs}", drug=gap.drug,
+                                   references=indication_references(regimen) or self.references)
         if IND002.applies(ctx):
             return  # the more specific IND002 explains this case
         diseases = [i for i in regimen.indications if in_family(patient.diagnosis, i.disease)]
