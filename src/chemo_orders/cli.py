@@ -67,6 +67,11 @@ def build_parser() -> Parser:
     p = sub.add_parser("calc", help="calculate doses and run the safety rules")
     _add_calculation_options(p)
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("render", help="render the order set to PDF (and HTML)")
+    _add_calculation_options(p)
+    p.add_argument("-o", "--output", required=True, type=Path, help="PDF file to write")
+    p.add_argument("--html", type=Path, help="also write the HTML")
+    p.add_argument("--paper", choices=["a4", "letter"], default="a4")
     p = sub.add_parser("rule", help="explain a safety rule")
     p.add_argument("code", nargs="?", help="rule code, e.g. IND002; omit to list all")
     p = sub.add_parser("lint", help="validate regimen files")
@@ -123,6 +128,29 @@ def cmd_calc(args: argparse.Namespace) -> int:
     return EXIT_BLOCKED if order_set.blocked else EXIT_OK
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from .files import write_atomic
+    from .orderset import OrderSet
+    from .render import build_view, pdf_bytes, render_html
+    from .report import calc_text
+
+    if args.output.suffix.lower() != ".pdf":
+        raise InputError("--output", str(args.output), "expected a .pdf file name")
+    order_set = order_set_from(args)
+    assert isinstance(order_set, OrderSet)
+    if order_set.blocked:
+        print(calc_text(order_set))
+        print(f"Nothing written: {args.output} (blocked)", file=sys.stderr)
+        return EXIT_BLOCKED
+    html = render_html(build_view(order_set, args.paper))
+    pdf = pdf_bytes(html, order_set)
+    if args.html is not None:
+        write_atomic(args.html, html.encode("utf-8"))
+    write_atomic(args.output, pdf)
+    print(f"wrote {args.output}" + (f" and {args.html}" if args.html else ""))
+    return EXIT_OK
+
+
 def cmd_regimens(args: argparse.Namespace) -> int:
     from .orderset import dumps
     from .regimen import all_regimens
@@ -170,6 +198,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "calc": cmd_calc,
+    "render": cmd_render,
     "regimens": cmd_regimens,
     "show": cmd_show,
     "rule": cmd_rule,

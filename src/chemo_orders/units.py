@@ -191,7 +191,13 @@ def format_quantity(quantity: Q[Any], decimals: int = 4) -> str:
     """``Quantity(375, "mg/m**2") -> "375 mg/m²"``; AUC targets print as ``AUC 5``."""
     if quantity.dimensionality == DIM_AUC:
         return f"AUC {format_number(quantity.to(AUC_UNIT).magnitude, decimals)}"
-    return f"{format_number(quantity.magnitude, decimals)} {format_unit(quantity.units)}"
+    number, unit = format_number(quantity.magnitude, decimals), format_unit(quantity.units)
+    if unit in _PLURAL and number != "1":
+        unit = _PLURAL[unit]
+    return f"{number} {unit}"
+
+
+_PLURAL = {"day": "days", "week": "weeks"}
 
 
 def json_quantity(quantity: Q[Any], decimals: int = 4) -> dict[str, object]:

@@ -25,17 +25,25 @@ def describe(indication: Indication) -> str:
     return disease + status
 
 
+def fits(indication: Indication, regimen: Regimen, ctx: Context) -> bool:
+    """Does this indication cover the patient: disease, status, age, CD20, Philadelphia?"""
+    patient, age, population = ctx.patient, ctx.age, indication.population
+    adult = age >= 18
+    return (
+        in_family(patient.diagnosis, indication.disease)
+        and (not indication.status or patient.disease_status in indication.status)
+        and (population.age_min is None or age >= population.age_min)
+        and (population.age_below is None or age < population.age_below)
+        and (population.cd20_percent_min is None or (patient.markers.cd20_percent or -1) >= population.cd20_percent_min)
+        and (population.philadelphia is None or patient.markers.philadelphia in (None, population.philadelphia))
+        and not (regimen.population == "adult" and not adult)
+        and not (regimen.population == "pediatric" and adult and population.age_below is None)
+    )
+
+
 def alternatives_for(ctx: Context) -> list[Regimen]:
-    """Library regimens indicated for this patient's diagnosis and status."""
-    found = []
-    for regimen in all_regimens():
-        for indication in regimen.indications:
-            if in_family(ctx.patient.diagnosis, indication.disease) and (
-                not indication.status or ctx.patient.disease_status in indication.status
-            ):
-                found.append(regimen)
-                break
-    return found
+    """Library regimens whose indications cover this patient (suggestions, not orders)."""
+    return [r for r in all_regimens() if r.status == "active" and any(fits(i, r, ctx) for i in r.indications)]
 
 
 class IndicationMismatch(Rule):

@@ -1,0 +1,288 @@
+"""The printable order set: a typed view of an OrderSet, jinja2 to HTML, weasyprint to PDF.
+
+Security: templates autoescape (and ``StrictUndefined`` turns a missing value into an
+error, not a blank on a chemotherapy order); the PDF renderer's URL fetcher serves only
+files inside the templates folder, so user text that looks like a URL fetches nothing.
+weasyprint is imported only here (it costs ~0.7 s), never on the ``calc`` path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from . import DISCLAIMER, __version__
+from .body import BSA_FORMULAS
+from .diagnosis import DIAGNOSIS_NAMES, in_family
+from .drugs import drug_table
+from .orderset import OrderSet, dumps, to_json
+from .regimen import ROUTE_DISPLAY, regimen_paths
+from .report import days_text
+from .rules.labs import show
+from .rules.route import INTRATHECAL_LABEL, VINCA_LABEL
+from .units import format_quantity
+
+
+def templates_dir() -> Path:
+    """The templates folder: inside the installed wheel, else the checkout."""
+    installed = Path(str(resources.files("chemo_orders"))) / "templates"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "templates"
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    sequence: str
+    name: str
+    role: str
+    dose: str
+    cap: str
+    final: str
+    schedule: str
+    route: str
+    duration: str
+    diluent: str
+    days: str
+    calculation: str
+    notes: tuple[str, ...]
+    rate: str
+    vinca: bool
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    severity: str
+    rule: str
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CriterionRow:
+    lab: str
+    criterion: str
+    value: str
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AckRow:
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """Everything the templates may read; nothing else reaches them."""
+
+    title: str
+    paper: str
+    disclaimer: str
+    patient_line: str
+    footer_line: str
+    patient_name: str
+    patient_id: str
+    birth_date: str
+    age: int
+    sex: str
+    diagnosis: str
+    disease_status: str
+    indication: str
+    allergies: str
+    height: str
+    weight: str
+    bsa: str
+    measured_on: str
+    creatinine: str
+    crcl: str
+    date: str
+    cycle: int
+    cycle_length: str
+    regimen_id: str
+    regimen_name: str
+    regimen_title: str
+    regimen_version: str
+    regimen_category: str
+    regimen_hash: str
+    input_hash: str
+    engine: str
+    findings: tuple[FindingRow, ...]
+    acknowledgements: tuple[AckRow, ...]
+    systemic: tuple[OrderRow, ...]
+    intrathecal: tuple[OrderRow, ...]
+    supportive: tuple[str, ...]
+    criteria: tuple[CriterionRow, ...]
+    notes: tuple[str, ...]
+    references: tuple[ReferenceRow, ...] = field(default=())
+
+
+PAPER = {"a4": "A4", "letter": "letter"}
+
+
+def regimen_hash(regimen_id: str) -> str:
+    path = regimen_paths().get(regimen_id)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path else "unknown"
+
+
+def build_view(order_set: OrderSet, paper: str = "a4") -> DocumentView:
+    patient, regimen, body = order_set.patient, order_set.regimen, order_set.calculation.body
+    table = drug_table()
+    rows: list[tuple[str, OrderRow]] = []
+    for index, order in enumerate(order_set.orders, start=1):
+        line = order.line
+        schedule = ""
+        if line.every is not None:
+            schedule = f"every {format_quantity(line.every)} × {line.doses} doses"
+        total = f"{format_quantity(order.course_total)} per cycle"
+        schedule = f"{schedule}; {total}" if schedule else total
+        rows.append((line.route, OrderRow(
+            sequence=str(line.sequence if line.sequence is not None else index),
+            name=table.display_name(order.drug),
+            role=line.role,
+            dose=format_quantity(order.dose),
+            cap=format_quantity(order.cap) if order.cap is not None else "",
+            final=format_quantity(order.final),
+            schedule=schedule,
+            route=ROUTE_DISPLAY[line.route],
+            duration=format_quantity(line.duration) if line.duration is not None else "",
+            diluent=line.diluent or "",
+            days=days_text(line.days),
+            calculation=order.calculation,
+            notes=tuple(order.notes) + ((line.note,) if line.note else ()),
+            rate=line.rate or "",
+            vinca=table.get(order.drug).drug_class == "vinca",
+        )))
+    indications = [i for i in regimen.indications if in_family(patient.diagnosis, i.disease)]
+    indication = "; ".join(
+        (i.note or DIAGNOSIS_NAMES.get(i.disease, i.disease)) + (f" ({', '.join(i.status)})" if i.status else "")
+        for i in indications
+    ) or "not indicated (see findings)"
+    criteria = tuple(
+        CriterionRow(c.lab, " and ".join(p for p in (f"≥ {show(c.min)}" if c.min is not None else "",
+                                                      f"≤ {show(c.max)}" if c.max is not None else "") if p),
+                     show(getattr(patient.labs, c.lab)) if getattr(patient.labs, c.lab) is not None else "not given")
+        for c in regimen.criteria_to_treat
+    )
+    references = tuple(
+        ReferenceRow(key, ref.citation + "".join(x for x in (f". PMID {ref.pmid}" if ref.pmid else "",
+                                                             f". doi:{ref.doi}" if ref.doi else "",
+                                                             f". {ref.url}" if ref.url and not ref.pmid and not ref.doi else "")))
+        for key, ref in regimen.references.items()
+    )
+    content_hash = regimen_hash(regimen.id)
+    creatinine = format_quantity(patient.serum_creatinine) if patient.serum_creatinine is not None else "not given"
+    crcl = f"{format_quantity(body.crcl)} ({body.crcl_note})" if body.crcl is not None else f"not calculated ({body.crcl_note})"
+    bsa = f"{format_quantity(body.bsa)} ({BSA_FORMULAS[body.bsa_formula].name})"
+    if body.bsa_cap_note:
+        bsa += f"; {body.bsa_cap_note}"
+    return DocumentView(
+        title=f"{regimen.name} cycle {order_set.options.cycle} — {patient.name}",
+        paper=PAPER[paper],
+        disclaimer=DISCLAIMER,
+        patient_line=f"{patient.name} · ID {patient.id} · DOB {patient.birth_date or f'age {patient.age}'}",
+        footer_line=f"{regimen.id} v{regimen.version} · content {content_hash} · input {order_set.input_hash} · {DISCLAIMER}",
+        patient_name=patient.name,
+        patient_id=patient.id,
+        birth_date=patient.birth_date.isoformat() if patient.birth_date else "not given (de-identified)",
+        age=body.age_years,
+        sex=patient.sex,
+        diagnosis=DIAGNOSIS_NAMES[patient.diagnosis],
+        disease_status=patient.disease_status or "not given",
+        indication=indication,
+        allergies=", ".join(patient.allergies) if patient.allergies else "No known allergies recorded",
+        height=format_quantity(patient.height),
+        weight=format_quantity(patient.weight),
+        bsa=bsa,
+        measured_on=patient.measured_on.isoformat() if patient.measured_on else "not recorded",
+        creatinine=creatinine,
+        crcl=crcl,
+        date=order_set.options.on.isoformat(),
+        cycle=order_set.options.cycle,
+        cycle_length=format_quantity(regimen.cycle_length) if regimen.cycle_length is not None else (regimen.cycle_note or "not fixed"),
+        regimen_id=regimen.id,
+        regimen_name=regimen.name,
+        regimen_title=regimen.title,
+        regimen_version=regimen.version,
+        regimen_category=regimen.category,
+        regimen_hash=content_hash,
+        input_hash=order_set.input_hash,
+        engine=f"chemo-orders {__version__}",
+        findings=tuple(FindingRow(f.severity, f.rule, f.name, f.message) for f in order_set.findings),
+        acknowledgements=tuple(AckRow(a.code, a.reason) for a in order_set.acknowledgements),
+        systemic=tuple(row for route, row in rows if route != "intrathecal"),
+        intrathecal=tuple(row for route, row in rows if route == "intrathecal"),
+        supportive=tuple(s.text for s in regimen.supportive),
+        criteria=criteria,
+        notes=tuple(regimen.notes),
+        references=references,
+    )
+
+
+@cache
+def environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=True,  # select_autoescape() would miss *.html.j2
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(view: DocumentView) -> str:
+    template = environment().get_template("order_set.html.j2")
+    return str(template.render(doc=view, vinca_label=VINCA_LABEL, intrathecal_label=INTRATHECAL_LABEL))
+
+
+@cache
+def _fetcher_class() -> Any:
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class TemplatesOnlyFetcher(URLFetcher):  # type: ignore[misc]
+        """Serves files inside the templates folder; refuses everything else (no network)."""
+
+        def __init__(self, root: Path) -> None:
+            super().__init__(allowed_protocols=["file"], allow_redirects=False)
+            self.root = root.resolve()
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            parsed = urlparse(url)
+            if parsed.scheme != "file":
+                raise ValueError(f"refused non-file URL: {url}")
+            path = Path(unquote(parsed.path)).resolve()
+            if not path.is_relative_to(self.root) or not path.is_file():
+                raise ValueError(f"refused file outside the templates folder: {url}")
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+
+    return TemplatesOnlyFetcher
+
+
+def pdf_bytes(html: str, order_set: OrderSet) -> bytes:
+    """The PDF (PDF/A-3b) with the calc JSON attached as the machine-readable record."""
+    import weasyprint
+
+    root = templates_dir()
+    record = dumps(to_json(order_set)).encode("utf-8")
+    attachment = weasyprint.Attachment(string=record, name="calculation.json",
+                                       description="chemo-orders calc record (JSON)", relationship="Data")
+    document = weasyprint.HTML(string=html, base_url=str(root) + "/", url_fetcher=_fetcher_class()(root))
+    result = document.write_pdf(
+        pdf_variant="pdf/a-3b",
+        attachments=[attachment],
+        custom_metadata=True,
+    )
+    assert isinstance(result, bytes)
+    return result
