@@ -55,6 +55,8 @@ def _add_calculation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
+    from .body import BSA_FORMULAS
+
     parser = Parser(prog="chemo-orders", description=f"Chemotherapy order sets. {DISCLAIMER}")
     parser.add_argument("--version", action="version", version=f"chemo-orders {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -72,6 +74,19 @@ def build_parser() -> Parser:
     p.add_argument("-o", "--output", required=True, type=Path, help="PDF file to write")
     p.add_argument("--html", type=Path, help="also write the HTML")
     p.add_argument("--paper", choices=["a4", "letter"], default="a4")
+    p = sub.add_parser("verify", help="independently recalculate a prescribed order")
+    p.add_argument("patient", type=Path, nargs="?", help="patient YAML file (omit with --batch)")
+    p.add_argument("--prescribed", type=Path, help="prescribed order YAML")
+    p.add_argument("--batch", type=Path, help="folder of prescriptions naming their patient, or CSV patient,prescribed")
+    p.add_argument("--report", type=Path, help="batch: write a CSV report here")
+    p.add_argument("--tolerance", default="5%", help="allowed deviation, default 5%% (at most 10%%, HOPA)")
+    p.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today)")
+    p.add_argument("--bsa-formula", choices=sorted(BSA_FORMULAS), default="mosteller")
+    p.add_argument("--bsa-cap")
+    p.add_argument("--policy", type=Path)
+    p.add_argument("--carboplatin-weight", choices=["nccn", "actual"], default="nccn")
+    p.add_argument("--scr-floor", default="0.7 mg/dL")
+    p.add_argument("--json", action="store_true")
     p = sub.add_parser("rule", help="explain a safety rule")
     p.add_argument("code", nargs="?", help="rule code, e.g. IND002; omit to list all")
     p = sub.add_parser("lint", help="validate regimen files")
@@ -151,6 +166,29 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import load_and_verify, parse_tolerance
+
+    tolerance = parse_tolerance(args.tolerance)
+    if args.batch is not None:
+        from .batch import verify_batch
+
+        return verify_batch(args, tolerance)
+    if args.patient is None or args.prescribed is None:
+        raise InputError("usage", "verify", "give PATIENT and --prescribed FILE (or --batch DIR_OR_CSV)")
+    result = load_and_verify(args.patient, args.prescribed, lambda cycle: options_from(args, cycle), tolerance)
+    if args.json:
+        from .orderset import dumps
+        from .verify import to_json
+
+        print(dumps(to_json(result)))
+    else:
+        from .verify_report import print_verification
+
+        print_verification(result)
+    return EXIT_BLOCKED if result.blocked else EXIT_OK if result.passed else EXIT_DISCREPANCY
+
+
 def cmd_regimens(args: argparse.Namespace) -> int:
     from .orderset import dumps
     from .regimen import all_regimens
@@ -199,6 +237,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "calc": cmd_calc,
     "render": cmd_render,
+    "verify": cmd_verify,
     "regimens": cmd_regimens,
     "show": cmd_show,
     "rule": cmd_rule,

@@ -197,6 +197,21 @@ class Order:
     def drug(self) -> str:
         return self.line.drug
 
+    @property
+    def expected(self) -> Q:
+        """The calculated dose after any cap, before rounding: what a verifier recalculates."""
+        if self.cap is not None and self.calculated > self.cap:
+            return self.cap.to(self.calculated.units)
+        return self.calculated
+
+    @property
+    def maximum(self) -> Q | None:
+        """The hard ceiling: the line's cap, or AUC × 150 mg for carboplatin (FDA GFR cap)."""
+        if self.basis == "auc":
+            fda = self.dose.to(AUC_UNIT).magnitude * (GFR_CAP.magnitude + 25) * MG
+            return min(fda, self.cap.to(MG)) if self.cap is not None else fda
+        return self.cap
+
 
 def _result_unit(dose: Q) -> Q:
     """mg for g/mg doses, mcg for mcg doses, units for units; per day stays per day."""
