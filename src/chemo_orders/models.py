@@ -78,6 +78,9 @@ def translate(exc: ValidationError, source: str) -> InputError:
     field = ".".join(str(part) for part in error["loc"]) or "(top level)"
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, InputError):
+        # A model-level validator knows the field inside its model; the location says which model.
+        if cause.field != "value" and not field.endswith(cause.field):
+            field = cause.field if field == "(top level)" else f"{field}.{cause.field}"
         return InputError(field, cause.value, cause.problem, source=source)
     problem = {
         "extra_forbidden": "unknown field",

@@ -21,8 +21,10 @@ def vinca_problem(line: DoseLine) -> str | None:
 
 
 def intrathecal_problem(line: DoseLine) -> str | None:
-    """Why an intrathecal line is unsafe, or None (shared by the rule and the linter)."""
-    if line.route == "intrathecal" and not drug_table().get(line.drug).intrathecal:
+    """Why an intrathecal line is unsafe, or None (shared by the rule and the linter).
+
+    Vinca alkaloids are left to :func:`vinca_problem`, which says more (fatal, IV only)."""
+    if line.route == "intrathecal" and not drug_table().get(line.drug).intrathecal and vinca_problem(line) is None:
         return f"{line.drug} is not a drug given intrathecally"
     return None
 
