@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from helpers import ROOT
 
 SAMPLES = ROOT / "samples" / "patients"
@@ -18,8 +17,9 @@ DATE = ["--date", "2026-11-22"]
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "chemo_orders.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "chemo_orders.cli", *map(str, args)], capture_output=True, text=True, timeout=60
+    )
 
 
 def sample(name: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import make_patient, options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,8 +14,6 @@ from chemo_orders.models import validate
 from chemo_orders.regimen import Regimen, load_regimen
 from chemo_orders.rounding import RoundingPolicy, round_dose
 from chemo_orders.units import MG, ML_PER_MIN, ureg
-
-from helpers import make_patient, options
 
 
 def finals(patient: Any, regimen_id: str, **opts: Any) -> dict[str, float]:
@@ -62,8 +61,11 @@ def test_scr_floor_is_applied_and_shown() -> None:
     assert "0.7 mg/dL SCr floor (measured 0.5 mg/dL)" in note
 
 
-HYPER_CVAD_PATIENT = {"diagnosis": "b-all", "disease_status": "newly-diagnosed",
-                      "markers": {"cd20_percent": 40, "philadelphia": "negative"}}
+HYPER_CVAD_PATIENT = {
+    "diagnosis": "b-all",
+    "disease_status": "newly-diagnosed",
+    "markers": {"cd20_percent": 40, "philadelphia": "negative"},
+}
 
 
 @pytest.mark.parametrize(("height", "weight"), [("180 cm", "80 kg"), ("70.866 in", "176.37 lb")])
@@ -91,17 +93,29 @@ def test_rituximab_only_in_courses_1_and_3_of_course_a() -> None:
 
 
 def capped_regimen(dose: str, cap: str) -> Regimen:
-    return validate(Regimen, {
-        "id": "t", "name": "T", "title": "test", "version": 1, "category": "lymphoma-first-line",
-        "indications": [{"disease": "dlbcl"}], "cycle_length": "21 d",
-        "drugs": [{"drug": "vincristine", "dose": dose, "cap": cap, "route": "IV", "days": [1], "source": "s"}],
-        "references": {"s": {"citation": "test source", "url": "https://example.org"}},
-    }, "test")
+    return validate(
+        Regimen,
+        {
+            "id": "t",
+            "name": "T",
+            "title": "test",
+            "version": 1,
+            "category": "lymphoma-first-line",
+            "indications": [{"disease": "dlbcl"}],
+            "cycle_length": "21 d",
+            "drugs": [{"drug": "vincristine", "dose": dose, "cap": cap, "route": "IV", "days": [1], "source": "s"}],
+            "references": {"s": {"citation": "test source", "url": "https://example.org"}},
+        },
+        "test",
+    )
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.floats(min_value=80, max_value=220), st.floats(min_value=10, max_value=250),
-       st.sampled_from(["1.4 mg/m**2", "1.5 mg/m**2", "2 mg/m**2"]))
+@given(
+    st.floats(min_value=80, max_value=220),
+    st.floats(min_value=10, max_value=250),
+    st.sampled_from(["1.4 mg/m**2", "1.5 mg/m**2", "2 mg/m**2"]),
+)
 def test_capped_dose_never_exceeds_cap(height: float, weight: float, dose: str) -> None:
     patient = make_patient(height=f"{height} cm", weight=f"{weight} kg")
     regimen = capped_regimen(dose, "2 mg")
@@ -126,11 +140,15 @@ def test_default_rounding_stays_within_half_a_percent(value: float) -> None:
     assert abs(rounded - value) / value <= 0.005 + 1e-12
 
 
-@given(st.floats(min_value=1, max_value=5000), st.sampled_from([1, 5, 10, 25, 100]),
-       st.floats(min_value=1, max_value=10))
+@given(
+    st.floats(min_value=1, max_value=5000), st.sampled_from([1, 5, 10, 25, 100]), st.floats(min_value=1, max_value=10)
+)
 def test_policy_rounding_stays_within_its_tolerance(value: float, step: int, tolerance: float) -> None:
-    policy = validate(RoundingPolicy, {"name": "p", "source": "s", "max_deviation_percent": tolerance,
-                                       "drugs": {"x": {"increment": f"{step} mg"}}}, "test")
+    policy = validate(
+        RoundingPolicy,
+        {"name": "p", "source": "s", "max_deviation_percent": tolerance, "drugs": {"x": {"increment": f"{step} mg"}}},
+        "test",
+    )
     rounded = round_dose("x", value * MG, None, policy).value.to(MG).magnitude
     assert abs(rounded - value) / value * 100 <= max(tolerance, 0.5) + 1e-9
 

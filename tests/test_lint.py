@@ -50,11 +50,17 @@ def test_good_fixture_is_clean(tmp_path: Path) -> None:
         (changed(drugs=[drug(drug="methotrexate", dose="1 g/m**2")]), "dose", "without leucovorin"),
         (changed(drugs=[drug(drug="vincristine", dose="2 mg", route="intrathecal")]), "route", "IV only"),
         (changed(drugs=[drug(drug="vinblastine", dose="6 mg/m**2", route="IM")]), "route", "IV only"),
-        (changed(drugs=[drug(drug="doxorubicin", dose="10 mg", route="intrathecal")]), "route", "not a drug given intrathecally"),
+        (
+            changed(drugs=[drug(drug="doxorubicin", dose="10 mg", route="intrathecal")]),
+            "route",
+            "not a drug given intrathecally",
+        ),
         (changed(drugs=[drug(drug="etoposide", dose="100 mg/m**2", route="into the vein")]), "route", ""),
     ],
 )
-def test_each_problem_is_one_finding_naming_the_field(tmp_path: Path, data: dict[str, Any], field: str, text: str) -> None:
+def test_each_problem_is_one_finding_naming_the_field(
+    tmp_path: Path, data: dict[str, Any], field: str, text: str
+) -> None:
     problems = lint_one(tmp_path, data)
     assert len(problems) == 1, problems
     assert field in problems[0] and text in problems[0] and "good.yaml" in problems[0]
@@ -70,7 +76,9 @@ def test_duplicate_ids_and_file_names(tmp_path: Path) -> None:
 
 def test_broken_file_fails_with_one_finding_each(tmp_path: Path) -> None:
     no_refs = lint_one(tmp_path, changed(references={}), "no-refs")
-    it_vinca = lint_one(tmp_path, changed(id="it-vinca", drugs=[drug(drug="vincristine", dose="2 mg", route="IT")]), "it-vinca")
+    it_vinca = lint_one(
+        tmp_path, changed(id="it-vinca", drugs=[drug(drug="vincristine", dose="2 mg", route="IT")]), "it-vinca"
+    )
     no_mesna = lint_one(tmp_path, changed(id="no-mesna", drugs=[drug(drug="ifosfamide", dose="5 g/m**2")]), "no-mesna")
     assert [len(no_refs), len(it_vinca), len(no_mesna)] == [1, 1, 1]
 
@@ -80,5 +88,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert clean.returncode == 0 and "clean" in clean.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(changed(id="bad", drugs=[drug(drug="vincristine", dose="2 mg", route="IT")])))
-    result = subprocess.run([sys.executable, "-m", "chemo_orders.cli", "lint", str(bad)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "chemo_orders.cli", "lint", str(bad)], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "vincristine" in result.stdout

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, TODAY, make_patient
 from pypdf import PdfReader
 
 from chemo_orders.dosing import Options
@@ -17,8 +18,6 @@ from chemo_orders.orderset import OrderSet, build
 from chemo_orders.patient import load_patient
 from chemo_orders.regimen import load_regimen
 from chemo_orders.render import _fetcher_class, build_view, pdf_bytes, render_html, templates_dir
-
-from helpers import ROOT, TODAY, make_patient
 
 SAMPLES = ROOT / "samples" / "patients"
 
@@ -48,15 +47,30 @@ def r_ice() -> str:
 
 def test_identity_and_header(hyper_cvad: tuple[bytes, str]) -> None:
     text = hyper_cvad[1]
-    for expected in ("Rivera, Ana", "MRN-100001", "1981-03-14", "penicillin", "R-hyper-CVAD course A",
-                     "1.765 m² (Mosteller)", "Cockcroft-Gault", "Page 1 of", "version 1"):
+    for expected in (
+        "Rivera, Ana",
+        "MRN-100001",
+        "1981-03-14",
+        "penicillin",
+        "R-hyper-CVAD course A",
+        "1.765 m² (Mosteller)",
+        "Cockcroft-Gault",
+        "Page 1 of",
+        "version 1",
+    ):
         assert expected in text, expected
 
 
 def test_every_drug_and_final_dose(hyper_cvad: tuple[bytes, str]) -> None:
     text = hyper_cvad[1]
-    for name, dose in [("cyclophosphamide", "530 mg"), ("riTUXimab", "662 mg"), ("vinCRIStine", "2 mg"),
-                       ("DOXOrubicin", "88.3 mg"), ("dexamethasone", "40 mg"), ("methotrexate", "12 mg")]:
+    for name, dose in [
+        ("cyclophosphamide", "530 mg"),
+        ("riTUXimab", "662 mg"),
+        ("vinCRIStine", "2 mg"),
+        ("DOXOrubicin", "88.3 mg"),
+        ("dexamethasone", "40 mg"),
+        ("methotrexate", "12 mg"),
+    ]:
         assert name in text and dose in text, name
 
 
@@ -73,8 +87,16 @@ def test_disclaimer_on_every_page(hyper_cvad: tuple[bytes, str]) -> None:
 
 
 def test_citations_and_signatures(r_ice: str) -> None:
-    for expected in ("PMID 14739217", "doi:10.1182/blood-2003-11-3911", "Prescriber", "Verifying pharmacist",
-                     "Administering nurse 1", "Administering nurse 2", "CARBOplatin", "AUC 5"):
+    for expected in (
+        "PMID 14739217",
+        "doi:10.1182/blood-2003-11-3911",
+        "Prescriber",
+        "Verifying pharmacist",
+        "Administering nurse 1",
+        "Administering nurse 2",
+        "CARBOplatin",
+        "AUC 5",
+    ):
         assert expected in r_ice, expected
 
 
@@ -104,18 +126,36 @@ def test_user_html_is_printed_literally_and_fetches_nothing(tmp_path: Path) -> N
 def test_fetcher_serves_only_the_templates_folder(tmp_path: Path) -> None:
     fetcher = _fetcher_class()(templates_dir())
     assert fetcher.fetch((templates_dir() / "order_set.css").as_uri()).status == 200
-    for url in ("http://127.0.0.1:9/x.png", (tmp_path / "x.css").as_uri(), "file:///etc/passwd",
-                (templates_dir() / ".." / "README.md").as_uri()):
+    for url in (
+        "http://127.0.0.1:9/x.png",
+        (tmp_path / "x.css").as_uri(),
+        "file:///etc/passwd",
+        (templates_dir() / ".." / "README.md").as_uri(),
+    ):
         with pytest.raises(ValueError):
             fetcher.fetch(url)
 
 
 def test_blocked_render_writes_nothing(tmp_path: Path) -> None:
     target = tmp_path / "out.pdf"
-    result = subprocess.run([sys.executable, "-m", "chemo_orders.cli", "render",
-                             str(SAMPLES / "adult-b-all-cd20-positive.yaml"), "--regimen", "r-ice",
-                             "-o", str(target), "--html", str(tmp_path / "out.html")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chemo_orders.cli",
+            "render",
+            str(SAMPLES / "adult-b-all-cd20-positive.yaml"),
+            "--regimen",
+            "r-ice",
+            "-o",
+            str(target),
+            "--html",
+            str(tmp_path / "out.html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 3
     assert list(tmp_path.iterdir()) == []
     assert "IND002" in result.stdout

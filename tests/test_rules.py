@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import make_patient, options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,11 +17,11 @@ from chemo_orders.orderset import build
 from chemo_orders.regimen import Regimen, all_regimens, load_regimen, load_regimen_file
 from chemo_orders.rules import RULES
 
-from helpers import make_patient, options
-
 CASES_DIR = Path(__file__).parent / "rules" / "cases"
 FIXTURES = Path(__file__).parent / "rules" / "regimens"
-CASES: list[dict[str, Any]] = [case for path in sorted(CASES_DIR.glob("*.yaml")) for case in yaml.safe_load(path.read_text())]
+CASES: list[dict[str, Any]] = [
+    case for path in sorted(CASES_DIR.glob("*.yaml")) for case in yaml.safe_load(path.read_text())
+]
 
 
 def regimen_for(name: str) -> Regimen:
@@ -66,12 +67,26 @@ SALVAGE = [r.id for r in all_regimens() if r.category == "lymphoma-salvage"]
     cd20=st.one_of(st.none(), st.floats(min_value=0, max_value=100)),
     creatinine=st.one_of(st.none(), st.sampled_from(["0.3 mg/dL", "0.9 mg/dL", "2.5 mg/dL"])),
 )
-def test_lymphoma_salvage_is_always_blocked_in_all(regimen_id: str, diagnosis: str, status: str | None, age: int,
-                                                   height: int, weight: int, cd20: float | None,
-                                                   creatinine: str | None) -> None:
-    patient = make_patient(diagnosis=diagnosis, disease_status=status, birth_date=None, age=age,
-                           height=f"{height} cm", weight=f"{weight} kg", serum_creatinine=creatinine,
-                           markers={"cd20_percent": cd20} if cd20 is not None else {})
+def test_lymphoma_salvage_is_always_blocked_in_all(
+    regimen_id: str,
+    diagnosis: str,
+    status: str | None,
+    age: int,
+    height: int,
+    weight: int,
+    cd20: float | None,
+    creatinine: str | None,
+) -> None:
+    patient = make_patient(
+        diagnosis=diagnosis,
+        disease_status=status,
+        birth_date=None,
+        age=age,
+        height=f"{height} cm",
+        weight=f"{weight} kg",
+        serum_creatinine=creatinine,
+        markers={"cd20_percent": cd20} if cd20 is not None else {},
+    )
     order_set = build(patient, load_regimen(regimen_id), options())
     assert order_set.status == "blocked" and order_set.orders == ()
     assert "IND002" in {f.rule for f in order_set.blocking}
@@ -97,3 +112,29 @@ def test_acknowledgement_of_warning_is_recorded_and_blocks_cannot_be() -> None:
     assert build(old, load_regimen("hyper-cvad-a"), options(), ack).acknowledgements == ack
     with pytest.raises(InputError, match="cannot be overridden"):
         build(make_patient(diagnosis="b-all"), load_regimen("r-ice"), options(), (Acknowledgement("IND002", "x"),))
+
+
+def test_docs_rules_md_is_current() -> None:
+    from helpers import ROOT
+
+    from chemo_orders.rules import rules_markdown
+
+    assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == rules_markdown(), (
+        "docs/rules.md is stale: run `python scripts/generate_docs.py`"
+    )
+
+
+def test_rule_command_prints_documentation() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "chemo_orders.cli", "rule", "IND002"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    for heading in ("What it does", "Why is this bad?", "Example", "Use instead", "References"):
+        assert heading in result.stdout
+    unknown = subprocess.run(
+        [sys.executable, "-m", "chemo_orders.cli", "rule", "XYZ999"], capture_output=True, text=True
+    )
+    assert unknown.returncode == 2

@@ -56,8 +56,14 @@ def test_units_never_convert_to_mass() -> None:
 
 @pytest.mark.parametrize(
     ("text", "problem"),
-    [("80", "missing unit"), ("3 U", "'U' refused"), ("2 MG", "megagauss"), ("5 cc", "'cc' refused"),
-     ("abc", "not a quantity"), ("80 cm", "wrong kind")],
+    [
+        ("80", "missing unit"),
+        ("3 U", "'U' refused"),
+        ("2 MG", "megagauss"),
+        ("5 cc", "'cc' refused"),
+        ("abc", "not a quantity"),
+        ("80 cm", "wrong kind"),
+    ],
 )
 def test_bad_quantities_name_the_problem(text: str, problem: str) -> None:
     with pytest.raises(InputError, match=problem):

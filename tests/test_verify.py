@@ -8,14 +8,13 @@ import sys
 from typing import Any
 
 import pytest
+from helpers import ROOT, make_patient, options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chemo_orders.errors import InputError
 from chemo_orders.models import validate
 from chemo_orders.verify import Prescription, Verification, parse_tolerance, verify
-
-from helpers import ROOT, make_patient, options
 
 SAMPLES = ROOT / "samples"
 
@@ -38,8 +37,10 @@ FULL = [
 
 
 def with_dose(drug: str, dose: str, day: int | None = None) -> list[dict[str, Any]]:
-    return [{**line, "dose": dose} if line["drug"] == drug and (day is None or line["day"] == day) else line
-            for line in FULL]
+    return [
+        {**line, "dose": dose} if line["drug"] == drug and (day is None or line["day"] == day) else line
+        for line in FULL
+    ]
 
 
 def verdict(result: Verification, drug: str) -> str:
@@ -71,8 +72,9 @@ def test_mg_g_slip() -> None:
 
 def test_per_m2_dose_written_as_total() -> None:
     assert verdict(check(with_dose("rituximab", "375 mg")), "rituximab") == "outside tolerance"
-    assert "per-m² dose written as the total" in next(x.detail for x in check(with_dose("rituximab", "375 mg")).lines
-                                                        if x.drug == "rituximab")
+    assert "per-m² dose written as the total" in next(
+        x.detail for x in check(with_dose("rituximab", "375 mg")).lines if x.drug == "rituximab"
+    )
     assert verdict(check(with_dose("rituximab", "375 mg/m**2")), "rituximab") == "wrong unit or dimension"
 
 
@@ -85,7 +87,9 @@ def test_missing_and_extra_drugs() -> None:
 
 
 def test_wrong_day() -> None:
-    doses = [line for line in FULL if line["drug"] != "carboplatin"] + [{"drug": "carboplatin", "day": 1, "dose": "571 mg"}]
+    doses = [line for line in FULL if line["drug"] != "carboplatin"] + [
+        {"drug": "carboplatin", "day": 1, "dose": "571 mg"}
+    ]
     assert verdict(check(doses), "carboplatin") == "wrong day"
 
 
@@ -131,31 +135,59 @@ def test_within_tolerance_passes_and_outside_fails(change: float, tolerance: flo
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "chemo_orders.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "chemo_orders.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_exit_codes_and_json() -> None:
     patient = str(SAMPLES / "patients" / "relapsed-dlbcl.yaml")
-    ok = run("verify", patient, "--prescribed", str(SAMPLES / "prescriptions" / "r-ice-relapsed-dlbcl.yaml"),
-             "--date", "2026-11-22", "--json")
+    ok = run(
+        "verify",
+        patient,
+        "--prescribed",
+        str(SAMPLES / "prescriptions" / "r-ice-relapsed-dlbcl.yaml"),
+        "--date",
+        "2026-11-22",
+        "--json",
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert json.loads(ok.stdout)["status"] == "ok"
-    bad = run("verify", patient, "--prescribed", str(SAMPLES / "prescriptions" / "r-ice-relapsed-dlbcl-errors.yaml"),
-              "--date", "2026-11-22", "--json")
+    bad = run(
+        "verify",
+        patient,
+        "--prescribed",
+        str(SAMPLES / "prescriptions" / "r-ice-relapsed-dlbcl-errors.yaml"),
+        "--date",
+        "2026-11-22",
+        "--json",
+    )
     assert bad.returncode == 4
     verdicts = {line["verdict"] for line in json.loads(bad.stdout)["lines"]}
-    assert verdicts >= {"exceeds cap", "outside tolerance", "wrong unit or dimension", "not in regimen",
-                        "missing from prescription"}
-    blocked = run("verify", str(SAMPLES / "patients" / "adult-b-all-cd20-positive.yaml"), "--prescribed",
-                  str(SAMPLES / "prescriptions" / "r-ice-relapsed-dlbcl.yaml"), "--json")
+    assert verdicts >= {
+        "exceeds cap",
+        "outside tolerance",
+        "wrong unit or dimension",
+        "not in regimen",
+        "missing from prescription",
+    }
+    blocked = run(
+        "verify",
+        str(SAMPLES / "patients" / "adult-b-all-cd20-positive.yaml"),
+        "--prescribed",
+        str(SAMPLES / "prescriptions" / "r-ice-relapsed-dlbcl.yaml"),
+        "--json",
+    )
     assert blocked.returncode == 3
 
 
 def test_batch_continues_past_a_bad_pair(tmp_path: Any) -> None:
-    rows = ["patient,prescribed",
-            f"{SAMPLES}/patients/relapsed-dlbcl.yaml,{SAMPLES}/prescriptions/r-ice-relapsed-dlbcl.yaml",
-            f"{tmp_path}/missing.yaml,{SAMPLES}/prescriptions/r-ice-relapsed-dlbcl.yaml",
-            f"{SAMPLES}/patients/relapsed-dlbcl.yaml,{SAMPLES}/prescriptions/r-ice-relapsed-dlbcl-errors.yaml"]
+    rows = [
+        "patient,prescribed",
+        f"{SAMPLES}/patients/relapsed-dlbcl.yaml,{SAMPLES}/prescriptions/r-ice-relapsed-dlbcl.yaml",
+        f"{tmp_path}/missing.yaml,{SAMPLES}/prescriptions/r-ice-relapsed-dlbcl.yaml",
+        f"{SAMPLES}/patients/relapsed-dlbcl.yaml,{SAMPLES}/prescriptions/r-ice-relapsed-dlbcl-errors.yaml",
+    ]
     (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
     report = tmp_path / "report.csv"
     result = run("verify", "--batch", str(tmp_path / "pairs.csv"), "--report", str(report), "--date", "2026-11-22")

@@ -58,16 +58,35 @@ def verify_batch(args: argparse.Namespace, tolerance: float) -> int:
             result = load_and_verify(patient_path, prescription_path, lambda c: options_from(args, c), tolerance)
             outcome[result.status] += 1
             for line in result.lines:
-                rows.append({"patient": str(patient_path), "prescription": str(prescription_path), "status": result.status,
-                             **{k: v for k, v in line.as_json().items() if k not in ("prescribed", "expected")},
-                             "prescribed": _q(line.prescribed), "expected": _q(line.expected)})
+                rows.append(
+                    {
+                        "patient": str(patient_path),
+                        "prescription": str(prescription_path),
+                        "status": result.status,
+                        **{k: v for k, v in line.as_json().items() if k not in ("prescribed", "expected")},
+                        "prescribed": _q(line.prescribed),
+                        "expected": _q(line.expected),
+                    }
+                )
             if result.blocked:
-                rows.append({"patient": str(patient_path), "prescription": str(prescription_path), "status": "blocked",
-                             "detail": "; ".join(f.message for f in result.order_set.blocking)})
+                rows.append(
+                    {
+                        "patient": str(patient_path),
+                        "prescription": str(prescription_path),
+                        "status": "blocked",
+                        "detail": "; ".join(f.message for f in result.order_set.blocking),
+                    }
+                )
         except InputError as error:
             outcome["error"] += 1
-            rows.append({"patient": str(patient_path), "prescription": str(prescription_path), "status": "error",
-                         "detail": error.message})
+            rows.append(
+                {
+                    "patient": str(patient_path),
+                    "prescription": str(prescription_path),
+                    "status": "error",
+                    "detail": error.message,
+                }
+            )
         if progress is not None:
             progress.advance(task)
     if progress is not None:
@@ -77,8 +96,19 @@ def verify_batch(args: argparse.Namespace, tolerance: float) -> int:
     print("lines by verdict: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none"))
     if args.report is not None:
         buffer = io.StringIO()
-        fields = ["patient", "prescription", "status", "drug", "day", "route", "prescribed", "expected",
-                  "deviation_percent", "verdict", "detail"]
+        fields = [
+            "patient",
+            "prescription",
+            "status",
+            "drug",
+            "day",
+            "route",
+            "prescribed",
+            "expected",
+            "deviation_percent",
+            "verdict",
+            "detail",
+        ]
         writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -88,6 +118,6 @@ def verify_batch(args: argparse.Namespace, tolerance: float) -> int:
 
 
 def _q(quantity: object) -> str:
-    from .units import Q, format_quantity
+    from .units import QuantityClass, format_quantity
 
-    return format_quantity(quantity) if isinstance(quantity, Q) else ""
+    return format_quantity(quantity) if isinstance(quantity, QuantityClass) else ""

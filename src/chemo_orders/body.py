@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
-from .units import CM, KG, ML_PER_MIN, M2, MG_PER_DL, Q, ureg
+from .units import CM, KG, M2, MG_PER_DL, ML_PER_MIN, Q, ureg
 
 BsaFormula = Literal["mosteller", "dubois", "haycock", "gehan-george", "boyd"]
 
@@ -29,7 +29,7 @@ class Formula:
 
 def _boyd(height_cm: float, weight_kg: float) -> float:
     grams = weight_kg * 1000
-    return 0.0003207 * height_cm**0.3 * grams ** (0.7285 - 0.0188 * math.log10(grams))
+    return float(0.0003207 * height_cm**0.3 * grams ** (0.7285 - 0.0188 * math.log10(grams)))
 
 
 BSA_FORMULAS: dict[str, Formula] = {
@@ -69,7 +69,7 @@ BSA_FORMULAS: dict[str, Formula] = {
 def bsa(height: Q, weight: Q, formula: str = "mosteller") -> Q:
     """Body surface area in m² by the named formula."""
     value = BSA_FORMULAS[formula].compute(height.to(CM).magnitude, weight.to(KG).magnitude)
-    return value * M2
+    return cast(Q, value * M2)
 
 
 def bmi(height: Q, weight: Q) -> float:
@@ -92,7 +92,7 @@ def ideal_body_weight(height: Q, sex: str) -> Q | None:
         return None
     base = 50.0 if sex == "male" else 45.5
     inches_over = height.to(ureg.inch).magnitude - 60
-    return (base + 2.3 * inches_over) * KG
+    return cast(Q, (base + 2.3 * inches_over) * KG)
 
 
 ADJUSTED_WEIGHT_FACTOR = 0.4
@@ -113,4 +113,4 @@ def cockcroft_gault(age_years: int, weight: Q, creatinine: Q, sex: str) -> Q:
     value = (140 - age_years) * weight.to(KG).magnitude / (72 * scr)
     if sex == "female":
         value *= 0.85
-    return value * ML_PER_MIN
+    return cast(Q, value * ML_PER_MIN)

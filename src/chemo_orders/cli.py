@@ -45,12 +45,24 @@ def _add_calculation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bsa-formula", choices=sorted(BSA_FORMULAS), default="mosteller")
     parser.add_argument("--bsa-cap", help="explicit BSA cap, e.g. '2 m**2' (off by default; ASCO 2021)")
     parser.add_argument("--policy", type=Path, help="rounding policy YAML (sample in samples/)")
-    parser.add_argument("--carboplatin-weight", choices=["nccn", "actual"], default="nccn",
-                        help="weight for Cockcroft-Gault in Calvert: nccn = adjusted weight if BMI >= 25")
-    parser.add_argument("--scr-floor", default="0.7 mg/dL",
-                        help="minimum serum creatinine for Calvert (NCCN: 0.7 mg/dL); 'none' to disable")
-    parser.add_argument("--acknowledge", action="append", default=[], metavar="CODE",
-                        help="acknowledge a warn-level finding (repeat; pair each with --reason)")
+    parser.add_argument(
+        "--carboplatin-weight",
+        choices=["nccn", "actual"],
+        default="nccn",
+        help="weight for Cockcroft-Gault in Calvert: nccn = adjusted weight if BMI >= 25",
+    )
+    parser.add_argument(
+        "--scr-floor",
+        default="0.7 mg/dL",
+        help="minimum serum creatinine for Calvert (NCCN: 0.7 mg/dL); 'none' to disable",
+    )
+    parser.add_argument(
+        "--acknowledge",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="acknowledge a warn-level finding (repeat; pair each with --reason)",
+    )
     parser.add_argument("--reason", action="append", default=[], metavar="TEXT")
 
 
@@ -217,10 +229,10 @@ def cmd_rule(args: argparse.Namespace) -> int:
         for rule in RULES:
             print(f"{rule.code}  {rule.name:28} {rule.severity}")
         return EXIT_OK
-    rule = BY_CODE.get(args.code.upper())
-    if rule is None:
+    found = BY_CODE.get(args.code.upper())
+    if found is None:
         raise InputError("code", args.code, f"no such rule; known: {', '.join(BY_CODE)}")
-    print(rule.document())
+    print(found.document())
     return EXIT_OK
 
 
@@ -261,7 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the last line of defence: no traceback reaches a user
         if debug:
             raise
-        print(f"chemo-orders: internal error: {error.__class__.__name__}: {error} (rerun with --debug)", file=sys.stderr)
+        print(
+            f"chemo-orders: internal error: {error.__class__.__name__}: {error} (rerun with --debug)", file=sys.stderr
+        )
         return EXIT_INTERNAL
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, cast
+
+import pint
 
 from .body import (
     adjusted_body_weight,
@@ -36,6 +38,8 @@ from .units import (
     Q,
     format_number,
     format_quantity,
+    time_power,
+    unit_powers,
     ureg,
 )
 
@@ -208,17 +212,18 @@ class Order:
     def maximum(self) -> Q | None:
         """The hard ceiling: the line's cap, or AUC × 150 mg for carboplatin (FDA GFR cap)."""
         if self.basis == "auc":
-            fda = self.dose.to(AUC_UNIT).magnitude * (GFR_CAP.magnitude + 25) * MG
+            fda = cast(Q, self.dose.to(AUC_UNIT).magnitude * (GFR_CAP.magnitude + 25) * MG)
             return min(fda, self.cap.to(MG)) if self.cap is not None else fda
         return self.cap
 
 
-def _result_unit(dose: Q) -> Q:
+def _result_unit(dose: Q) -> pint.Unit:
     """mg for g/mg doses, mcg for mcg doses, units for units; per day stays per day."""
-    numerator = next(name for name, power in dose._units.items() if power > 0)
+    units = unit_powers(dose)
+    numerator = next(name for name, power in units.items() if power > 0)
     base = {"microgram": MCG, "biological_unit": UNITS}.get(numerator, MG)
-    per_time = [name for name, power in dose._units.items() if power < 0 and ureg.Unit(name).dimensionality == DIM_TIME]
-    return base / ureg.Unit(per_time[0]) if per_time else base
+    per_time = [name for name, power in units.items() if power < 0 and ureg.Unit(name).dimensionality == DIM_TIME]
+    return cast(pint.Unit, base / ureg.Unit(per_time[0]) if per_time else base)
 
 
 def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) -> Order:
@@ -230,7 +235,10 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
     basis = dose_basis(dose)
     notes: list[str] = []
     if alternative is not None:
-        notes.append(f"{format_quantity(dose)} for {alternative.when.describe()}" + (f": {alternative.note}" if alternative.note else ""))
+        notes.append(
+            f"{format_quantity(dose)} for {alternative.when.describe()}"
+            + (f": {alternative.note}" if alternative.note else "")
+        )
     capped = False
     if basis == "auc":
         gfr = carboplatin_gfr(patient, body, options)
@@ -267,11 +275,9 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
     administrations = line.doses if line.doses is not None else len(line.days)
     if line.every is not None:
         text += f"; every {format_quantity(line.every)} × {line.doses} doses"
-    per_time = final.dimensionality.get("[time]", 0) < 0
-    if per_time:  # a continuous infusion dosed per day, e.g. mcg/day on each listed day
-        course_total = (final * (len(line.days) * DAY)).to(final.units * DAY)
-    else:
-        course_total = final * administrations
+    per_time = time_power(final) < 0
+    # A continuous infusion dosed per day (mcg/day) totals over its days; others per administration.
+    course_total = (final * (len(line.days) * DAY)).to(final.units * DAY) if per_time else final * administrations
     return Order(
         line=line,
         basis=basis,
@@ -310,4 +316,3 @@ def calculate_regimen(patient: Patient, regimen: Regimen, options: Options) -> C
         except MissingInput as gap:
             missing.append(gap)
     return Calculation(body, tuple(orders), tuple(missing))
-

@@ -30,8 +30,13 @@ def clinical_problems(regimen: Regimen) -> list[tuple[str, str]]:
             problems.append((f"{where}.drug", "ifosfamide without mesna (hemorrhagic cystitis)"))
         doses = [line.dose] if line.dose is not None else []
         doses += [alt.dose for alt in line.alternatives]
-        if line.drug == "methotrexate" and line.route != "intrathecal" and "leucovorin" not in drugs and any(
-            d.dimensionality == HIGH_DOSE_METHOTREXATE.dimensionality and d >= HIGH_DOSE_METHOTREXATE for d in doses
+        if (
+            line.drug == "methotrexate"
+            and line.route != "intrathecal"
+            and "leucovorin" not in drugs
+            and any(
+                d.dimensionality == HIGH_DOSE_METHOTREXATE.dimensionality and d >= HIGH_DOSE_METHOTREXATE for d in doses
+            )
         ):
             problems.append((f"{where}.dose", "high-dose methotrexate (≥ 500 mg/m²) without leucovorin rescue"))
     if regimen.cycles is not None and regimen.cycle_numbers is not None and max(regimen.cycle_numbers) > regimen.cycles:
@@ -59,5 +64,3 @@ def lint_paths(paths: list[Path]) -> list[str]:
             problems.append(f"{path}: id: file name must be <id>.yaml (got {regimen.id!r})")
         problems.extend(f"{path}: {field}: {problem}" for field, problem in clinical_problems(regimen))
     return problems
-
-

@@ -9,13 +9,13 @@ pydantic report.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeAlias, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from .errors import InputError
-from .units import Q, parse_quantity
+from .units import Q, QuantityClass, parse_quantity
 
 
 class Frozen(BaseModel):
@@ -24,21 +24,21 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
 
-def quantity_of(dimension: str | None) -> Any:
-    """An annotated pint-quantity field of one dimensionality (``None``: any)."""
+def parser_for(dimension: str | None) -> BeforeValidator:
+    """A pydantic validator parsing text into a quantity of one dimensionality (None: any)."""
 
     def check(value: object) -> object:
-        if isinstance(value, Q):
+        if isinstance(value, QuantityClass):
             return value
         return parse_quantity(value, "value", dimension)
 
-    return Annotated[Q, BeforeValidator(check)]
+    return BeforeValidator(check)
 
 
-Length = quantity_of("[length]")
-Mass = quantity_of("[mass]")
-Duration = quantity_of("[time]")
-AnyQuantity = quantity_of(None)
+Length: TypeAlias = Annotated[Q, parser_for("[length]")]
+Mass: TypeAlias = Annotated[Q, parser_for("[mass]")]
+Duration: TypeAlias = Annotated[Q, parser_for("[time]")]
+AnyQuantity: TypeAlias = Annotated[Q, parser_for(None)]
 
 
 def read_yaml(path: Path, what: str) -> Any:

@@ -19,7 +19,7 @@ from .errors import InputError
 from .patient import Patient
 from .regimen import ROUTE_DISPLAY, Regimen
 from .rules import BY_CODE, Context, Finding, run_rules
-from .units import M2, ML_PER_MIN, CM, KG, json_quantity
+from .units import CM, KG, M2, ML_PER_MIN, json_quantity
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,13 @@ class OrderSet:
         return tuple(f for f in self.findings if f.severity == "block")
 
 
-def build(patient: Patient, regimen: Regimen, options: Options,
-          acknowledgements: tuple[Acknowledgement, ...] = (), input_text: bytes = b"") -> OrderSet:
+def build(
+    patient: Patient,
+    regimen: Regimen,
+    options: Options,
+    acknowledgements: tuple[Acknowledgement, ...] = (),
+    input_text: bytes = b"",
+) -> OrderSet:
     """Calculate, run every rule, and check that acknowledgements name warn-level findings."""
     regimen.check_cycle(options.cycle)
     calculation = calculate_regimen(patient, regimen, options)

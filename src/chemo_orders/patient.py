@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias, cast
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
-from .models import Frozen, Length, Mass, quantity_of, read_yaml, validate
-from .units import CM, KG, MG_PER_DL, UMOL_PER_L, Q, format_quantity, format_unit, ureg
+from .models import Frozen, Length, Mass, parser_for, read_yaml, validate
+from .units import CM, KG, MG_PER_DL, UMOL_PER_L, Q, QuantityClass, format_quantity, format_unit, ureg
 
 # Creatinine C4H7N3O, molar mass 113.12 g/mol: 1 mg/dL = 10000/113.12 = 88.40 µmol/L.
 # (Calculators use 88.4 or 88.42; the differences are below 0.03 %, standards.md §1.5.)
@@ -33,12 +33,12 @@ LIMITS = {
 def creatinine_mg_dl(value: Q) -> Q:
     """Serum creatinine in mg/dL whether it was given as a mass or a molar concentration."""
     if value.dimensionality == UMOL_PER_L.dimensionality:
-        return (value * CREATININE_MOLAR_MASS).to(MG_PER_DL)
+        return cast(Q, (value * CREATININE_MOLAR_MASS).to(MG_PER_DL))
     return value.to(MG_PER_DL)
 
 
 def _creatinine(value: object) -> object:
-    if isinstance(value, Q):
+    if isinstance(value, QuantityClass):
         return value
     from .units import parse_quantity
 
@@ -48,9 +48,9 @@ def _creatinine(value: object) -> object:
     return quantity
 
 
-Count = quantity_of("1 / [length] ** 3")
-Concentration = quantity_of("[mass] / [length] ** 3")
-Activity = quantity_of("[biological_activity] / [length] ** 3")
+Count: TypeAlias = Annotated[Q, parser_for("1 / [length] ** 3")]
+Concentration: TypeAlias = Annotated[Q, parser_for("[mass] / [length] ** 3")]
+Activity: TypeAlias = Annotated[Q, parser_for("[biological_activity] / [length] ** 3")]
 Creatinine = Annotated[Q, BeforeValidator(_creatinine)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
@@ -103,7 +103,9 @@ class Patient(Frozen):
     labs: Labs = Labs()
     allergies: tuple[str, ...] = ()
     previous_weight: Mass | None = None
-    prior_cumulative: dict[str, Annotated[Q, BeforeValidator(lambda v: _per_area(v))]] = {}
+    prior_cumulative: Annotated[
+        dict[str, Annotated[Q, BeforeValidator(lambda v: _per_area(v))]], Field(default_factory=dict)
+    ]
 
     @field_validator("id", "name", mode="before")
     @classmethod

@@ -27,15 +27,26 @@ from .units import (
     DIM_LENGTH,
     DIM_MASS,
     Q,
+    QuantityClass,
     format_quantity,
     parse_quantity,
+    time_power,
+    unit_powers,
     ureg,
 )
 
 Basis = Literal["bsa", "weight", "flat", "auc"]
 Route = Literal["IV", "PO", "SC", "IM", "intrathecal"]
-ROUTE_SYNONYMS = {"iv": "IV", "po": "PO", "oral": "PO", "sc": "SC", "subcut": "SC", "im": "IM",
-                  "it": "intrathecal", "intrathecal": "intrathecal"}
+ROUTE_SYNONYMS = {
+    "iv": "IV",
+    "po": "PO",
+    "oral": "PO",
+    "sc": "SC",
+    "subcut": "SC",
+    "im": "IM",
+    "it": "intrathecal",
+    "intrathecal": "intrathecal",
+}
 ROUTE_DISPLAY = {"IV": "IV", "PO": "oral", "SC": "subcut", "IM": "IM", "intrathecal": "intrathecal"}
 
 Category = Literal[
@@ -64,19 +75,20 @@ def dose_basis(dose: Q) -> Basis:
         return "bsa"
     if any(per_time == a for a in amount):
         return "flat"
-    masses = [name for name, power in dose._units.items() if power < 0 and ureg.Unit(name).dimensionality == DIM_MASS]
-    numerators = [name for name, power in dose._units.items() if power > 0]
+    units = unit_powers(dose)
+    masses = [name for name, power in units.items() if power < 0 and ureg.Unit(name).dimensionality == DIM_MASS]
+    numerators = [name for name, power in units.items() if power > 0]
     if masses and numerators and ureg.Unit(numerators[0]).dimensionality in amount:
         return "weight"
     raise InputError("dose", format_quantity(dose), "not a dose per m², per kg, flat, or AUC")
 
 
 def _dose(value: object) -> Q:
-    if isinstance(value, Q):
+    if isinstance(value, QuantityClass):
         return value
     quantity = parse_quantity(value, "dose")
     dims = quantity.dimensionality
-    if dims != DIM_AUC and any(k == "[time]" and v > 0 for k, v in dims.items()):
+    if dims != DIM_AUC and time_power(quantity) > 0:
         raise InputError("dose", value, "time in the numerator; write a rate as '/day'")
     dose_basis(quantity)
     return quantity
@@ -84,7 +96,7 @@ def _dose(value: object) -> Q:
 
 def _amount(value: object) -> Q:
     """A cap: a mass, an activity, or either per unit of time."""
-    if isinstance(value, Q):
+    if isinstance(value, QuantityClass):
         return value
     quantity = parse_quantity(value, "cap")
     per_time = {k: v for k, v in quantity.dimensionality.items() if k != "[time]"}
@@ -319,11 +331,14 @@ class Regimen(Frozen):
                     raise InputError(f"{where}.source", key, "no such key in references")
             if line.cycles and self.cycles and max(line.cycles) > self.cycles:
                 raise InputError(f"{where}.cycles", list(line.cycles), f"beyond the {self.cycles} cycles")
-        for group, items in (("supportive", self.supportive), ("criteria_to_treat", self.criteria_to_treat)):
-            for index, item in enumerate(items):
-                for key in item.source:
-                    if key not in self.references:
-                        raise InputError(f"{group}.{index}.source", key, "no such key in references")
+        cited: list[tuple[str, tuple[str, ...]]] = [
+            *((f"supportive.{i}", item.source) for i, item in enumerate(self.supportive)),
+            *((f"criteria_to_treat.{i}", item.source) for i, item in enumerate(self.criteria_to_treat)),
+        ]
+        for where, sources in cited:
+            for key in sources:
+                if key not in self.references:
+                    raise InputError(f"{where}.source", key, "no such key in references")
         return self
 
     def check_cycle(self, cycle: int) -> None:

@@ -145,43 +145,73 @@ def build_view(order_set: OrderSet, paper: str = "a4") -> DocumentView:
             schedule = f"every {format_quantity(line.every)} × {line.doses} doses"
         total = f"{format_quantity(order.course_total)} per cycle"
         schedule = f"{schedule}; {total}" if schedule else total
-        rows.append((line.route, OrderRow(
-            sequence=str(line.sequence if line.sequence is not None else index),
-            name=table.display_name(order.drug),
-            role=line.role,
-            dose=format_quantity(order.dose),
-            cap=format_quantity(order.cap) if order.cap is not None else "",
-            final=format_quantity(order.final),
-            schedule=schedule,
-            route=ROUTE_DISPLAY[line.route],
-            duration=format_quantity(line.duration) if line.duration is not None else "",
-            diluent=line.diluent or "",
-            days=days_text(line.days),
-            calculation=order.calculation,
-            notes=tuple(order.notes) + ((line.note,) if line.note else ()),
-            rate=line.rate or "",
-            vinca=table.get(order.drug).drug_class == "vinca",
-        )))
+        rows.append(
+            (
+                line.route,
+                OrderRow(
+                    sequence=str(line.sequence if line.sequence is not None else index),
+                    name=table.display_name(order.drug),
+                    role=line.role,
+                    dose=format_quantity(order.dose),
+                    cap=format_quantity(order.cap) if order.cap is not None else "",
+                    final=format_quantity(order.final),
+                    schedule=schedule,
+                    route=ROUTE_DISPLAY[line.route],
+                    duration=format_quantity(line.duration) if line.duration is not None else "",
+                    diluent=line.diluent or "",
+                    days=days_text(line.days),
+                    calculation=order.calculation,
+                    notes=tuple(order.notes) + ((line.note,) if line.note else ()),
+                    rate=line.rate or "",
+                    vinca=table.get(order.drug).drug_class == "vinca",
+                ),
+            )
+        )
     indications = [i for i in regimen.indications if in_family(patient.diagnosis, i.disease)]
-    indication = "; ".join(
-        (i.note or DIAGNOSIS_NAMES.get(i.disease, i.disease)) + (f" ({', '.join(i.status)})" if i.status else "")
-        for i in indications
-    ) or "not indicated (see findings)"
+    indication = (
+        "; ".join(
+            (i.note or DIAGNOSIS_NAMES.get(i.disease, i.disease)) + (f" ({', '.join(i.status)})" if i.status else "")
+            for i in indications
+        )
+        or "not indicated (see findings)"
+    )
     criteria = tuple(
-        CriterionRow(c.lab, " and ".join(p for p in (f"≥ {show(c.min)}" if c.min is not None else "",
-                                                      f"≤ {show(c.max)}" if c.max is not None else "") if p),
-                     show(getattr(patient.labs, c.lab)) if getattr(patient.labs, c.lab) is not None else "not given")
+        CriterionRow(
+            c.lab,
+            " and ".join(
+                p
+                for p in (
+                    f"≥ {show(c.min)}" if c.min is not None else "",
+                    f"≤ {show(c.max)}" if c.max is not None else "",
+                )
+                if p
+            ),
+            show(getattr(patient.labs, c.lab)) if getattr(patient.labs, c.lab) is not None else "not given",
+        )
         for c in regimen.criteria_to_treat
     )
     references = tuple(
-        ReferenceRow(key, ref.citation + "".join(x for x in (f". PMID {ref.pmid}" if ref.pmid else "",
-                                                             f". doi:{ref.doi}" if ref.doi else "",
-                                                             f". {ref.url}" if ref.url and not ref.pmid and not ref.doi else "")))
+        ReferenceRow(
+            key,
+            ref.citation
+            + "".join(
+                x
+                for x in (
+                    f". PMID {ref.pmid}" if ref.pmid else "",
+                    f". doi:{ref.doi}" if ref.doi else "",
+                    f". {ref.url}" if ref.url and not ref.pmid and not ref.doi else "",
+                )
+            ),
+        )
         for key, ref in regimen.references.items()
     )
     content_hash = regimen_hash(regimen.id)
     creatinine = format_quantity(patient.serum_creatinine) if patient.serum_creatinine is not None else "not given"
-    crcl = f"{format_quantity(body.crcl)} ({body.crcl_note})" if body.crcl is not None else f"not calculated ({body.crcl_note})"
+    crcl = (
+        f"{format_quantity(body.crcl)} ({body.crcl_note})"
+        if body.crcl is not None
+        else f"not calculated ({body.crcl_note})"
+    )
     bsa = f"{format_quantity(body.bsa)} ({BSA_FORMULAS[body.bsa_formula].name})"
     if body.bsa_cap_note:
         bsa += f"; {body.bsa_cap_note}"
@@ -190,7 +220,9 @@ def build_view(order_set: OrderSet, paper: str = "a4") -> DocumentView:
         paper=PAPER[paper],
         disclaimer=DISCLAIMER,
         patient_line=f"{patient.name} · ID {patient.id} · DOB {patient.birth_date or f'age {patient.age}'}",
-        footer_line=f"{regimen.id} v{regimen.version} · content {content_hash} · input {order_set.input_hash} · {DISCLAIMER}",
+        footer_line=(
+            f"{regimen.id} v{regimen.version} · content {content_hash} · input {order_set.input_hash} · {DISCLAIMER}"
+        ),
         patient_name=patient.name,
         patient_id=patient.id,
         birth_date=patient.birth_date.isoformat() if patient.birth_date else "not given (de-identified)",
@@ -208,7 +240,9 @@ def build_view(order_set: OrderSet, paper: str = "a4") -> DocumentView:
         crcl=crcl,
         date=order_set.options.on.isoformat(),
         cycle=order_set.options.cycle,
-        cycle_length=format_quantity(regimen.cycle_length) if regimen.cycle_length is not None else (regimen.cycle_note or "not fixed"),
+        cycle_length=format_quantity(regimen.cycle_length)
+        if regimen.cycle_length is not None
+        else (regimen.cycle_note or "not fixed"),
         regimen_id=regimen.id,
         regimen_name=regimen.name,
         regimen_title=regimen.title,
@@ -276,8 +310,9 @@ def pdf_bytes(html: str, order_set: OrderSet) -> bytes:
 
     root = templates_dir()
     record = dumps(to_json(order_set)).encode("utf-8")
-    attachment = weasyprint.Attachment(string=record, name="calculation.json",
-                                       description="chemo-orders calc record (JSON)", relationship="Data")
+    attachment = weasyprint.Attachment(
+        string=record, name="calculation.json", description="chemo-orders calc record (JSON)", relationship="Data"
+    )
     document = weasyprint.HTML(string=html, base_url=str(root) + "/", url_fetcher=_fetcher_class()(root))
     result = document.write_pdf(
         pdf_variant="pdf/a-3b",

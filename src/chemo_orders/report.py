@@ -50,8 +50,10 @@ def calc_text(order_set: OrderSet) -> str:
         table = drug_table()
         for order in order_set.orders:
             line = order.line
-            lines.append(f"{table.display_name(order.drug):18} {format_quantity(order.final):>14}  "
-                         f"{ROUTE_DISPLAY[line.route]:11} days {days_text(line.days)}")
+            lines.append(
+                f"{table.display_name(order.drug):18} {format_quantity(order.final):>14}  "
+                f"{ROUTE_DISPLAY[line.route]:11} days {days_text(line.days)}"
+            )
             lines.append(f"    {order.calculation}")
             for note in order.notes:
                 lines.append(f"    {note}")
@@ -81,8 +83,9 @@ def regimen_summary(regimen: Regimen) -> dict[str, Any]:
 
 
 def regimens_text(regimens: list[Regimen]) -> str:
-    rows = [f"{r.id:28} {r.category:20} v{r.version:4} {'; '.join(describe(i) for i in r.indications)}"
-            for r in regimens]
+    rows = [
+        f"{r.id:28} {r.category:20} v{r.version:4} {'; '.join(describe(i) for i in r.indications)}" for r in regimens
+    ]
     return "\n".join(rows)
 
 
@@ -100,8 +103,11 @@ def dose_line_text(line: DoseLine) -> str:
         parts.append(f"cycles {days_text(line.cycles)}")
     text = " ".join(parts) + f"   [{', '.join(line.source)}]"
     for alt in line.alternatives:
-        text += f"\n      if {alt.when.describe()}: {format_quantity(alt.dose)}" + (
-            f" (max {format_quantity(alt.cap)})" if alt.cap is not None else "") + f"   [{', '.join(alt.source)}]"
+        text += (
+            f"\n      if {alt.when.describe()}: {format_quantity(alt.dose)}"
+            + (f" (max {format_quantity(alt.cap)})" if alt.cap is not None else "")
+            + f"   [{', '.join(alt.source)}]"
+        )
     if line.note:
         text += f"\n      {line.note}"
     return text
@@ -112,7 +118,8 @@ def regimen_text(regimen: Regimen) -> str:
         f"{regimen.name} — {regimen.title}",
         f"id {regimen.id}, version {regimen.version}, {regimen.status}, reviewed {regimen.reviewed or 'never'}",
         f"category {regimen.category}, intensity {regimen.intensity}, population {regimen.population}",
-        f"cycle {format_quantity(regimen.cycle_length)}" + (f" × {regimen.cycles}" if regimen.cycles else "")
+        f"cycle {format_quantity(regimen.cycle_length) if regimen.cycle_length is not None else regimen.cycle_note}"
+        + (f" × {regimen.cycles}" if regimen.cycles else "")
         + (f", given in cycles {days_text(regimen.cycle_numbers)}" if regimen.cycle_numbers else ""),
         "Indications:",
         *[f"  - {describe(i)}" + (f": {i.note}" if i.note else "") for i in regimen.indications],
@@ -123,11 +130,15 @@ def regimen_text(regimen: Regimen) -> str:
         lines += ["Supportive care:", *[f"  - {s.text}   [{', '.join(s.source)}]" for s in regimen.supportive]]
     if regimen.criteria_to_treat:
         lines.append("Criteria to treat:")
-        lines += [f"  - {c.lab} {'≥ ' + str(c.min) if c.min is not None else ''}"
-                  f"{' ≤ ' + str(c.max) if c.max is not None else ''}" for c in regimen.criteria_to_treat]
+        lines += [
+            f"  - {c.lab} {'≥ ' + str(c.min) if c.min is not None else ''}"
+            f"{' ≤ ' + str(c.max) if c.max is not None else ''}"
+            for c in regimen.criteria_to_treat
+        ]
     lines.append("References:")
     for key, ref in regimen.references.items():
-        ids = " ".join(x for x in (f"PMID {ref.pmid}" if ref.pmid else "", f"doi:{ref.doi}" if ref.doi else "",
-                                   ref.url or "") if x)
+        ids = " ".join(
+            x for x in (f"PMID {ref.pmid}" if ref.pmid else "", f"doi:{ref.doi}" if ref.doi else "", ref.url or "") if x
+        )
         lines.append(f"  [{key}] ({ref.level}) {ref.citation}. {ids}")
     return "\n".join(lines)

@@ -19,17 +19,15 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .models import Frozen, quantity_of, read_yaml, validate
+from .models import AnyQuantity, Frozen, read_yaml, validate
 from .units import Q, format_number, format_quantity, format_unit
 
 HOPA_MAX_DEVIATION_PERCENT = 10.0
 DEFAULT_SIGNIFICANT_FIGURES = 3
 
-Amount = quantity_of(None)
-
 
 class DrugRounding(Frozen):
-    increment: Amount
+    increment: AnyQuantity
     max_deviation_percent: Annotated[float, Field(gt=0, le=HOPA_MAX_DEVIATION_PERCENT)] | None = None
 
 
@@ -39,7 +37,7 @@ class RoundingPolicy(Frozen):
     name: str
     source: str
     max_deviation_percent: Annotated[float, Field(gt=0, le=HOPA_MAX_DEVIATION_PERCENT)]
-    drugs: dict[str, DrugRounding] = {}
+    drugs: Annotated[dict[str, DrugRounding], Field(default_factory=dict)]
 
 
 def load_policy(path: Path) -> RoundingPolicy:
@@ -58,9 +56,11 @@ def significant(value: float, figures: int = DEFAULT_SIGNIFICANT_FIGURES) -> Dec
     if exact == 0:
         return exact
     step = Decimal(1).scaleb(exact.adjusted() - figures + 1)
-    return exact.quantize(step, rounding=ROUND_HALF_UP) if step < 1 else (exact / step).quantize(
-        Decimal(1), rounding=ROUND_HALF_UP
-    ) * step
+    return (
+        exact.quantize(step, rounding=ROUND_HALF_UP)
+        if step < 1
+        else (exact / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+    )
 
 
 def deviation_percent(final: float, calculated: float) -> float:

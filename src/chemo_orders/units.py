@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import pint
 
@@ -24,7 +24,11 @@ ureg: pint.UnitRegistry[Any] = pint.UnitRegistry(cache_folder=":auto:")
 ureg.load_definitions(str(Path(__file__).with_name("units.txt")))
 
 Quantity = ureg.Quantity
-Q = pint.Quantity  # the type, for annotations
+QuantityClass = pint.Quantity  # for isinstance checks
+if TYPE_CHECKING:
+    Q: TypeAlias = pint.Quantity[Any]  # for annotations
+else:
+    Q = pint.Quantity
 
 # Pre-built units for hot paths: parsing a unit string costs ~100 µs, reusing a Unit ~15 µs.
 MG = ureg.milligram
@@ -80,7 +84,7 @@ def normalise(text: str) -> str:
     return out.replace("μ", "µ")
 
 
-def parse_quantity(value: object, field: str, expected: str | None = None) -> Q[Any]:
+def parse_quantity(value: object, field: str, expected: str | None = None) -> Q:
     """Parse ``value`` as a quantity with a unit, optionally of one dimensionality.
 
     ``expected`` is a pint dimensionality string such as ``"[mass]"``. A bare number is an
@@ -102,7 +106,7 @@ def parse_quantity(value: object, field: str, expected: str | None = None) -> Q[
         quantity = Quantity(text)
     except Exception as exc:  # pint raises several unrelated types for bad strings
         raise InputError(field, value, "not a quantity pint can read") from exc
-    if not isinstance(quantity, pint.Quantity) or quantity.dimensionless and not _has_units(quantity):
+    if not isinstance(quantity, QuantityClass) or (quantity.dimensionless and not _has_units(quantity)):
         raise InputError(field, value, f"missing unit{_example(expected)}")
     magnitude = float(quantity.magnitude)
     if magnitude != magnitude or magnitude in (float("inf"), float("-inf")):
@@ -112,11 +116,21 @@ def parse_quantity(value: object, field: str, expected: str | None = None) -> Q[
     return quantity
 
 
+def unit_powers(quantity: Q) -> dict[str, float]:
+    """The quantity's units and their exponents: ``mg/m**2 -> {"milligram": 1, "meter": -2}``."""
+    return {name: float(cast(float, power)) for name, power in quantity._units.items()}
+
+
+def time_power(quantity: Q) -> float:
+    """The exponent of time in the dimensionality (-1 for a per-day rate)."""
+    return float(cast(float, quantity.dimensionality.get("[time]", 0)))
+
+
 def _looks_scientific(text: str) -> bool:
     return bool(re.search(r"\de[-+]?\d", text))
 
 
-def _has_units(quantity: Q[Any]) -> bool:
+def _has_units(quantity: Q) -> bool:
     return bool(quantity._units)
 
 
@@ -187,7 +201,7 @@ def format_unit(units: Any, *, style: str = "ismp") -> str:
     return text
 
 
-def format_quantity(quantity: Q[Any], decimals: int = 4) -> str:
+def format_quantity(quantity: Q, decimals: int = 4) -> str:
     """``Quantity(375, "mg/m**2") -> "375 mg/m²"``; AUC targets print as ``AUC 5``."""
     if quantity.dimensionality == DIM_AUC:
         return f"AUC {format_number(quantity.to(AUC_UNIT).magnitude, decimals)}"
@@ -200,10 +214,8 @@ def format_quantity(quantity: Q[Any], decimals: int = 4) -> str:
 _PLURAL = {"day": "days", "week": "weeks"}
 
 
-def json_quantity(quantity: Q[Any], decimals: int = 4) -> dict[str, object]:
+def json_quantity(quantity: Q, decimals: int = 4) -> dict[str, object]:
     """The JSON contract's ``{"value": 375, "unit": "mg/m**2"}`` (integers stay integers)."""
-    exact = Decimal(str(float(quantity.magnitude))).quantize(
-        Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP
-    )
+    exact = Decimal(str(float(quantity.magnitude))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     value: int | float = int(exact) if exact == exact.to_integral_value() else float(exact)
     return {"value": value, "unit": format_unit(quantity.units, style="json")}

@@ -26,8 +26,15 @@ from .units import Q, format_number, format_quantity, json_quantity
 
 DEFAULT_TOLERANCE_PERCENT = 5.0
 
-Verdict = Literal["ok", "outside tolerance", "exceeds cap", "wrong unit or dimension", "not in regimen",
-                  "missing from prescription", "wrong day"]
+Verdict = Literal[
+    "ok",
+    "outside tolerance",
+    "exceeds cap",
+    "wrong unit or dimension",
+    "not in regimen",
+    "missing from prescription",
+    "wrong day",
+]
 
 
 class PrescribedDose(Frozen):
@@ -132,22 +139,32 @@ def _check(dose: PrescribedDose, order: Order, tolerance: float) -> LineResult:
     if prescribed.dimensionality != expected.dimensionality:
         per_basis = prescribed.dimensionality == order.dose.dimensionality and order.basis in ("bsa", "weight")
         hint = " (a per-basis dose where the calculated total is expected)" if per_basis else ""
-        return result(None, "wrong unit or dimension",
-                      f"prescribed {format_quantity(prescribed)}, expected a dose like {format_quantity(expected)}{hint}")
+        return result(
+            None,
+            "wrong unit or dimension",
+            f"prescribed {format_quantity(prescribed)}, expected a dose like {format_quantity(expected)}{hint}",
+        )
     value = float(prescribed.to(expected.units).magnitude)
     change = deviation_percent(value, float(expected.magnitude))
     ceiling = order.maximum
     if ceiling is not None and prescribed.to(ceiling.units) > ceiling:
-        return result(change, "exceeds cap", f"{format_quantity(prescribed)} is above the {format_quantity(ceiling)} cap")
+        return result(
+            change, "exceeds cap", f"{format_quantity(prescribed)} is above the {format_quantity(ceiling)} cap"
+        )
     if abs(change) > tolerance:
         sign = "+" if change >= 0 else "−"
-        return result(change, "outside tolerance", f"{sign}{format_number(abs(change), 1)}% against a tolerance of "
-                      f"{tolerance:g}%" + _hint(value, float(expected.magnitude), order))
+        return result(
+            change,
+            "outside tolerance",
+            f"{sign}{format_number(abs(change), 1)}% against a tolerance of "
+            f"{tolerance:g}%" + _hint(value, float(expected.magnitude), order),
+        )
     return result(change, "ok", "")
 
 
-def verify(patient: Patient, prescription: Prescription, options: Options, tolerance_percent: float,
-           input_text: bytes = b"") -> Verification:
+def verify(
+    patient: Patient, prescription: Prescription, options: Options, tolerance_percent: float, input_text: bytes = b""
+) -> Verification:
     regimen = load_regimen(prescription.regimen)
     order_set = build(patient, regimen, options, input_text=input_text)
     if order_set.blocked:
@@ -157,18 +174,41 @@ def verify(patient: Patient, prescription: Prescription, options: Options, toler
     matched: set[tuple[int, int]] = set()  # (order index, day)
     results: list[LineResult] = []
     for dose in prescription.doses:
-        candidates = [(i, o) for i, o in enumerate(orders)
-                      if o.drug == dose.drug and (dose.route is None or o.line.route == dose.route)]
+        candidates = [
+            (i, o)
+            for i, o in enumerate(orders)
+            if o.drug == dose.drug and (dose.route is None or o.line.route == dose.route)
+        ]
         if not candidates:
-            results.append(LineResult(dose.drug, dose.day, dose.route, dose.dose, None, None, "not in regimen",
-                                      f"{dose.drug}{' ' + dose.route if dose.route else ''} is not part of "
-                                      f"{regimen.name} cycle {options.cycle}"))
+            results.append(
+                LineResult(
+                    dose.drug,
+                    dose.day,
+                    dose.route,
+                    dose.dose,
+                    None,
+                    None,
+                    "not in regimen",
+                    f"{dose.drug}{' ' + dose.route if dose.route else ''} is not part of "
+                    f"{regimen.name} cycle {options.cycle}",
+                )
+            )
             continue
         on_day = [(i, o) for i, o in candidates if dose.day in o.line.days and (i, dose.day) not in matched]
         if not on_day:
             days = sorted({d for _, o in candidates for d in o.line.days})
-            results.append(LineResult(dose.drug, dose.day, dose.route, dose.dose, None, None, "wrong day",
-                                      f"{dose.drug} is given on days {', '.join(map(str, days))} in {regimen.name}"))
+            results.append(
+                LineResult(
+                    dose.drug,
+                    dose.day,
+                    dose.route,
+                    dose.dose,
+                    None,
+                    None,
+                    "wrong day",
+                    f"{dose.drug} is given on days {', '.join(map(str, days))} in {regimen.name}",
+                )
+            )
             continue
         index, order = min(on_day, key=lambda pair: _distance(dose.dose, pair[1].expected))
         matched.add((index, dose.day))
@@ -178,11 +218,21 @@ def verify(patient: Patient, prescription: Prescription, options: Options, toler
     for index, order in enumerate(orders):
         missing = tuple(day for day in order.line.days if (index, day) not in matched)
         if missing:
-            days = ", ".join(map(str, missing))
-            results.append(LineResult(order.drug, missing[0], order.line.route, None, order.expected, None,
-                                      "missing from prescription",
-                                      f"{format_quantity(order.final)} on day(s) {days} is in the regimen",
-                                      order.calculation, missing))
+            listed = ", ".join(map(str, missing))
+            results.append(
+                LineResult(
+                    order.drug,
+                    missing[0],
+                    order.line.route,
+                    None,
+                    order.expected,
+                    None,
+                    "missing from prescription",
+                    f"{format_quantity(order.final)} on day(s) {listed} is in the regimen",
+                    order.calculation,
+                    missing,
+                )
+            )
     return Verification(order_set, tolerance_percent, tuple(results))
 
 

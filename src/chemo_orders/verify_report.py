@@ -16,9 +16,11 @@ def print_verification(result: Verification) -> None:
     console = Console(highlight=False)
     order_set = result.order_set
     patient, regimen = order_set.patient, order_set.regimen
-    console.print(f"[bold]{patient.name}[/] ({patient.id}) · {regimen.name} v{regimen.version} cycle "
-                  f"{order_set.options.cycle} · BSA {format_quantity(order_set.calculation.body.bsa)} · "
-                  f"tolerance {result.tolerance_percent:g}%")
+    console.print(
+        f"[bold]{patient.name}[/] ({patient.id}) · {regimen.name} v{regimen.version} cycle "
+        f"{order_set.options.cycle} · BSA {format_quantity(order_set.calculation.body.bsa)} · "
+        f"tolerance {result.tolerance_percent:g}%"
+    )
     if result.blocked:
         console.print("[bold red]BLOCKED[/]: this regimen must not be ordered for this patient.")
         for finding in order_set.blocking:
@@ -31,7 +33,8 @@ def print_verification(result: Verification) -> None:
             table.add_column(column, overflow="fold", no_wrap=column in ("Drug", "Prescribed", "Expected"))
         for line in result.lines:
             table.add_row(
-                line.drug, ", ".join(map(str, line.days or (line.day,))),
+                line.drug,
+                ", ".join(map(str, line.days or (line.day,))),
                 format_quantity(line.prescribed) if line.prescribed is not None else "—",
                 format_quantity(line.expected) if line.expected is not None else "—",
                 f"{line.deviation_percent:+.1f}%" if line.deviation_percent is not None else "—",
@@ -40,8 +43,10 @@ def print_verification(result: Verification) -> None:
             )
         console.print(table)
         counts = ", ".join(f"{v} {format_number(n)}" for v, n in result.counts().items())
-        console.print(("[green]All lines within tolerance.[/]" if result.passed else "[bold red]Discrepancies found.[/]")
-                      + f" ({counts})")
+        console.print(
+            ("[green]All lines within tolerance.[/]" if result.passed else "[bold red]Discrepancies found.[/]")
+            + f" ({counts})"
+        )
     for finding in order_set.findings:
         if finding.severity == "warn":
             console.print(f"[yellow]WARN {finding.rule}[/] {finding.message}")

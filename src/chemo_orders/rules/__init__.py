@@ -12,7 +12,20 @@ from .renal import REN001
 from .route import ROU001, ROU002
 from .weight import WGT001
 
-RULES: tuple[Rule, ...] = (IND001, IND002, MRK001, MRK002, AGE001, DOS001, DOS002, REN001, LAB001, WGT001, ROU001, ROU002)
+RULES: tuple[Rule, ...] = (
+    IND001,
+    IND002,
+    MRK001,
+    MRK002,
+    AGE001,
+    DOS001,
+    DOS002,
+    REN001,
+    LAB001,
+    WGT001,
+    ROU001,
+    ROU002,
+)
 BY_CODE = {rule.code: rule for rule in RULES}
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
 
@@ -23,4 +36,17 @@ def run_rules(ctx: Context) -> list[Finding]:
     return sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity])
 
 
-__all__ = ["BY_CODE", "RULES", "Context", "Finding", "Rule", "run_rules"]
+def rules_markdown() -> str:
+    """docs/rules.md: every rule's documentation, generated (scripts/generate_docs.py)."""
+    header = (
+        "# Safety rules\n\n"
+        "Generated from `src/chemo_orders/rules/` by `scripts/generate_docs.py`; do not edit by hand.\n"
+        "`chemo-orders rule CODE` prints the same text. Block-level findings cannot be overridden;\n"
+        "warn-level findings can be acknowledged with `--acknowledge CODE --reason TEXT`.\n\n"
+        "| code | slug | severity |\n|---|---|---|\n"
+        + "".join(f"| {r.code} | {r.name} | {r.severity} |\n" for r in RULES)
+    )
+    return header + "\n" + "\n".join(rule.document() for rule in RULES)
+
+
+__all__ = ["BY_CODE", "RULES", "Context", "Finding", "Rule", "rules_markdown", "run_rules"]

@@ -75,10 +75,24 @@ class Rule:
     def check(self, ctx: Context) -> Iterator[Finding]:
         raise NotImplementedError
 
-    def finding(self, severity: Severity, message: str, *, references: tuple[str, ...] | None = None,
-                drug: str | None = None, use_instead: str | None = None) -> Finding:
-        return Finding(self.code, self.name, severity, message,
-                       references if references is not None else self.references, drug, use_instead)
+    def finding(
+        self,
+        severity: Severity,
+        message: str,
+        *,
+        references: tuple[str, ...] | None = None,
+        drug: str | None = None,
+        use_instead: str | None = None,
+    ) -> Finding:
+        return Finding(
+            self.code,
+            self.name,
+            severity,
+            message,
+            references if references is not None else self.references,
+            drug,
+            use_instead,
+        )
 
     def document(self) -> str:
         """The rule's documentation in Markdown, under fixed headings."""

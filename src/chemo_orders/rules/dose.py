@@ -22,12 +22,18 @@ class DoseCapApplied(Rule):
                 if order.cap is not None and order.calculated > order.cap:
                     message += f"; regimen cap {format_quantity(order.cap)} applied"
             else:
-                message = (f"{order.drug} {format_quantity(order.calculated)} exceeds the "
-                           f"{format_quantity(order.cap) if order.cap is not None else ''} cap; "
-                           f"{format_quantity(order.final)} ordered")
+                message = (
+                    f"{order.drug} {format_quantity(order.calculated)} exceeds the "
+                    f"{format_quantity(order.cap) if order.cap is not None else ''} cap; "
+                    f"{format_quantity(order.final)} ordered"
+                )
             sources = tuple(ctx.regimen.references[k].citation for k in order.line.source)
-            yield self.finding("info", message, drug=order.drug, references=sources + (
-                (FDA_CARBOPLATIN_2010,) if order.basis == "auc" else ()))
+            yield self.finding(
+                "info",
+                message,
+                drug=order.drug,
+                references=sources + ((FDA_CARBOPLATIN_2010,) if order.basis == "auc" else ()),
+            )
 
 
 class CumulativeAnthracycline(Rule):
@@ -45,8 +51,10 @@ class CumulativeAnthracycline(Rule):
             planned = (order.course_total / ctx.calculation.body.bsa).to(limit.units)
             total = (prior + planned).to(limit.units)
             refs = tuple(table.cite(limits.source))
-            text = (f"{order.drug} cumulative {format_quantity(total)} after this cycle "
-                    f"(prior {format_quantity(prior.to(limit.units))} + {format_quantity(planned)}); limit {format_quantity(limit)}")
+            text = (
+                f"{order.drug} cumulative {format_quantity(total)} after this cycle "
+                f"(prior {format_quantity(prior.to(limit.units))} + {format_quantity(planned)}); limit {format_quantity(limit)}"
+            )
             if total > limit:
                 yield self.finding("block", text + " exceeded", drug=order.drug, references=refs)
             elif total >= WARN_FRACTION * limit:
@@ -58,9 +66,9 @@ DOS001 = DoseCapApplied(
     name="dose-cap-applied",
     severity="info",
     what="Reports every dose a cap changed: a regimen or label cap (vincristine 2 mg) or the carboplatin GFR cap "
-         "(125 mL/min, so at most AUC × 150 mg).",
+    "(125 mL/min, so at most AUC × 150 mg).",
     why="A capped dose is deliberately lower than the per-m² arithmetic; the verifying pharmacist must see that the "
-        "difference is the cap and not an error.",
+    "difference is the cap and not an error.",
     example="Vincristine 1.4 mg/m² × 2.1 m² = 2.94 mg, capped at 2 mg.",
     use_instead="Nothing to change: the finding documents the cap.",
     references=(FDA_CARBOPLATIN_2010, CALVERT_1989),
@@ -71,10 +79,10 @@ DOS002 = CumulativeAnthracycline(
     name="cumulative-anthracycline",
     severity="block / warn",
     what="Adds this cycle's anthracycline to the patient's prior lifetime exposure (prior_cumulative, per m²) and "
-         "blocks above the drug's limit, warns at ≥ 80%.",
+    "blocks above the drug's limit, warns at ≥ 80%.",
     why="Anthracycline cardiomyopathy rises steeply with cumulative dose and is irreversible.",
     example="Doxorubicin prior 500 mg/m² plus 50 mg/m² this cycle against a 550 mg/m² limit.",
     use_instead="A non-anthracycline regimen or cardio-oncology review; limits are compared per drug (no "
-                "doxorubicin-equivalence conversion is applied, as its factors are not confirmed here).",
+    "doxorubicin-equivalence conversion is applied, as its factors are not confirmed here).",
     references=tuple(drug_table().sources[k] for k in ("doxorubicin-limit", "daunorubicin-label")),
 )

@@ -51,8 +51,12 @@ class IndicationMismatch(Rule):
         patient, regimen = ctx.patient, ctx.regimen
         for gap in ctx.calculation.missing:
             if gap.rule == self.code:
-                yield self.finding("block", f"{gap.drug}: {gap.needs}", drug=gap.drug,
-                                   references=indication_references(regimen) or self.references)
+                yield self.finding(
+                    "block",
+                    f"{gap.drug}: {gap.needs}",
+                    drug=gap.drug,
+                    references=indication_references(regimen) or self.references,
+                )
         if IND002.applies(ctx):
             return  # the more specific IND002 explains this case
         diseases = [i for i in regimen.indications if in_family(patient.diagnosis, i.disease)]
@@ -121,7 +125,7 @@ IND001 = IndicationMismatch(
     severity="block",
     what="Blocks a regimen whose indications (disease, disease status, Philadelphia status) do not include the patient's.",
     why="A regimen is tested for one disease at one stage; given for another it is either ineffective or needlessly "
-        "toxic (e.g. a salvage regimen for newly diagnosed disease, or a Ph-negative protocol for Ph-positive ALL).",
+    "toxic (e.g. a salvage regimen for newly diagnosed disease, or a Ph-negative protocol for Ph-positive ALL).",
     example="R-ICE (relapsed/refractory DLBCL, transplant-eligible) ordered for newly diagnosed DLBCL.",
     use_instead="A regimen whose indications list the patient's diagnosis and disease status; the block names those in the library.",
     references=(KEWALRAMANI_2004, THOMAS_2010),
@@ -133,8 +137,8 @@ IND002 = LymphomaSalvageForAll(
     severity="block",
     what="Blocks any lymphoma salvage regimen (category lymphoma-salvage: R-ICE, ICE, R-DHAP, R-GDP …) for B-ALL or T-ALL.",
     why="Lymphoma salvage regimens were developed and tested for relapsed/refractory aggressive lymphoma before "
-        "transplant; none was studied in acute lymphoblastic leukemia, which is treated with ALL-specific "
-        "multi-agent protocols including CNS prophylaxis. Substituting one undertreats the leukemia and omits CNS-directed therapy.",
+    "transplant; none was studied in acute lymphoblastic leukemia, which is treated with ALL-specific "
+    "multi-agent protocols including CNS prophylaxis. Substituting one undertreats the leukemia and omits CNS-directed therapy.",
     example="R-ICE ordered for an adult with newly diagnosed CD20-positive B-ALL.",
     use_instead="ALL-specific regimens such as hyper-CVAD or pediatric-inspired protocols; rituximab-containing ones only if CD20 ≥ 20% of blasts (MRK001).",
     references=(THOMAS_2010, KANTARJIAN_2000),

@@ -10,9 +10,9 @@ from .sources import ASCO_ONS_2016
 
 
 def show(value: object) -> str:
-    from ..units import PER_L, Q, format_number
+    from ..units import PER_L, QuantityClass, format_number
 
-    if isinstance(value, Q):
+    if isinstance(value, QuantityClass):
         if value.dimensionality == PER_L.dimensionality:
             return f"{format_number(value.to(PER_L).magnitude / 1e9, 2)} x10^9/L"
         return format_quantity(value)
@@ -25,19 +25,27 @@ class CriteriaToTreat(Rule):
             value = getattr(ctx.patient.labs, criterion.lab)
             refs = tuple(ctx.regimen.references[k].citation for k in criterion.source)
             if value is None:
-                yield self.finding("warn", f"{criterion.lab} not given; criterion to treat: "
-                                   f"{_criterion(criterion.min, criterion.max)}", references=refs)
+                yield self.finding(
+                    "warn",
+                    f"{criterion.lab} not given; criterion to treat: {_criterion(criterion.min, criterion.max)}",
+                    references=refs,
+                )
             elif criterion.min is not None and value < criterion.min:
-                yield self.finding("warn", f"hold: {criterion.lab} {show(value)} is below {show(criterion.min)}",
-                                   references=refs)
+                yield self.finding(
+                    "warn", f"hold: {criterion.lab} {show(value)} is below {show(criterion.min)}", references=refs
+                )
             elif criterion.max is not None and value > criterion.max:
-                yield self.finding("warn", f"hold: {criterion.lab} {show(value)} is above {show(criterion.max)}",
-                                   references=refs)
+                yield self.finding(
+                    "warn", f"hold: {criterion.lab} {show(value)} is above {show(criterion.max)}", references=refs
+                )
 
 
 def _criterion(low: object, high: object) -> str:
-    return " and ".join(part for part in (f"≥ {show(low)}" if low is not None else "",
-                                          f"≤ {show(high)}" if high is not None else "") if part)
+    return " and ".join(
+        part
+        for part in (f"≥ {show(low)}" if low is not None else "", f"≤ {show(high)}" if high is not None else "")
+        if part
+    )
 
 
 LAB001 = CriteriaToTreat(
@@ -46,7 +54,7 @@ LAB001 = CriteriaToTreat(
     severity="warn",
     what="Compares the patient's labs with the regimen's criteria to treat and says 'hold' when one is not met or not given.",
     why="Giving myelosuppressive chemotherapy before counts recover risks neutropenic sepsis and bleeding; "
-        "ASCO/ONS requires criteria to treat on the order.",
+    "ASCO/ONS requires criteria to treat on the order.",
     example="ANC 0.6 x10^9/L against a criterion of ≥ 1 x10^9/L.",
     use_instead="Hold and repeat the labs, or document the decision to treat (--acknowledge LAB001 --reason ...).",
     references=(ASCO_ONS_2016,),

@@ -22,13 +22,20 @@ class RituximabNeedsCd20(Rule):
         cd20 = ctx.patient.markers.cd20_percent
         for drug in drugs:
             if cd20 is None:
-                yield self.finding("block", f"{drug} in ALL needs CD20 on ≥ {CD20_THRESHOLD_PERCENT:g}% of blasts; "
-                                   "CD20 not given (markers.cd20_percent)", drug=drug,
-                                   use_instead="measure CD20 by flow cytometry, or use the regimen without rituximab")
+                yield self.finding(
+                    "block",
+                    f"{drug} in ALL needs CD20 on ≥ {CD20_THRESHOLD_PERCENT:g}% of blasts; "
+                    "CD20 not given (markers.cd20_percent)",
+                    drug=drug,
+                    use_instead="measure CD20 by flow cytometry, or use the regimen without rituximab",
+                )
             elif cd20 < CD20_THRESHOLD_PERCENT:
-                yield self.finding("block", f"{drug} in ALL needs CD20 ≥ {CD20_THRESHOLD_PERCENT:g}% of blasts; "
-                                   f"patient's CD20 is {cd20:g}%", drug=drug,
-                                   use_instead="the same backbone without rituximab (e.g. hyper-cvad-a)")
+                yield self.finding(
+                    "block",
+                    f"{drug} in ALL needs CD20 ≥ {CD20_THRESHOLD_PERCENT:g}% of blasts; patient's CD20 is {cd20:g}%",
+                    drug=drug,
+                    use_instead="the same backbone without rituximab (e.g. hyper-cvad-a)",
+                )
 
 
 class LineageRestricted(Rule):
@@ -38,8 +45,11 @@ class LineageRestricted(Rule):
             allowed = table.get(drug).restricted_to
             if allowed and ctx.patient.diagnosis not in allowed:
                 names = ", ".join(DIAGNOSIS_NAMES[d] for d in allowed)
-                yield self.finding("block", f"{drug} is only for {names}; patient has "
-                                   f"{DIAGNOSIS_NAMES[ctx.patient.diagnosis]}", drug=drug)
+                yield self.finding(
+                    "block",
+                    f"{drug} is only for {names}; patient has {DIAGNOSIS_NAMES[ctx.patient.diagnosis]}",
+                    drug=drug,
+                )
 
 
 MRK001 = RituximabNeedsCd20(
@@ -48,7 +58,7 @@ MRK001 = RituximabNeedsCd20(
     severity="block",
     what="Blocks an anti-CD20 antibody (rituximab) in B-ALL or T-ALL unless CD20 is known and ≥ 20% of blasts.",
     why="The benefit of adding rituximab in ALL was shown only for CD20-positive disease (≥ 20% of blasts, "
-        "Thomas 2010); without the target the antibody adds infusion reactions, infection and HBV reactivation risk for no benefit.",
+    "Thomas 2010); without the target the antibody adds infusion reactions, infection and HBV reactivation risk for no benefit.",
     example="R-hyper-CVAD course A for B-ALL with CD20 on 5% of blasts, or with CD20 not reported.",
     use_instead="hyper-CVAD without rituximab, or measure CD20 first.",
     references=(THOMAS_2010,),
@@ -60,7 +70,7 @@ MRK002 = LineageRestricted(
     severity="block",
     what="Blocks drugs restricted to one lineage (nelarabine: T-ALL / T-LBL) for any other diagnosis.",
     why="Nelarabine is a T-cell-selective purine analogue indicated only for T-lineage disease, with a boxed "
-        "warning for severe neurotoxicity; in B-lineage or other disease it gives that risk without the indication.",
+    "warning for severe neurotoxicity; in B-lineage or other disease it gives that risk without the indication.",
     example="Nelarabine ordered for relapsed B-ALL.",
     use_instead="B-ALL salvage options (inotuzumab ozogamicin, blinatumomab) per indication.",
     references=(NELARABINE_LABEL,),

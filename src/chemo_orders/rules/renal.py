@@ -57,15 +57,23 @@ class RenalFunction(Rule):
                     continue
                 source = (table.sources[rule.source],)
                 if body.crcl is None:
-                    yield self.finding("warn", f"{order.drug}: renal dose check not possible ({body.crcl_note})",
-                                       drug=order.drug, references=source)
+                    yield self.finding(
+                        "warn",
+                        f"{order.drug}: renal dose check not possible ({body.crcl_note})",
+                        drug=order.drug,
+                        references=source,
+                    )
                     continue
                 crcl = body.crcl.to(ML_PER_MIN).magnitude
                 for band in rule.bands:
                     if band.holds(crcl):
                         limits = _limits(band)
-                        yield self.finding(band.severity, f"{order.drug}: CrCl {format_quantity(body.crcl)} is in "
-                                           f"the {limits} band: {band.action}", drug=order.drug, references=source)
+                        yield self.finding(
+                            band.severity,
+                            f"{order.drug}: CrCl {format_quantity(body.crcl)} is in the {limits} band: {band.action}",
+                            drug=order.drug,
+                            references=source,
+                        )
                         break
 
 
@@ -82,9 +90,9 @@ REN001 = RenalFunction(
     name="renal-function",
     severity="warn / block",
     what="Blocks a dose that needs kidney function the file lacks (carboplatin AUC dosing without creatinine, or "
-         "under 18 without a measured GFR); warns or blocks by drug-specific CrCl bands from cited tables.",
+    "under 18 without a measured GFR); warns or blocks by drug-specific CrCl bands from cited tables.",
     why="Renally cleared drugs accumulate when clearance falls: carboplatin exposure, ifosfamide neurotoxicity and "
-        "methotrexate toxicity all rise at low CrCl.",
+    "methotrexate toxicity all rise at low CrCl.",
     example="Methotrexate IV with CrCl 15 mL/min; carboplatin AUC 5 with no serum creatinine.",
     use_instead="Record serum creatinine (or a measured GFR) and apply the band's dose modification.",
     references=(CALVERT_1989, FDA_CARBOPLATIN_2010),

@@ -50,9 +50,9 @@ ROU001 = VincaIvOnly(
     name="vinca-iv-minibag-only",
     severity="block (lint + render)",
     what="Vinca alkaloids (vinCRIStine, vinBLAStine, vinorelbine) only by IV minibag; any other route is refused, "
-         f"and the order set labels them '{VINCA_LABEL}'.",
+    f"and the order set labels them '{VINCA_LABEL}'.",
     why="Intrathecal vincristine causes ascending paralysis and is almost always fatal; more than 135 deaths are "
-        "known, all from syringes. Minibag dispensing makes the mix-up physically hard.",
+    "known, all from syringes. Minibag dispensing makes the mix-up physically hard.",
     example="vincristine 2 mg, route intrathecal.",
     use_instead="vincristine IV in a minibag (e.g. 50 mL sodium chloride 0.9% for adults), prepared and stored apart from intrathecal drugs.",
     references=(ISMP_VINCA, FDA_VINCA_2021, ASCO_ONS_2016),
@@ -63,9 +63,9 @@ ROU002 = IntrathecalSeparate(
     name="intrathecal-separate",
     severity="block (render)",
     what="Intrathecal orders print in their own section labelled 'For intrathecal use only'; a drug not given "
-         "intrathecally (only preservative-free methotrexate, cytarabine, hydrocortisone) is refused by that route.",
+    "intrathecally (only preservative-free methotrexate, cytarabine, hydrocortisone) is refused by that route.",
     why="Wrong-route intrathecal errors are catastrophic; separating IT orders in time, place and paperwork is the "
-        "recommended barrier.",
+    "recommended barrier.",
     example="doxorubicin, route intrathecal.",
     use_instead="Intrathecal methotrexate, cytarabine or hydrocortisone (preservative-free) in a separate IT order group.",
     references=(ASCO_ONS_2016, ISMP_VINCA),

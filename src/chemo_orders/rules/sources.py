@@ -38,8 +38,7 @@ ASCO_ONS_2016 = (
     "doi:10.1188/17.ONF.31-43"
 )
 FDA_CARBOPLATIN_2010 = (
-    "US FDA/CDER. Carboplatin dosing (October 2010): cap GFR at 125 mL/min; maximum dose = target "
-    "AUC × 150 mL/min"
+    "US FDA/CDER. Carboplatin dosing (October 2010): cap GFR at 125 mL/min; maximum dose = target AUC × 150 mL/min"
 )
 CALVERT_1989 = "Calvert AH, Newell DR, Gumbrell LA, et al. J Clin Oncol 1989;7(11):1748-1756"
 COSA_WEIGHT = (

@@ -1,0 +1,189 @@
+"""For each bundled regimen, one patient whose doses were computed by hand from the source.
+
+BSA 2.0 m² is 180 cm × 80 kg by Mosteller (√(180 × 80 / 3600) = 2); 1.0 m² is 120 cm × 30 kg;
+1.5 m² is 162 cm × 50 kg; 1.8 m² is 162 cm × 72 kg.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers import make_patient, options
+
+from chemo_orders.dosing import calculate_regimen
+from chemo_orders.regimen import load_regimen, regimen_paths
+
+BSA2 = {"height": "180 cm", "weight": "80 kg"}
+BSA1 = {"height": "120 cm", "weight": "30 kg"}
+BSA15 = {"height": "162 cm", "weight": "50 kg"}
+BSA18 = {"height": "162 cm", "weight": "72 kg"}
+DLBCL_RELAPSED = {**BSA2, "measured_gfr": "100 mL/min"}
+B_ALL = {
+    **BSA2,
+    "diagnosis": "b-all",
+    "disease_status": "newly-diagnosed",
+    "markers": {"cd20_percent": 40, "philadelphia": "negative"},
+}
+
+
+def child(age: int, size: dict[str, str], **more: Any) -> dict[str, Any]:
+    return {
+        "birth_date": None,
+        "age": age,
+        "diagnosis": "b-all",
+        "disease_status": "newly-diagnosed",
+        "serum_creatinine": None,
+        **size,
+        **more,
+    }
+
+
+# (regimen, cycle, patient, {drug: [final doses in file order]}) - units: mg unless noted in the id.
+TABLE: list[tuple[str, int | None, dict[str, Any], dict[str, list[float]]]] = [
+    (
+        "r-ice",
+        None,
+        DLBCL_RELAPSED,
+        {
+            "rituximab": [750],
+            "etoposide": [200],
+            "carboplatin": [625],  # 5 × (100 + 25)
+            "ifosfamide": [10000],
+            "mesna": [10000],
+            "filgrastim": [400],
+        },
+    ),  # mcg
+    ("ice", None, DLBCL_RELAPSED, {"etoposide": [200], "carboplatin": [625], "ifosfamide": [10000]}),
+    (
+        "r-dhap",
+        None,
+        DLBCL_RELAPSED,
+        {"rituximab": [750], "dexamethasone": [40], "cisplatin": [200], "cytarabine": [4000]},
+    ),
+    ("r-gdp", None, DLBCL_RELAPSED, {"gemcitabine": [2000], "dexamethasone": [40], "cisplatin": [150]}),
+    (
+        "r-chop",
+        None,
+        {**BSA2, "disease_status": "newly-diagnosed"},
+        {
+            "rituximab": [750],
+            "cyclophosphamide": [1500],
+            "doxorubicin": [100],
+            "vincristine": [2],  # 2.8 capped
+            "prednisone": [100],
+        },
+    ),
+    (
+        "hyper-cvad-a",
+        1,
+        B_ALL,
+        {
+            "cyclophosphamide": [600],
+            "mesna": [1200],
+            "vincristine": [2],
+            "doxorubicin": [100],
+            "dexamethasone": [40],
+            "methotrexate": [12],
+            "cytarabine": [100],
+        },
+    ),
+    ("r-hyper-cvad-a", 3, B_ALL, {"rituximab": [750], "cyclophosphamide": [600]}),
+    (
+        "hyper-cvad-b",
+        2,
+        B_ALL,
+        {
+            "methotrexate": [400, 1600, 12],
+            "leucovorin": [50, 15],
+            "cytarabine": [6000, 100],
+            "methylprednisolone": [50],
+        },
+    ),
+    ("hyper-cvad-b", 4, {**B_ALL, "birth_date": None, "age": 60}, {"cytarabine": [2000, 100]}),  # 1 g/m² at >= 60
+    ("r-hyper-cvad-b", 2, B_ALL, {"rituximab": [750], "cytarabine": [6000, 100]}),
+    ("pomp", None, B_ALL, {"mercaptopurine": [50], "methotrexate": [20], "vincristine": [2], "prednisone": [50]}),
+    (
+        "mini-hyper-cvd-ino",
+        1,
+        {**B_ALL, "birth_date": None, "age": 65},
+        {"cyclophosphamide": [300], "dexamethasone": [20], "vincristine": [2], "inotuzumab ozogamicin": [1.2, 0.6]},
+    ),
+    (
+        "mini-hyper-cvd-ino",
+        2,
+        {**B_ALL, "birth_date": None, "age": 65},
+        {"methotrexate": [500], "cytarabine": [1000], "inotuzumab ozogamicin": [0.6]},
+    ),
+    (
+        "inotuzumab",
+        None,
+        {**BSA18, "diagnosis": "b-all", "disease_status": "relapsed"},
+        {"inotuzumab ozogamicin": [1.44, 0.9]},
+    ),
+    (
+        "blinatumomab",
+        1,
+        {**BSA2, "diagnosis": "b-all", "disease_status": "relapsed"},
+        {"blinatumomab": [9, 28]},
+    ),  # mcg/day, >= 45 kg: flat
+    (
+        "blinatumomab",
+        1,
+        child(10, BSA1, disease_status="refractory"),
+        {"blinatumomab": [5, 15]},
+    ),  # < 45 kg: 5 and 15 mcg/m²/day × 1 m²
+    ("blinatumomab", 2, {**BSA2, "diagnosis": "b-all", "disease_status": "mrd-positive"}, {"blinatumomab": [28]}),
+    ("nelarabine", None, {**BSA18, "diagnosis": "t-all"}, {"nelarabine": [2700]}),  # days 1, 3, 5
+    ("nelarabine", None, child(10, BSA1, diagnosis="t-all", disease_status="relapsed"), {"nelarabine": [650]}),
+    (
+        "pediatric-3-drug-induction",
+        None,
+        child(6, BSA1),
+        {"vincristine": [1.5], "dexamethasone": [6], "pegaspargase": [2500], "methotrexate": [12]},
+    ),
+    (
+        "pediatric-4-drug-induction",
+        None,
+        child(16, BSA15),
+        {
+            "cytarabine": [70],
+            "vincristine": [2],
+            "daunorubicin": [37.5],
+            "prednisone": [90],
+            "pegaspargase": [3750],
+            "methotrexate": [15],
+        },
+    ),
+    ("pediatric-4-drug-induction", None, child(30, BSA15), {"pegaspargase": [3000]}),  # 2000 units/m² over 21
+    (
+        "pediatric-4-drug-induction",
+        None,
+        child(8, BSA1),
+        {"dexamethasone": [10], "vincristine": [1.5], "daunorubicin": [25]},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("regimen_id", "cycle", "patient", "expected"), TABLE, ids=[f"{row[0]}-{i}" for i, row in enumerate(TABLE)]
+)
+def test_hand_computed_doses(
+    regimen_id: str, cycle: int | None, patient: dict[str, Any], expected: dict[str, list[float]]
+) -> None:
+    regimen = load_regimen(regimen_id)
+    calc = calculate_regimen(make_patient(**patient), regimen, options(cycle=cycle or regimen.first_cycle()))
+    assert not {m.drug for m in calc.missing} & set(expected), [m.needs for m in calc.missing]
+    for drug, doses in expected.items():
+        assert [float(o.final.magnitude) for o in calc.orders if o.drug == drug] == doses, drug
+
+
+def test_every_regimen_has_a_hand_computed_case() -> None:
+    covered = {row[0] for row in TABLE}
+    assert set(regimen_paths()) == covered
+
+
+def test_pediatric_it_cytarabine_under_9_is_not_guessed() -> None:
+    regimen = load_regimen("pediatric-4-drug-induction")
+    calc = calculate_regimen(make_patient(**child(8, BSA1)), regimen, options())
+    assert [m.drug for m in calc.missing] == ["cytarabine"]
