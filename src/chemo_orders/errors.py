@@ -27,7 +27,7 @@ class InputError(ChemoOrdersError):
     def message(self) -> str:
         where = f"{self.source}: " if self.source else ""
         shown = _one_line(repr(self.value) if not isinstance(self.value, str) else self.value)
-        return f"{where}{self.field}: {self.problem} (got {shown!r})"
+        return f"{where}{_one_line(self.field)}: {self.problem} (got {shown!r})"
 
     def located(self, source: str) -> InputError:
         """The same error, said of a file (the loader knows the file, the parser does not)."""
