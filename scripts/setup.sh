@@ -28,5 +28,5 @@ if ! python3 -m uv --version >/dev/null 2>&1; then
   echo "setup: installing uv"
   python3 -m pip install --quiet uv
 fi
-python3 -m uv sync --frozen --quiet
+python3 -m uv sync --frozen --quiet --compile-bytecode
 echo "setup: ready (.venv)"

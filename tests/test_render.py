@@ -159,3 +159,36 @@ def test_blocked_render_writes_nothing(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert list(tmp_path.iterdir()) == []
     assert "IND002" in result.stdout
+
+
+def test_batch_render_skips_bad_and_blocked_inputs(tmp_path: Path) -> None:
+    rows = [
+        "patient,regimen,cycle",
+        f"{SAMPLES}/relapsed-dlbcl.yaml,r-ice,1",
+        f"{SAMPLES}/adult-b-all-cd20-positive.yaml,r-ice,1",
+        f"{tmp_path}/no-such-patient.yaml,r-ice,1",
+        f"{SAMPLES}/relapsed-t-all.yaml,nelarabine,1",
+    ]
+    (tmp_path / "jobs.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chemo_orders.cli",
+            "render",
+            "--batch",
+            str(tmp_path / "jobs.csv"),
+            "-o",
+            str(out),
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "blocked 1, error 1, rendered 2" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["relapsed-dlbcl--r-ice.pdf", "relapsed-t-all--nelarabine.pdf"]
+    assert "file not found" in result.stdout and result.returncode == 2
+    assert "nelarabine" in pdf_text((out / "relapsed-t-all--nelarabine.pdf").read_bytes())

@@ -121,3 +121,106 @@ def _q(quantity: object) -> str:
     from .units import QuantityClass, format_quantity
 
     return format_quantity(quantity) if isinstance(quantity, QuantityClass) else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch rendering: a day's chair schedule of order sets, over every core.
+
+Job = tuple[str, str, "int | None", str]  # patient file, regimen id, cycle, output PDF
+
+
+def render_jobs(args: argparse.Namespace) -> list[Job]:
+    """Jobs from a CSV (patient,regimen[,cycle]) or a folder of patients × --regimen ids."""
+    source: Path = args.batch
+    out: Path = args.output
+    if source.is_dir():
+        if not args.regimen:
+            raise InputError("--regimen", "", "with --batch DIR, give --regimen ID[,ID...]")
+        regimens = [r.strip() for r in args.regimen.split(",") if r.strip()]
+        return [
+            (str(p), r, args.cycle, str(out / f"{p.stem}--{r}.pdf"))
+            for p in sorted(source.glob("*.yaml"))
+            for r in regimens
+        ]
+    if source.suffix.lower() == ".csv" and source.is_file():
+        with source.open(newline="", encoding="utf-8") as stream:
+            reader = csv.DictReader(stream)
+            if reader.fieldnames is None or not {"patient", "regimen"} <= set(reader.fieldnames):
+                raise InputError("--batch", str(source), "CSV needs the columns patient,regimen[,cycle]")
+            jobs: list[Job] = []
+            for row in reader:
+                cycle = int(row["cycle"]) if row.get("cycle") and row["cycle"].strip().isdigit() else args.cycle
+                patient = source.parent / row["patient"]
+                jobs.append((str(patient), row["regimen"], cycle, str(out / f"{patient.stem}--{row['regimen']}.pdf")))
+            return jobs
+    raise InputError("--batch", str(source), "expected a folder or a .csv file")
+
+
+_WORKER_ARGS: argparse.Namespace | None = None
+
+
+def _init_worker(args: argparse.Namespace) -> None:
+    """Each worker imports weasyprint once and keeps it for all its documents."""
+    global _WORKER_ARGS
+    _WORKER_ARGS = args
+    import weasyprint  # noqa: F401
+
+
+def render_one(job: Job) -> tuple[str, str]:
+    """Render one order set; returns (status, message) and never raises for bad input."""
+    from .cli import options_from
+    from .files import write_atomic
+    from .orderset import build
+    from .patient import load_patient
+    from .regimen import load_regimen
+    from .render import build_view, pdf_bytes, render_html
+
+    patient_path, regimen_id, cycle, output = job
+    args = _WORKER_ARGS
+    assert args is not None
+    try:
+        patient = load_patient(Path(patient_path))
+        regimen = load_regimen(regimen_id)
+        order_set = build(
+            patient,
+            regimen,
+            options_from(args, cycle or regimen.first_cycle()),  # type: ignore[arg-type]
+            input_text=Path(patient_path).read_bytes(),
+        )
+        if order_set.blocked:
+            return "blocked", f"{patient_path} + {regimen_id}: " + "; ".join(f.rule for f in order_set.blocking)
+        write_atomic(Path(output), pdf_bytes(render_html(build_view(order_set, args.paper)), order_set))
+        return "rendered", output
+    except InputError as error:
+        return "error", f"{patient_path} + {regimen_id}: {error.message}"
+
+
+def render_batch(args: argparse.Namespace) -> int:
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = render_jobs(args)
+    workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs) or 1))
+    counts: Counter[str] = Counter()
+    progress = None
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        progress = Progress(transient=True)
+        progress.start()
+        task = progress.add_task("rendering", total=len(jobs))
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(args,)) as pool:
+        for status, message in pool.map(render_one, jobs):
+            counts[status] += 1
+            if status != "rendered":
+                print(f"{status}: {message}")
+            if progress is not None:
+                progress.advance(task)
+    if progress is not None:
+        progress.stop()
+    print(
+        f"{len(jobs)} order set(s) with {workers} worker(s): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + f"; PDFs in {args.output}"
+    )
+    return EXIT_OK if counts["error"] == 0 else 2

@@ -35,11 +35,15 @@ def _date(text: str) -> dt.date:
         raise InputError("--date", text, "expected YYYY-MM-DD") from None
 
 
-def _add_calculation_options(parser: argparse.ArgumentParser) -> None:
+def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = False) -> None:
     from .body import BSA_FORMULAS
 
-    parser.add_argument("patient", type=Path, help="patient YAML file")
-    parser.add_argument("--regimen", required=True, help="regimen id (see `chemo-orders regimens`)")
+    if batch:
+        parser.add_argument("patient", type=Path, nargs="?", help="patient YAML file (omit with --batch)")
+        parser.add_argument("--regimen", help="regimen id; with --batch DIR, a comma-separated list")
+    else:
+        parser.add_argument("patient", type=Path, help="patient YAML file")
+        parser.add_argument("--regimen", required=True, help="regimen id (see `chemo-orders regimens`)")
     parser.add_argument("--cycle", type=int, help="cycle (course) number; default: the regimen's first")
     parser.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today); fixes age")
     parser.add_argument("--bsa-formula", choices=sorted(BSA_FORMULAS), default="mosteller")
@@ -82,8 +86,12 @@ def build_parser() -> Parser:
     _add_calculation_options(p)
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("render", help="render the order set to PDF (and HTML)")
-    _add_calculation_options(p)
-    p.add_argument("-o", "--output", required=True, type=Path, help="PDF file to write")
+    _add_calculation_options(p, batch=True)
+    p.add_argument("-o", "--output", required=True, type=Path, help="PDF file to write (with --batch: a folder)")
+    p.add_argument(
+        "--batch", type=Path, help="folder of patient files (× --regimen list) or CSV patient,regimen[,cycle]"
+    )
+    p.add_argument("--jobs", type=int, help="worker processes for --batch (default: every core)")
     p.add_argument("--html", type=Path, help="also write the HTML")
     p.add_argument("--paper", choices=["a4", "letter"], default="a4")
     p = sub.add_parser("verify", help="independently recalculate a prescribed order")
@@ -161,6 +169,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .render import build_view, pdf_bytes, render_html
     from .report import calc_text
 
+    if args.batch is not None:
+        from .batch import render_batch
+
+        return render_batch(args)
+    if args.patient is None or args.regimen is None:
+        raise InputError("usage", "render", "give PATIENT and --regimen ID (or --batch)")
     if args.output.suffix.lower() != ".pdf":
         raise InputError("--output", str(args.output), "expected a .pdf file name")
     order_set = order_set_from(args)
