@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import pint
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
@@ -66,6 +67,16 @@ def dose_basis(dose: Q) -> Basis:
     A dose may also be per unit of time (``15 mcg/m**2/day``, a continuous infusion). mg/kg
     is dimensionless to pint, so the units themselves, not the dimensionality, decide.
     """
+    try:
+        return _basis_of_units(dose.units)
+    except InputError:
+        raise InputError("dose", format_quantity(dose), "not a dose per m², per kg, flat, or AUC") from None
+
+
+@cache
+def _basis_of_units(units: pint.Unit) -> Basis:
+    """The basis depends only on the units, so it is worked out once per unit (hot path)."""
+    dose = 1 * units
     dims = dose.dimensionality
     if dims == DIM_AUC:
         return "auc"
@@ -80,7 +91,7 @@ def dose_basis(dose: Q) -> Basis:
     numerators = [name for name, power in units.items() if power > 0]
     if masses and numerators and ureg.Unit(numerators[0]).dimensionality in amount:
         return "weight"
-    raise InputError("dose", format_quantity(dose), "not a dose per m², per kg, flat, or AUC")
+    raise InputError("dose", str(units), "not a dose per m², per kg, flat, or AUC")
 
 
 def _dose(value: object) -> Q:

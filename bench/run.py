@@ -1,0 +1,172 @@
+"""Benchmarks (design §8, issue 7). Not part of the test suite: speed is measured, never asserted.
+
+Run:  .venv/bin/python bench/run.py [--quick]
+Prints one table: each figure's median, min and max over repeated runs, and the ratios
+measured side by side in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+PATIENT = ROOT / "samples" / "patients" / "relapsed-dlbcl.yaml"
+
+
+def timed(run: Callable[[], object], repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def process(*args: str) -> Callable[[], object]:
+    return lambda: subprocess.run([PYTHON, *args], check=True, capture_output=True)
+
+
+FLOOR_IMPORT = "import pint, pydantic, yaml; pint.UnitRegistry(cache_folder=':auto:')"
+FLOOR_MODELS = "import pint, yaml; from pydantic import BaseModel; pint.UnitRegistry(cache_folder=':auto:')"
+CALC = ["-m", "chemo_orders.cli", "calc", str(PATIENT), "--regimen", "r-ice", "--json"]
+
+
+def in_process_calc(repeat: int) -> list[float]:
+    from chemo_orders.dosing import Options
+    from chemo_orders.orderset import build
+    from chemo_orders.patient import load_patient
+    from chemo_orders.regimen import load_regimen
+
+    patient, regimen = load_patient(PATIENT), load_regimen("r-ice")
+    options = Options(on=dt.date(2026, 11, 22))
+    build(patient, regimen, options)  # warm caches (drug and renal tables)
+    inner = 200
+    runs = timed(lambda: [build(patient, regimen, options) for _ in range(inner)], repeat)
+    return [t / inner for t in runs]
+
+
+def render_fixture() -> tuple[str, object]:
+    from chemo_orders.dosing import Options
+    from chemo_orders.orderset import build
+    from chemo_orders.patient import load_patient
+    from chemo_orders.regimen import load_regimen
+    from chemo_orders.render import build_view, render_html
+
+    order_set = build(load_patient(PATIENT), load_regimen("r-ice"), Options(on=dt.date(2026, 11, 22)))
+    return render_html(build_view(order_set)), order_set
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    n = 3 if parser.parse_args().quick else 10
+    rows: list[tuple[str, list[float], str]] = []
+
+    floor = timed(process("-c", FLOOR_IMPORT), n)
+    floor_models = timed(process("-c", FLOOR_MODELS), n)
+    calc = timed(process(*CALC), n)
+    rows += [
+        ("floor: python + import pint, pydantic, yaml + cached registry", floor, "s"),
+        ("floor with pydantic.BaseModel imported", floor_models, "s"),
+        ("calc --json, cold process (R-ICE)", calc, "s"),
+    ]
+
+    per_order = in_process_calc(n)
+    rows.append(("one order calculation in-process (R-ICE, all rules)", [t * 1000 for t in per_order], "ms"))
+
+    html, order_set = render_fixture()
+    import weasyprint
+
+    from chemo_orders.render import _fetcher_class, pdf_bytes, templates_dir
+
+    root = templates_dir()
+
+    def weasy_alone() -> object:
+        return weasyprint.HTML(string=html, base_url=str(root) + "/", url_fetcher=_fetcher_class()(root)).write_pdf(
+            pdf_variant="pdf/a-3b"
+        )
+
+    weasy_alone()
+    pdf_bytes(html, order_set)  # type: ignore[arg-type]
+    warm_weasy = timed(weasy_alone, n)
+    warm_ours = timed(lambda: pdf_bytes(html, order_set), n)  # type: ignore[arg-type]
+    rows += [
+        ("warm render: weasyprint alone, same HTML", warm_weasy, "s"),
+        ("warm render: chemo_orders.render.pdf_bytes", warm_ours, "s"),
+    ]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        html_file = Path(tmp) / "o.html"
+        html_file.write_text(html)
+        cold_weasy_code = (
+            f"import weasyprint; weasyprint.HTML(filename={str(html_file)!r}, "
+            f"base_url={str(root) + '/'!r}).write_pdf({str(Path(tmp) / 'w.pdf')!r})"
+        )
+        cold_weasy = timed(process("-c", cold_weasy_code), max(3, n // 2))
+        cold_render = timed(
+            process(
+                "-m", "chemo_orders.cli", "render", str(PATIENT), "--regimen", "r-ice", "-o", str(Path(tmp) / "r.pdf")
+            ),
+            max(3, n // 2),
+        )
+        rows += [
+            ("cold process: weasyprint alone, same HTML", cold_weasy, "s"),
+            ("cold process: chemo-orders render", cold_render, "s"),
+        ]
+
+        csv = Path(tmp) / "jobs.csv"
+        count = 24 if n > 3 else 8
+        csv.write_text("patient,regimen\n" + "".join(f"{PATIENT},r-ice\n" for _ in range(count)))
+        # distinct outputs: one patient file per job
+        lines = ["patient,regimen"]
+        for i in range(count):
+            copy = Path(tmp) / f"p{i}.yaml"
+            copy.write_text(PATIENT.read_text())
+            lines.append(f"{copy},r-ice")
+        csv.write_text("\n".join(lines) + "\n")
+        batch = ["-m", "chemo_orders.cli", "render", "--batch", str(csv), "-o", str(Path(tmp) / "out")]
+        single = timed(process(*batch, "--jobs", "1"), 1)
+        pooled = timed(process(*batch), 1)
+        rows += [
+            (f"batch of {count}: 1 worker (docs/s)", [count / t for t in single], "docs/s"),
+            (f"batch of {count}: all cores (docs/s)", [count / t for t in pooled], "docs/s"),
+        ]
+
+        big = Path(tmp) / "big.csv"
+        big.write_text("patient,regimen\n" + "".join(f"{Path(tmp) / f'p{i % count}.yaml'},r-ice\n" for i in range(100)))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run(
+            [PYTHON, "-m", "chemo_orders.cli", "render", "--batch", str(big), "-o", str(Path(tmp) / "big")],
+            check=True,
+            capture_output=True,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        rows.append(("peak RSS of one process, 100-order-set batch (MB)", [max(before, after) / 1024], "MB"))
+
+    print(f"{'figure':62} {'median':>9} {'min':>9} {'max':>9}  unit")
+    for name, values, unit in rows:
+        print(f"{name:62} {statistics.median(values):9.4f} {min(values):9.4f} {max(values):9.4f}  {unit}")
+    med = {name: statistics.median(values) for name, values, _ in rows}
+    print()
+    print(f"calc cold / floor (import only)        = {med[rows[2][0]] / med[rows[0][0]]:.2f}")
+    print(f"calc cold / floor (BaseModel imported) = {med[rows[2][0]] / med[rows[1][0]]:.2f}")
+    print(f"orders per second in-process           = {1000 / med[rows[3][0]]:.0f}")
+    warm = med["warm render: chemo_orders.render.pdf_bytes"] / med["warm render: weasyprint alone, same HTML"]
+    cold = med["cold process: chemo-orders render"] / med["cold process: weasyprint alone, same HTML"]
+    print(f"warm render / weasyprint warm          = {warm:.2f}")
+    print(f"cold render / weasyprint cold          = {cold:.2f}")
+    print(f"batch speed-up, all cores vs 1 worker  = {rows[-2][1][0] / rows[-3][1][0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
