@@ -86,9 +86,9 @@ def _basis_of_units(units: pint.Unit) -> Basis:
         return "bsa"
     if any(per_time == a for a in amount):
         return "flat"
-    units = unit_powers(dose)
-    masses = [name for name, power in units.items() if power < 0 and ureg.Unit(name).dimensionality == DIM_MASS]
-    numerators = [name for name, power in units.items() if power > 0]
+    powers = unit_powers(dose)
+    masses = [name for name, power in powers.items() if power < 0 and ureg.Unit(name).dimensionality == DIM_MASS]
+    numerators = [name for name, power in powers.items() if power > 0]
     if masses and numerators and ureg.Unit(numerators[0]).dimensionality in amount:
         return "weight"
     raise InputError("dose", str(units), "not a dose per m², per kg, flat, or AUC")
