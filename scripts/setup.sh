@@ -26,7 +26,8 @@ fi
 
 if ! python3 -m uv --version >/dev/null 2>&1; then
   echo "setup: installing uv"
-  python3 -m pip install --quiet uv
+  python3 -m pip install --quiet uv 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages uv
 fi
 python3 -m uv sync --frozen --quiet --compile-bytecode
 echo "setup: ready (.venv)"
