@@ -8,6 +8,8 @@ import csv
 import io
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError
@@ -39,58 +41,56 @@ def pairs_from(source: Path) -> list[tuple[Path, Path]]:
     raise InputError("--batch", str(source), "expected a folder or a .csv file")
 
 
-def verify_batch(args: argparse.Namespace, tolerance: float) -> int:
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[], None]]:
+    """A transient progress bar on a terminal; a no-op when output is piped or logged."""
+    if not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda: progress.advance(task)
+
+
+def _verify_pair(
+    args: argparse.Namespace,
+    tolerance: float,
+    patient_path: Path,
+    prescription_path: Path,
+    rows: list[dict[str, object]],
+    outcome: Counter[str],
+) -> None:
+    """Verify one pair into the report rows; an input error is reported, never raised."""
     from .cli import options_from
     from .verify import load_and_verify
 
+    where = {"patient": str(patient_path), "prescription": str(prescription_path)}
+    try:
+        result = load_and_verify(patient_path, prescription_path, lambda c: options_from(args, c), tolerance)
+    except InputError as error:
+        outcome["error"] += 1
+        rows.append({**where, "status": "error", "detail": error.message})
+        return
+    outcome[result.status] += 1
+    for line in result.lines:
+        data = line.as_json()
+        rows.append(
+            {**where, "status": result.status, **data, "prescribed": _q(line.prescribed), "expected": _q(line.expected)}
+        )
+    if result.blocked:
+        rows.append({**where, "status": "blocked", "detail": "; ".join(f.message for f in result.order_set.blocking)})
+
+
+def verify_batch(args: argparse.Namespace, tolerance: float) -> int:
     pairs = pairs_from(args.batch)
     rows: list[dict[str, object]] = []
     outcome: Counter[str] = Counter()
-    progress = None
-    if sys.stderr.isatty():
-        from rich.progress import Progress
-
-        progress = Progress(transient=True)
-        progress.start()
-        task = progress.add_task("verifying", total=len(pairs))
-    for patient_path, prescription_path in pairs:
-        try:
-            result = load_and_verify(patient_path, prescription_path, lambda c: options_from(args, c), tolerance)
-            outcome[result.status] += 1
-            for line in result.lines:
-                rows.append(
-                    {
-                        "patient": str(patient_path),
-                        "prescription": str(prescription_path),
-                        "status": result.status,
-                        **{k: v for k, v in line.as_json().items() if k not in ("prescribed", "expected")},
-                        "prescribed": _q(line.prescribed),
-                        "expected": _q(line.expected),
-                    }
-                )
-            if result.blocked:
-                rows.append(
-                    {
-                        "patient": str(patient_path),
-                        "prescription": str(prescription_path),
-                        "status": "blocked",
-                        "detail": "; ".join(f.message for f in result.order_set.blocking),
-                    }
-                )
-        except InputError as error:
-            outcome["error"] += 1
-            rows.append(
-                {
-                    "patient": str(patient_path),
-                    "prescription": str(prescription_path),
-                    "status": "error",
-                    "detail": error.message,
-                }
-            )
-        if progress is not None:
-            progress.advance(task)
-    if progress is not None:
-        progress.stop()
+    with progress_bar("verifying", len(pairs)) as advance:
+        for patient_path, prescription_path in pairs:
+            _verify_pair(args, tolerance, patient_path, prescription_path, rows, outcome)
+            advance()
     verdicts = Counter(str(row.get("verdict")) for row in rows if row.get("verdict"))
     print(f"{len(pairs)} pair(s): " + ", ".join(f"{k} {v}" for k, v in sorted(outcome.items())))
     print("lines by verdict: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none"))
@@ -202,22 +202,15 @@ def render_batch(args: argparse.Namespace) -> int:
     jobs = render_jobs(args)
     workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs) or 1))
     counts: Counter[str] = Counter()
-    progress = None
-    if sys.stderr.isatty():
-        from rich.progress import Progress
-
-        progress = Progress(transient=True)
-        progress.start()
-        task = progress.add_task("rendering", total=len(jobs))
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(args,)) as pool:
+    with (
+        progress_bar("rendering", len(jobs)) as advance,
+        ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(args,)) as pool,
+    ):
         for status, message in pool.map(render_one, jobs):
             counts[status] += 1
             if status != "rendered":
                 print(f"{status}: {message}")
-            if progress is not None:
-                progress.advance(task)
-    if progress is not None:
-        progress.stop()
+            advance()
     print(
         f"{len(jobs)} order set(s) with {workers} worker(s): "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

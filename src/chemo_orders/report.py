@@ -39,13 +39,7 @@ def calc_text(order_set: OrderSet) -> str:
         "",
     ]
     if order_set.blocked:
-        lines.append("BLOCKED: this regimen must not be ordered for this patient.")
-        for finding in order_set.blocking:
-            lines.append(f"  {finding.rule} {finding.name}: {finding.message}")
-            if finding.use_instead:
-                lines.append(f"    Use instead: {finding.use_instead}")
-            for ref in finding.references:
-                lines.append(f"    Ref: {ref}")
+        lines.extend(blocked_lines(order_set))
     else:
         table = drug_table()
         for order in order_set.orders:
@@ -65,6 +59,18 @@ def calc_text(order_set: OrderSet) -> str:
         lines.append(f"ACKNOWLEDGED {ack.code}: {ack.reason}")
     lines += ["", DISCLAIMER]
     return "\n".join(lines)
+
+
+def blocked_lines(order_set: OrderSet, references: bool = True) -> list[str]:
+    """Why an order set is blocked, what to use instead, and the sources (terminal text)."""
+    lines = ["BLOCKED: this regimen must not be ordered for this patient."]
+    for finding in order_set.blocking:
+        lines.append(f"  {finding.rule} {finding.name}: {finding.message}")
+        if finding.use_instead:
+            lines.append(f"    Use instead: {finding.use_instead}")
+        if references:
+            lines.extend(f"    Ref: {ref}" for ref in finding.references)
+    return lines
 
 
 def regimen_summary(regimen: Regimen) -> dict[str, Any]:

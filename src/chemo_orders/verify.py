@@ -180,35 +180,15 @@ def verify(
             if o.drug == dose.drug and (dose.route is None or o.line.route == dose.route)
         ]
         if not candidates:
+            where = f"{dose.drug}{' ' + dose.route if dose.route else ''}"
             results.append(
-                LineResult(
-                    dose.drug,
-                    dose.day,
-                    dose.route,
-                    dose.dose,
-                    None,
-                    None,
-                    "not in regimen",
-                    f"{dose.drug}{' ' + dose.route if dose.route else ''} is not part of "
-                    f"{regimen.name} cycle {options.cycle}",
-                )
+                _unmatched(dose, "not in regimen", f"{where} is not part of {regimen.name} cycle {options.cycle}")
             )
             continue
         on_day = [(i, o) for i, o in candidates if dose.day in o.line.days and (i, dose.day) not in matched]
         if not on_day:
-            days = sorted({d for _, o in candidates for d in o.line.days})
-            results.append(
-                LineResult(
-                    dose.drug,
-                    dose.day,
-                    dose.route,
-                    dose.dose,
-                    None,
-                    None,
-                    "wrong day",
-                    f"{dose.drug} is given on days {', '.join(map(str, days))} in {regimen.name}",
-                )
-            )
+            days = ", ".join(map(str, sorted({d for _, o in candidates for d in o.line.days})))
+            results.append(_unmatched(dose, "wrong day", f"{dose.drug} is given on days {days} in {regimen.name}"))
             continue
         index, order = min(on_day, key=lambda pair: _distance(dose.dose, pair[1].expected))
         matched.add((index, dose.day))
@@ -234,6 +214,11 @@ def verify(
                 )
             )
     return Verification(order_set, tolerance_percent, tuple(results))
+
+
+def _unmatched(dose: PrescribedDose, verdict: Verdict, detail: str) -> LineResult:
+    """A prescribed line with no regimen line to compare against."""
+    return LineResult(dose.drug, dose.day, dose.route, dose.dose, None, None, verdict, detail)
 
 
 def _distance(prescribed: Q, expected: Q) -> float:

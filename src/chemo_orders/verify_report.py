@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import DISCLAIMER
+from .report import blocked_lines
 from .units import format_number, format_quantity
 from .verify import Verification
 
@@ -22,11 +23,8 @@ def print_verification(result: Verification) -> None:
         f"tolerance {result.tolerance_percent:g}%"
     )
     if result.blocked:
-        console.print("[bold red]BLOCKED[/]: this regimen must not be ordered for this patient.")
-        for finding in order_set.blocking:
-            console.print(f"  {finding.rule} {finding.name}: {finding.message}")
-            if finding.use_instead:
-                console.print(f"    Use instead: {finding.use_instead}")
+        for text in blocked_lines(order_set):
+            console.print(text, markup=False)
     else:
         table = Table(show_lines=False)
         for column in ("Drug", "Day", "Prescribed", "Expected", "Deviation", "Verdict", "Detail"):
