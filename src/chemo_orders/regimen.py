@@ -290,6 +290,7 @@ class Criterion(Frozen):
     lab: Literal["anc", "platelets", "wbc", "hemoglobin", "bilirubin", "lvef_percent"]
     min: Annotated[Any, BeforeValidator(lambda v: v if isinstance(v, int | float) else parse_quantity(v, "min"))] = None
     max: Annotated[Any, BeforeValidator(lambda v: v if isinstance(v, int | float) else parse_quantity(v, "max"))] = None
+    note: str | None = None
     source: Sources
 
 

@@ -177,7 +177,7 @@ def build_view(order_set: OrderSet, paper: str = "a4") -> DocumentView:
     )
     criteria = tuple(
         CriterionRow(
-            c.lab,
+            c.lab + (f" ({c.note})" if c.note else ""),
             " and ".join(
                 p
                 for p in (

@@ -31,8 +31,9 @@ class CriteriaToTreat(Rule):
                     references=refs,
                 )
             elif criterion.min is not None and value < criterion.min:
+                note = f" ({criterion.note})" if criterion.note else ""
                 yield self.finding(
-                    "warn", f"hold: {criterion.lab} {show(value)} is below {show(criterion.min)}", references=refs
+                    "warn", f"hold: {criterion.lab} {show(value)} is below {show(criterion.min)}{note}", references=refs
                 )
             elif criterion.max is not None and value > criterion.max:
                 yield self.finding(
