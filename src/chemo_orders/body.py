@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
-from .units import CM, KG, M2, MG_PER_DL, ML_PER_MIN, Q, ureg
+from .units import CM, KG, M2, MG_PER_DL, ML_PER_MIN, Q, quantity, ureg
 
 BsaFormula = Literal["mosteller", "dubois", "haycock", "gehan-george", "boyd"]
 
@@ -69,7 +69,7 @@ BSA_FORMULAS: dict[str, Formula] = {
 def bsa(height: Q, weight: Q, formula: str = "mosteller") -> Q:
     """Body surface area in m² by the named formula."""
     value = BSA_FORMULAS[formula].compute(height.to(CM).magnitude, weight.to(KG).magnitude)
-    return cast(Q, value * M2)
+    return quantity(value, M2)
 
 
 def bmi(height: Q, weight: Q) -> float:
@@ -78,7 +78,8 @@ def bmi(height: Q, weight: Q) -> float:
     return float(weight.to(KG).magnitude / metres**2)
 
 
-DEVINE_MIN_HEIGHT = 60 * ureg.inch  # 152.4 cm: Devine's equation is not defined below 5 ft.
+DEVINE_MIN_INCHES = 60  # 152.4 cm: Devine's equation is not defined below 5 ft.
+INCH = ureg.inch
 DEVINE_CITATION = "Devine BJ. Drug Intell Clin Pharm 1974;8:650-655"
 
 
@@ -88,11 +89,11 @@ def ideal_body_weight(height: Q, sex: str) -> Q | None:
     Below 5 ft the equation extrapolates to implausible values (a 120 cm girl would get
     16 kg), so it returns ``None`` and callers fall back to actual weight and say so.
     """
-    if height < DEVINE_MIN_HEIGHT:
+    inches = height.to(INCH).magnitude
+    if inches < DEVINE_MIN_INCHES:
         return None
     base = 50.0 if sex == "male" else 45.5
-    inches_over = height.to(ureg.inch).magnitude - 60
-    return cast(Q, (base + 2.3 * inches_over) * KG)
+    return quantity(base + 2.3 * (inches - DEVINE_MIN_INCHES), KG)
 
 
 ADJUSTED_WEIGHT_FACTOR = 0.4
@@ -100,8 +101,8 @@ ADJUSTED_WEIGHT_FACTOR = 0.4
 
 def adjusted_body_weight(weight: Q, ideal: Q) -> Q:
     """Adjusted body weight: IBW + 0.4 × (actual − IBW) (NCCN carboplatin appendix)."""
-    result: Q = ideal + ADJUSTED_WEIGHT_FACTOR * (weight.to(KG) - ideal)
-    return result
+    ideal_kg = ideal.to(KG).magnitude
+    return quantity(ideal_kg + ADJUSTED_WEIGHT_FACTOR * (weight.to(KG).magnitude - ideal_kg), KG)
 
 
 COCKCROFT_GAULT_CITATION = "Cockcroft DW, Gault MH. Nephron 1976;16(1):31-41"
@@ -113,4 +114,4 @@ def cockcroft_gault(age_years: int, weight: Q, creatinine: Q, sex: str) -> Q:
     value = (140 - age_years) * weight.to(KG).magnitude / (72 * scr)
     if sex == "female":
         value *= 0.85
-    return cast(Q, value * ML_PER_MIN)
+    return quantity(value, ML_PER_MIN)

@@ -39,6 +39,7 @@ from .units import (
     Q,
     format_number,
     format_quantity,
+    quantity,
     time_power,
     unit_powers,
     ureg,
@@ -108,13 +109,13 @@ def measure(patient: Patient, options: Options) -> Body:
     elif age < ADULT_AGE:
         note = "Cockcroft-Gault is not validated under 18 years"
     else:
-        crcl = _round(cockcroft_gault(age, patient.weight, creatinine, patient.sex).magnitude, 1) * ML_PER_MIN
+        crcl = quantity(_round(cockcroft_gault(age, patient.weight, creatinine, patient.sex).magnitude, 1), ML_PER_MIN)
         note = "Cockcroft-Gault, actual body weight"
     return Body(
         age_years=age,
         height=patient.height,
         weight=patient.weight,
-        bsa=used_bsa * M2,
+        bsa=quantity(used_bsa, M2),
         bsa_cap_note=cap_note,
         bsa_formula=options.bsa_formula,
         bmi=bmi(patient.height, patient.weight),
@@ -146,7 +147,7 @@ class MissingInput(Exception):
 def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
     """The GFR for Calvert: measured if given, else Cockcroft-Gault with NCCN conventions."""
     if patient.measured_gfr is not None:
-        value = _round(patient.measured_gfr.to(ML_PER_MIN).magnitude, 1) * ML_PER_MIN
+        value = quantity(_round(patient.measured_gfr.to(ML_PER_MIN).magnitude, 1), ML_PER_MIN)
         explanation = f"measured GFR {format_quantity(value)}"
     else:
         if body.creatinine is None:
@@ -158,23 +159,23 @@ def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
             options.carboplatin_weight == "nccn"
             and body.bmi >= NCCN_ADJUSTED_WEIGHT_BMI
             and body.ideal_weight is not None
-            and weight > body.ideal_weight
+            and weight.magnitude > body.ideal_weight.to(KG).magnitude
         ):
-            adjusted = _round(adjusted_body_weight(weight, body.ideal_weight).magnitude, 1) * KG
+            adjusted = quantity(_round(adjusted_body_weight(weight, body.ideal_weight).magnitude, 1), KG)
             weight = adjusted
             weight_text = f"adjusted weight (BMI {format_number(body.bmi, 1)} ≥ 25; NCCN)"
         scr, scr_text = body.creatinine, "SCr"
-        if options.scr_floor is not None and scr < options.scr_floor:
+        if options.scr_floor is not None and scr.magnitude < options.scr_floor.to(MG_PER_DL).magnitude:
             scr, scr_text = options.scr_floor.to(MG_PER_DL), f"SCr floor (measured {format_quantity(body.creatinine)})"
         raw = cockcroft_gault(body.age_years, weight, scr, patient.sex).magnitude
-        value = _round(raw, 1) * ML_PER_MIN
+        value = quantity(_round(raw, 1), ML_PER_MIN)
         female = " × 0.85" if patient.sex == "female" else ""
         explanation = (
             f"Cockcroft-Gault (140 − {body.age_years} y) × {format_quantity(weight)} {weight_text}"
             f" / (72 × {format_quantity(scr)} {scr_text}){female} = {format_quantity(value)}"
         )
     used = value
-    if value > GFR_CAP:
+    if value.magnitude > GFR_CAP.magnitude:  # both mL/min
         used = GFR_CAP
         explanation += f"; capped at {format_quantity(GFR_CAP)} (FDA 2010)"
     return Gfr(value, used, explanation)
@@ -249,26 +250,29 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
     if basis == "auc":
         gfr = carboplatin_gfr(patient, body, options)
         target = dose.to(AUC_UNIT).magnitude
-        calculated = target * (gfr.used.magnitude + 25) * MG
+        calculated = quantity(target * (gfr.used.magnitude + 25), MG)
         text = f"AUC {format_number(target)} × ({format_quantity(gfr.used)} + 25) = {format_quantity(calculated)}"
         notes.append(f"GFR: {gfr.explanation}")
         capped = gfr.used != gfr.value
     else:
         unit = _result_unit(dose)
         if basis == "bsa":
-            calculated = (dose * body.bsa).to(unit)
+            calculated = quantity(dose.magnitude * _factor(dose.units, M2, unit) * body.bsa.magnitude, unit)
             text = f"{format_quantity(dose)} × {format_quantity(body.bsa)} = {format_quantity(calculated)}"
             if body.bsa_cap_note:
                 notes.append(body.bsa_cap_note)
         elif basis == "weight":
-            calculated = (dose * patient.weight.to(KG)).to(unit)
+            calculated = quantity(
+                dose.magnitude * _factor(dose.units, KG, unit) * patient.weight.to(KG).magnitude, unit
+            )
             text = f"{format_quantity(dose)} × {format_quantity(patient.weight.to(KG))} = {format_quantity(calculated)}"
         else:
             calculated = dose.to(unit)
             text = f"{format_quantity(dose)} flat dose"
     after_cap = calculated
-    if cap is not None and calculated > cap:
-        after_cap = cap.to(calculated.units)
+    cap_in_units = cap.to(calculated.units) if cap is not None else None
+    if cap_in_units is not None and calculated.magnitude > cap_in_units.magnitude:
+        after_cap = cap_in_units
         capped = True
         text += f"; capped at {format_quantity(after_cap)}"
     if line.round:
@@ -283,7 +287,11 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
         text += f"; every {format_quantity(line.every)} × {line.doses} doses"
     per_time = time_power(final) < 0
     # A continuous infusion dosed per day (mcg/day) totals over its days; others per administration.
-    course_total = (final * (len(line.days) * DAY)).to(final.units * DAY) if per_time else final * administrations
+    course_total = (
+        quantity(final.magnitude * len(line.days), _times_day(final.units))
+        if per_time
+        else quantity(final.magnitude * administrations, final.units)
+    )
     return Order(
         line=line,
         basis=basis,
@@ -293,12 +301,28 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
         final=final,
         cap=cap,
         capped=capped,
-        rounded=final != after_cap,
+        rounded=final.magnitude != after_cap.magnitude,
         calculation=text,
         administrations=administrations,
         course_total=course_total,
         notes=tuple(notes),
     )
+
+
+@cache
+def _times_day(per_day: pint.Unit) -> pint.Unit:
+    """mcg/day -> mcg: the unit of a per-day dose summed over days."""
+    return cast(pint.Unit, per_day * DAY)
+
+
+@cache
+def _factor(dose_units: pint.Unit, basis_unit: pint.Unit, result_unit: pint.Unit) -> float:
+    """The number that turns (dose per basis unit) × (basis in basis units) into the result unit.
+
+    Worked out with pint once per unit combination; the hot path then multiplies plain
+    numbers and attaches the unit, instead of asking pint to simplify units on every dose.
+    """
+    return float((1 * dose_units * basis_unit).to(result_unit).magnitude)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .models import AnyQuantity, Frozen, read_yaml, validate
-from .units import Q, format_number, format_quantity, format_unit
+from .units import Q, format_number, format_quantity, format_unit, quantity
 
 HOPA_MAX_DEVIATION_PERCENT = 10.0
 DEFAULT_SIGNIFICANT_FIGURES = 3
@@ -88,8 +88,8 @@ def round_dose(drug: str, calculated: Q, cap: Q | None, policy: RoundingPolicy |
     if cap is not None and final > cap.to(units).magnitude:
         final = float(cap.to(units).magnitude)
     if final == magnitude:
-        return Rounded(final * units, "")
+        return Rounded(quantity(final, units), "")
     change = deviation_percent(final, magnitude)
     sign = "+" if change >= 0 else "−"
     text = f"rounded to {format_number(final)} {format_unit(units)} ({sign}{format_number(abs(change), 2)}%)"
-    return Rounded(final * units, f"{text} {note}".strip() if note else text)
+    return Rounded(quantity(final, units), f"{text} {note}".strip() if note else text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
@@ -29,6 +30,13 @@ if TYPE_CHECKING:
     Q: TypeAlias = pint.Quantity[Any]  # for annotations
 else:
     Q = pint.Quantity
+
+
+def quantity(value: float, unit: Any) -> Q:
+    """A quantity from a number and a pre-built unit: ~4 µs, where ``value * unit`` takes ~15 µs."""
+    result: Q = Quantity(value, unit)
+    return result
+
 
 # Pre-built units for hot paths: parsing a unit string costs ~100 µs, reusing a Unit ~15 µs.
 MG = ureg.milligram
@@ -203,6 +211,13 @@ def format_unit(units: Any, *, style: str = "ismp") -> str:
 
 def format_quantity(quantity: Q, decimals: int = 4) -> str:
     """``Quantity(375, "mg/m**2") -> "375 mg/m²"``; AUC targets print as ``AUC 5``."""
+    return _format_quantity(float(quantity.magnitude), quantity.units, decimals)
+
+
+@lru_cache(maxsize=4096)
+def _format_quantity(magnitude: float, units: Any, decimals: int) -> str:
+    """Cached on (value, unit): order arithmetic formats the same few quantities again and again."""
+    quantity = magnitude * units
     if quantity.dimensionality == DIM_AUC:
         return f"AUC {format_number(quantity.to(AUC_UNIT).magnitude, decimals)}"
     number, unit = format_number(quantity.magnitude, decimals), format_unit(quantity.units)

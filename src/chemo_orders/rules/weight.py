@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..units import format_number, format_quantity
+from ..units import KG, format_number, format_quantity
 from .base import Context, Finding, Rule
 from .sources import ASCO_ONS_2016, COSA_WEIGHT, PEDIATRIC_WEIGHT
 
@@ -18,7 +18,8 @@ class WeightChange(Rule):
         if previous is None:
             return
         current = ctx.patient.weight
-        change = float(((current - previous) / previous).to("").magnitude * 100)
+        now, before = current.to(KG).magnitude, previous.to(KG).magnitude
+        change = float((now - before) / before * 100)
         limit = ADULT_THRESHOLD_PERCENT if ctx.calculation.body.adult else CHILD_THRESHOLD_PERCENT
         if abs(change) >= limit:
             sign = "+" if change > 0 else "−"
