@@ -105,6 +105,17 @@ def main() -> None:
         ("warm render: chemo_orders.render.pdf_bytes", warm_ours, "s"),
     ]
 
+    def rss_mb() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
+
+    for _ in range(20):
+        pdf_bytes(html, order_set)  # type: ignore[arg-type]
+    after_20 = rss_mb()
+    for _ in range(80):
+        pdf_bytes(html, order_set)  # type: ignore[arg-type]
+    growth = (rss_mb() - after_20) / 80 * 1024
+    rows.append(("RSS growth per document, documents 21-100 in one process (KB)", [growth], "KB"))
+
     with tempfile.TemporaryDirectory() as tmp:
         html_file = Path(tmp) / "o.html"
         html_file.write_text(html)
@@ -125,7 +136,7 @@ def main() -> None:
         ]
 
         csv = Path(tmp) / "jobs.csv"
-        count = 24 if n > 3 else 8
+        count = 60 if n > 3 else 12
         csv.write_text("patient,regimen\n" + "".join(f"{PATIENT},r-ice\n" for _ in range(count)))
         # distinct outputs: one patient file per job
         lines = ["patient,regimen"]
