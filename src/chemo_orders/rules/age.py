@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..dosing import ADULT_AGE
+from ..units import KG, format_quantity
 from .base import Context, Finding, Rule
-from .sources import KANTARJIAN_2004, THOMAS_2010
+from .sources import COSA_INFANT_BSA, KANTARJIAN_2004, THOMAS_2010
 
 # Kantarjian 2004 (hyper-CVAD long-term follow-up): induction mortality 15% at age >= 60
 # against 2% below 60; Thomas 2010: no benefit of adding rituximab at 60 and over.
 HIGH_INTENSITY_AGE = 60
+# COSA: below 10 kg, BSA-based doses can be significant overdoses; protocols dose by weight.
+BSA_DOSING_MIN_WEIGHT_KG = 10.0
 
 
 class IntensityForAge(Rule):
@@ -32,6 +35,16 @@ class IntensityForAge(Rule):
                 yield self.finding(
                     "warn", f"{regimen.name} is a pediatric regimen; patient is {age} years (≥ {ADULT_AGE})"
                 )
+        weight_kg = ctx.patient.weight.to(KG).magnitude
+        per_m2 = sorted({o.drug for o in ctx.calculation.orders if o.basis == "bsa"})
+        if weight_kg < BSA_DOSING_MIN_WEIGHT_KG and per_m2:
+            yield self.finding(
+                "warn",
+                f"patient weighs {format_quantity(ctx.patient.weight)} (< {BSA_DOSING_MIN_WEIGHT_KG:g} kg): "
+                f"BSA-based doses of {', '.join(per_m2)} can be overdoses; use the protocol's weight-based "
+                "(infant) dosing",
+                references=(COSA_INFANT_BSA,),
+            )
         for indication in regimen.indications:
             low, high = indication.population.age_min, indication.population.age_below
             if (low is not None and age < low) or (high is not None and age >= high):
@@ -46,10 +59,10 @@ AGE001 = IntensityForAge(
     name="intensity-for-age",
     severity="warn",
     what="Warns when a high-intensity regimen is ordered at age ≥ 60, an adult regimen for a child, a pediatric "
-    "regimen for an adult, or a regimen outside the ages it was studied in.",
+    "regimen for an adult, a regimen outside the ages it was studied in, or BSA-based doses for a patient under 10 kg.",
     why="Older adults have far higher treatment-related mortality with intensive ALL induction (hyper-CVAD: 15% at "
     "≥ 60 vs 2% below); children and adults differ in pharmacology and in which protocol was tested.",
     example="R-hyper-CVAD course A for a 68-year-old.",
     use_instead="Regimens designed for older adults (e.g. mini-hyper-CVD with inotuzumab) or age-appropriate protocols.",
-    references=(KANTARJIAN_2004, THOMAS_2010),
+    references=(KANTARJIAN_2004, THOMAS_2010, COSA_INFANT_BSA),
 )

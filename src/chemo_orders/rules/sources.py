@@ -45,6 +45,11 @@ COSA_WEIGHT = (
     "COSA (Cancer Council Australia) wiki, 'How is dosage of cancer therapy calculated for adults?': "
     "dose adjustment common when weight varies by more than 10% (SECONDARY)"
 )
+COSA_INFANT_BSA = (
+    "COSA (Cancer Council Australia) wiki, paediatric dosing: patients over 10 kg are dosed by BSA "
+    "(Mosteller) unless the protocol says otherwise; below 10 kg BSA-based dosing can lead to "
+    "significant overdoses and weight-based dosing is used (SECONDARY)"
+)
 PEDIATRIC_WEIGHT = (
     "APHON forum, NIH Clinical Center: recalculation at 10% weight change in adults and 5% in "
     "children (SECONDARY; institutional practice)"
