@@ -55,7 +55,7 @@ DISEASE_STATUSES: tuple[str, ...] = get_args(DiseaseStatus)
 
 def parse_diagnosis(value: object, field: str = "diagnosis") -> str:
     """Map a vocabulary term or ICD-O-3 code to the vocabulary; refuse anything else."""
-    text = str(value).strip().lower() if isinstance(value, str) else value
+    text = value.strip().lower().replace("_", "-") if isinstance(value, str) else value
     if isinstance(text, str):
         if text in DIAGNOSES:
             return text

@@ -11,7 +11,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, cast
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
@@ -55,7 +55,15 @@ Creatinine = Annotated[Q, BeforeValidator(_creatinine)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
-class Markers(Frozen):
+class Open(Frozen):
+    """Known fields validated; other keys kept as given. The vocabulary of markers and labs is
+    open-ended (CD19, LDH …), and a misspelt known key fails safe: the rule that needs it
+    reports it as not given (MRK001 blocks without CD20, LAB001 warns)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", arbitrary_types_allowed=True)
+
+
+class Markers(Open):
     """Immunophenotype and genetics that decide which regimens are allowed."""
 
     cd20_percent: Percent | None = None
@@ -64,7 +72,7 @@ class Markers(Frozen):
     mrd_percent: Percent | None = None
 
 
-class Labs(Frozen):
+class Labs(Open):
     """Laboratory values checked against a regimen's criteria to treat."""
 
     anc: Count | None = None
@@ -117,7 +125,15 @@ class Patient(Frozen):
     @field_validator("sex", mode="before")
     @classmethod
     def _sex(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        return {"f": "female", "m": "male"}.get(text, text)
+
+    @field_validator("allergies", mode="before")
+    @classmethod
+    def _allergies(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else () if value is None else value
 
     @field_validator("height", "weight", "previous_weight", "serum_creatinine")
     @classmethod
