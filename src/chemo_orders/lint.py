@@ -13,7 +13,9 @@ from .regimen import Regimen, load_regimen_file, regimen_paths
 from .rules.route import intrathecal_problem, vinca_problem
 from .units import M2, MG
 
-# High-dose methotrexate: >= 500 mg/m² needs leucovorin rescue (methotrexate label; issue 3).
+# High-dose methotrexate, as the project defines it for the linter (issue 3): >= 500 mg/m²
+# must come with leucovorin rescue (leucovorin rescue is mandatory with HD-MTX: Thomas 2010,
+# methotrexate label).
 HIGH_DOSE_METHOTREXATE = 500 * MG / M2
 
 
