@@ -162,6 +162,14 @@ TABLE: list[tuple[str, int | None, dict[str, Any], dict[str, list[float]]]] = [
         child(8, BSA1),
         {"dexamethasone": [10], "vincristine": [1.5], "daunorubicin": [25]},
     ),
+    (
+        "triple-intrathecal",
+        None,
+        child(0, {"height": "70 cm", "weight": "8 kg"}),
+        {"methotrexate": [7.5], "hydrocortisone": [7.5], "cytarabine": [15]},
+    ),
+    ("triple-intrathecal", None, child(5, BSA1), {"methotrexate": [12], "hydrocortisone": [12], "cytarabine": [24]}),
+    ("triple-intrathecal", None, child(12, BSA15), {"methotrexate": [15], "hydrocortisone": [15], "cytarabine": [30]}),
 ]
 
 
