@@ -105,6 +105,13 @@ def test_no_trailing_zeros_and_leading_zeros(r_ice: str) -> None:
     assert not re.search(r"(?<![\d.])\.\d+ (mg|mcg)", r_ice)
 
 
+def test_pdf_metadata(hyper_cvad: tuple[bytes, str]) -> None:
+    metadata = PdfReader(io.BytesIO(hyper_cvad[0])).metadata
+    assert metadata is not None
+    assert metadata["/Author"] == "chemo-orders"
+    assert "R-hyper-CVAD course A" in metadata["/Title"] and "pharmacist" in metadata["/Subject"]
+
+
 def test_calc_json_is_attached(hyper_cvad: tuple[bytes, str]) -> None:
     reader = PdfReader(io.BytesIO(hyper_cvad[0]))
     record = json.loads(reader.attachments["calculation.json"][0])
