@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from .units import CM, KG, M2, MG_PER_DL, ML_PER_MIN, Q, quantity, ureg
+from .units import CM, KG, M2, MG_PER_DL, ML_PER_MIN, Q, magnitude_in, quantity, ureg
 
 BsaFormula = Literal["mosteller", "dubois", "haycock", "gehan-george", "boyd"]
 
@@ -68,14 +68,14 @@ BSA_FORMULAS: dict[str, Formula] = {
 
 def bsa(height: Q, weight: Q, formula: str = "mosteller") -> Q:
     """Body surface area in m² by the named formula."""
-    value = BSA_FORMULAS[formula].compute(height.to(CM).magnitude, weight.to(KG).magnitude)
+    value = BSA_FORMULAS[formula].compute(magnitude_in(height, CM), magnitude_in(weight, KG))
     return quantity(value, M2)
 
 
 def bmi(height: Q, weight: Q) -> float:
     """Body-mass index in kg/m² (a plain number by convention)."""
-    metres = height.to(CM).magnitude / 100
-    return float(weight.to(KG).magnitude / metres**2)
+    metres = magnitude_in(height, CM) / 100
+    return float(magnitude_in(weight, KG) / metres**2)
 
 
 DEVINE_MIN_INCHES = 60  # 152.4 cm: Devine's equation is not defined below 5 ft.
@@ -89,7 +89,7 @@ def ideal_body_weight(height: Q, sex: str) -> Q | None:
     Below 5 ft the equation extrapolates to implausible values (a 120 cm girl would get
     16 kg), so it returns ``None`` and callers fall back to actual weight and say so.
     """
-    inches = height.to(INCH).magnitude
+    inches = magnitude_in(height, INCH)
     if inches < DEVINE_MIN_INCHES:
         return None
     base = 50.0 if sex == "male" else 45.5
@@ -101,8 +101,8 @@ ADJUSTED_WEIGHT_FACTOR = 0.4
 
 def adjusted_body_weight(weight: Q, ideal: Q) -> Q:
     """Adjusted body weight: IBW + 0.4 × (actual − IBW) (NCCN carboplatin appendix)."""
-    ideal_kg = ideal.to(KG).magnitude
-    return quantity(ideal_kg + ADJUSTED_WEIGHT_FACTOR * (weight.to(KG).magnitude - ideal_kg), KG)
+    ideal_kg = magnitude_in(ideal, KG)
+    return quantity(ideal_kg + ADJUSTED_WEIGHT_FACTOR * (magnitude_in(weight, KG) - ideal_kg), KG)
 
 
 COCKCROFT_GAULT_CITATION = "Cockcroft DW, Gault MH. Nephron 1976;16(1):31-41"
@@ -110,8 +110,8 @@ COCKCROFT_GAULT_CITATION = "Cockcroft DW, Gault MH. Nephron 1976;16(1):31-41"
 
 def cockcroft_gault(age_years: int, weight: Q, creatinine: Q, sex: str) -> Q:
     """Creatinine clearance (mL/min) = (140 − age) × weight kg / (72 × SCr mg/dL), × 0.85 female."""
-    scr = creatinine.to(MG_PER_DL).magnitude
-    value = (140 - age_years) * weight.to(KG).magnitude / (72 * scr)
+    scr = magnitude_in(creatinine, MG_PER_DL)
+    value = (140 - age_years) * magnitude_in(weight, KG) / (72 * scr)
     if sex == "female":
         value *= 0.85
     return quantity(value, ML_PER_MIN)

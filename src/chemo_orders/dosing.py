@@ -39,6 +39,7 @@ from .units import (
     Q,
     format_number,
     format_quantity,
+    magnitude_in,
     quantity,
     time_power,
     unit_powers,
@@ -99,8 +100,8 @@ def measure(patient: Patient, options: Options) -> Body:
     age = patient.age_years(options.on)
     raw_bsa = _round(bsa(patient.height, patient.weight, options.bsa_formula).magnitude, 3)
     used_bsa, cap_note = raw_bsa, ""
-    if options.bsa_cap is not None and raw_bsa > options.bsa_cap.to(M2).magnitude:
-        used_bsa = float(options.bsa_cap.to(M2).magnitude)
+    if options.bsa_cap is not None and raw_bsa > magnitude_in(options.bsa_cap, M2):
+        used_bsa = float(magnitude_in(options.bsa_cap, M2))
         cap_note = f"BSA capped at {format_number(used_bsa)} m² (calculated {format_number(raw_bsa)} m²) per --bsa-cap"
     creatinine = creatinine_mg_dl(patient.serum_creatinine) if patient.serum_creatinine is not None else None
     crcl, note = None, ""
@@ -147,7 +148,7 @@ class MissingInput(Exception):
 def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
     """The GFR for Calvert: measured if given, else Cockcroft-Gault with NCCN conventions."""
     if patient.measured_gfr is not None:
-        value = quantity(_round(patient.measured_gfr.to(ML_PER_MIN).magnitude, 1), ML_PER_MIN)
+        value = quantity(_round(magnitude_in(patient.measured_gfr, ML_PER_MIN), 1), ML_PER_MIN)
         explanation = f"measured GFR {format_quantity(value)}"
     else:
         if body.creatinine is None:
@@ -159,13 +160,13 @@ def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
             options.carboplatin_weight == "nccn"
             and body.bmi >= NCCN_ADJUSTED_WEIGHT_BMI
             and body.ideal_weight is not None
-            and weight.magnitude > body.ideal_weight.to(KG).magnitude
+            and weight.magnitude > magnitude_in(body.ideal_weight, KG)
         ):
             adjusted = quantity(_round(adjusted_body_weight(weight, body.ideal_weight).magnitude, 1), KG)
             weight = adjusted
             weight_text = f"adjusted weight (BMI {format_number(body.bmi, 1)} ≥ 25; NCCN)"
         scr, scr_text = body.creatinine, "SCr"
-        if options.scr_floor is not None and scr.magnitude < options.scr_floor.to(MG_PER_DL).magnitude:
+        if options.scr_floor is not None and scr.magnitude < magnitude_in(options.scr_floor, MG_PER_DL):
             scr, scr_text = options.scr_floor.to(MG_PER_DL), f"SCr floor (measured {format_quantity(body.creatinine)})"
         raw = cockcroft_gault(body.age_years, weight, scr, patient.sex).magnitude
         value = quantity(_round(raw, 1), ML_PER_MIN)
@@ -263,7 +264,7 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
                 notes.append(body.bsa_cap_note)
         elif basis == "weight":
             calculated = quantity(
-                dose.magnitude * _factor(dose.units, KG, unit) * patient.weight.to(KG).magnitude, unit
+                dose.magnitude * _factor(dose.units, KG, unit) * magnitude_in(patient.weight, KG), unit
             )
             text = f"{format_quantity(dose)} × {format_quantity(patient.weight.to(KG))} = {format_quantity(calculated)}"
         else:

@@ -19,7 +19,7 @@ from .errors import InputError
 from .patient import Patient
 from .regimen import ROUTE_DISPLAY, Regimen
 from .rules import BY_CODE, Context, Finding, run_rules
-from .units import CM, KG, M2, ML_PER_MIN, json_quantity
+from .units import CM, KG, M2, ML_PER_MIN, json_quantity, magnitude_in
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,12 @@ def to_json(order_set: OrderSet) -> dict[str, Any]:
             "sex": patient.sex,
             "diagnosis": patient.diagnosis,
             "disease_status": patient.disease_status,
-            "height_cm": round(float(patient.height.to(CM).magnitude), 1),
-            "weight_kg": round(float(patient.weight.to(KG).magnitude), 2),
-            "bsa_m2": float(body.bsa.to(M2).magnitude),
+            "height_cm": round(float(magnitude_in(patient.height, CM)), 1),
+            "weight_kg": round(float(magnitude_in(patient.weight, KG)), 2),
+            "bsa_m2": float(magnitude_in(body.bsa, M2)),
             "bsa_formula": body.bsa_formula,
             "bsa_formula_citation": BSA_FORMULAS[body.bsa_formula].citation,
-            "crcl_ml_min": float(body.crcl.to(ML_PER_MIN).magnitude) if body.crcl is not None else None,
+            "crcl_ml_min": float(magnitude_in(body.crcl, ML_PER_MIN)) if body.crcl is not None else None,
             "crcl_method": body.crcl_note,
             "bmi": round(body.bmi, 1),
         },

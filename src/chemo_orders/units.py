@@ -38,6 +38,13 @@ def quantity(value: float, unit: Any) -> Q:
     return result
 
 
+def magnitude_in(value: Q, unit: Any) -> float:
+    """The number of ``unit`` in ``value``; skips pint's conversion when already in that unit."""
+    if value._units == unit._units:
+        return float(value.magnitude)
+    return float(value.to(unit).magnitude)
+
+
 # Pre-built units for hot paths: parsing a unit string costs ~100 µs, reusing a Unit ~15 µs.
 MG = ureg.milligram
 MCG = ureg.microgram

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..dosing import ADULT_AGE
-from ..units import KG, format_quantity
+from ..units import KG, format_quantity, magnitude_in
 from .base import Context, Finding, Rule
 from .sources import COSA_INFANT_BSA, KANTARJIAN_2004, THOMAS_2010
 
@@ -35,7 +35,7 @@ class IntensityForAge(Rule):
                 yield self.finding(
                     "warn", f"{regimen.name} is a pediatric regimen; patient is {age} years (≥ {ADULT_AGE})"
                 )
-        weight_kg = ctx.patient.weight.to(KG).magnitude
+        weight_kg = magnitude_in(ctx.patient.weight, KG)
         per_m2 = sorted({o.drug for o in ctx.calculation.orders if o.basis == "bsa"})
         if weight_kg < BSA_DOSING_MIN_WEIGHT_KG and per_m2:
             yield self.finding(

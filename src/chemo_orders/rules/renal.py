@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..models import Frozen, read_yaml, validate
-from ..units import ML_PER_MIN, format_quantity
+from ..units import ML_PER_MIN, format_quantity, magnitude_in
 from .base import Context, Finding, Rule
 from .sources import CALVERT_1989, FDA_CARBOPLATIN_2010
 
@@ -64,7 +64,7 @@ class RenalFunction(Rule):
                         references=source,
                     )
                     continue
-                crcl = body.crcl.to(ML_PER_MIN).magnitude
+                crcl = magnitude_in(body.crcl, ML_PER_MIN)
                 for band in rule.bands:
                     if band.holds(crcl):
                         limits = _limits(band)

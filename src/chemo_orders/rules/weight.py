@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..units import KG, format_number, format_quantity
+from ..units import KG, format_number, format_quantity, magnitude_in
 from .base import Context, Finding, Rule
 from .sources import ASCO_ONS_2016, COSA_WEIGHT, PEDIATRIC_WEIGHT
 
@@ -18,7 +18,7 @@ class WeightChange(Rule):
         if previous is None:
             return
         current = ctx.patient.weight
-        now, before = current.to(KG).magnitude, previous.to(KG).magnitude
+        now, before = magnitude_in(current, KG), magnitude_in(previous, KG)
         change = float((now - before) / before * 100)
         limit = ADULT_THRESHOLD_PERCENT if ctx.calculation.body.adult else CHILD_THRESHOLD_PERCENT
         if abs(change) >= limit:
