@@ -218,13 +218,13 @@ def format_unit(units: Any, *, style: str = "ismp") -> str:
 
 def format_quantity(quantity: Q, decimals: int = 4) -> str:
     """``Quantity(375, "mg/m**2") -> "375 mg/m²"``; AUC targets print as ``AUC 5``."""
-    return _format_quantity(float(quantity.magnitude), quantity.units, decimals)
+    return _format_quantity(float(quantity.magnitude), quantity._units, decimals)
 
 
 @lru_cache(maxsize=4096)
 def _format_quantity(magnitude: float, units: Any, decimals: int) -> str:
     """Cached on (value, unit): order arithmetic formats the same few quantities again and again."""
-    quantity = magnitude * units
+    quantity = Quantity(magnitude, units)
     if quantity.dimensionality == DIM_AUC:
         return f"AUC {format_number(quantity.to(AUC_UNIT).magnitude, decimals)}"
     number, unit = format_number(quantity.magnitude, decimals), format_unit(quantity.units)
