@@ -78,9 +78,9 @@ def bmi(height: Q, weight: Q) -> float:
     return float(magnitude_in(weight, KG) / metres**2)
 
 
-DEVINE_MIN_INCHES = 60  # 152.4 cm: Devine's equation is not defined below 5 ft.
+# Devine BJ. Drug Intell Clin Pharm 1974;8:650-655. Not defined below 5 ft (152.4 cm).
+DEVINE_MIN_INCHES = 60
 INCH = ureg.inch
-DEVINE_CITATION = "Devine BJ. Drug Intell Clin Pharm 1974;8:650-655"
 
 
 def ideal_body_weight(height: Q, sex: str) -> Q | None:

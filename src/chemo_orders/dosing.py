@@ -49,10 +49,8 @@ from .units import (
 ADULT_AGE = 18
 # FDA/CDER, Carboplatin dosing (Oct 2010): cap GFR at 125 mL/min, so max dose = AUC × 150 mg.
 GFR_CAP = 125 * ML_PER_MIN
-FDA_GFR_CAP_SOURCE = "FDA/CDER Carboplatin dosing communication, Oct 2010 (GFR capped at 125 mL/min)"
-CALVERT_CITATION = "Calvert AH, Newell DR, Gumbrell LA, et al. J Clin Oncol 1989;7(11):1748-1756"
-NCCN_CARBOPLATIN = "NCCN Chemotherapy Order Templates, Appendix B: Carboplatin dosing in adults"
-# NCCN appendix B: consider a minimum SCr of 0.7 mg/dL and adjusted weight when BMI >= 25.
+# NCCN Chemotherapy Order Templates, Appendix B "Carboplatin dosing in adults": consider a
+# minimum SCr of 0.7 mg/dL and adjusted body weight when BMI >= 25 (standards.md §1.5).
 NCCN_SCR_FLOOR = 0.7 * MG_PER_DL
 NCCN_ADJUSTED_WEIGHT_BMI = 25.0
 

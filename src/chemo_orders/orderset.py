@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import DISCLAIMER, __version__
-from .body import BSA_FORMULAS
+from .body import BSA_FORMULAS, COCKCROFT_GAULT_CITATION
 from .dosing import Calculation, Options, Order, calculate_regimen
 from .drugs import drug_table
 from .errors import InputError
@@ -137,6 +137,7 @@ def to_json(order_set: OrderSet) -> dict[str, Any]:
             "bsa_formula_citation": BSA_FORMULAS[body.bsa_formula].citation,
             "crcl_ml_min": float(magnitude_in(body.crcl, ML_PER_MIN)) if body.crcl is not None else None,
             "crcl_method": body.crcl_note,
+            "crcl_citation": COCKCROFT_GAULT_CITATION,
             "bmi": round(body.bmi, 1),
         },
         "regimen": {

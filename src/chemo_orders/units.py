@@ -59,8 +59,6 @@ AUC_UNIT = ureg.milligram * ureg.minute / ureg.milliliter
 PER_L = 1 / ureg.liter
 UNITS = ureg.biological_unit
 DAY = ureg.day
-HOUR = ureg.hour
-YEAR = ureg.year
 
 DIM_MASS = ureg.get_dimensionality("[mass]")
 DIM_LENGTH = ureg.get_dimensionality("[length]")

@@ -24,8 +24,6 @@ from .regimen import ROUTE_SYNONYMS, Route, load_regimen
 from .rounding import HOPA_MAX_DEVIATION_PERCENT, deviation_percent
 from .units import Q, format_number, format_quantity, json_quantity
 
-DEFAULT_TOLERANCE_PERCENT = 5.0
-
 Verdict = Literal[
     "ok",
     "outside tolerance",
