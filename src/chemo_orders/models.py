@@ -18,6 +18,10 @@ from .errors import InputError
 from .units import Q, QuantityClass, parse_quantity
 
 
+# libyaml's safe loader when PyYAML was built with it (~8x faster); the same safe subset.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class Frozen(BaseModel):
     """Immutable, strict about unknown keys (a typo must not silently drop a field)."""
 
@@ -52,7 +56,7 @@ def read_yaml(path: Path, what: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(what, str(path), f"cannot read file ({exc.__class__.__name__})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
