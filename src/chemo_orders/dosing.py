@@ -195,12 +195,20 @@ class Order:
     rounded: bool
     calculation: str
     administrations: int
-    course_total: Q
     notes: tuple[str, ...] = field(default=())
 
     @property
     def drug(self) -> str:
         return self.line.drug
+
+    @property
+    def course_total(self) -> Q:
+        """The amount given in one cycle: per administration × administrations, or a per-day
+        dose (a continuous infusion in mcg/day) × its days. Worked out only when asked for."""
+        final = self.final
+        if time_power(final) < 0:
+            return quantity(final.magnitude * len(self.line.days), _times_day(final.units))
+        return quantity(final.magnitude * self.administrations, final.units)
 
     @property
     def expected(self) -> Q:
@@ -284,13 +292,6 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
     administrations = line.doses if line.doses is not None else len(line.days)
     if line.every is not None:
         text += f"; every {format_quantity(line.every)} × {line.doses} doses"
-    per_time = time_power(final) < 0
-    # A continuous infusion dosed per day (mcg/day) totals over its days; others per administration.
-    course_total = (
-        quantity(final.magnitude * len(line.days), _times_day(final.units))
-        if per_time
-        else quantity(final.magnitude * administrations, final.units)
-    )
     return Order(
         line=line,
         basis=basis,
@@ -303,7 +304,6 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
         rounded=final.magnitude != after_cap.magnitude,
         calculation=text,
         administrations=administrations,
-        course_total=course_total,
         notes=tuple(notes),
     )
 

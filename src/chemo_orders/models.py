@@ -17,7 +17,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from .errors import InputError
 from .units import Q, QuantityClass, parse_quantity
 
-
 # libyaml's safe loader when PyYAML was built with it (~8x faster); the same safe subset.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
