@@ -87,7 +87,8 @@ def main() -> None:
     html, order_set = render_fixture()
     import weasyprint
 
-    from chemo_orders.render import _fetcher_class, pdf_bytes, templates_dir
+    from chemo_orders.pdf import _fetcher_class, templates_dir
+    from chemo_orders.render import pdf_bytes
 
     root = templates_dir()
 

@@ -30,4 +30,7 @@ if ! python3 -m uv --version >/dev/null 2>&1; then
     || python3 -m pip install --quiet --user --break-system-packages uv
 fi
 python3 -m uv sync --frozen --quiet --compile-bytecode
+# Bytecode for the project's own sources too: where PYTHONDONTWRITEBYTECODE is set, Python
+# would otherwise recompile them on every start (measured: a cold calc pays for it).
+.venv/bin/python -m compileall -q src
 echo "setup: ready (.venv)"

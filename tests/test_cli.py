@@ -127,3 +127,30 @@ def test_regimens_json_lists_indications() -> None:
     ids = {r["id"]: r for r in json.loads(result.stdout)["regimens"]}
     assert ids["r-ice"]["indications"][0]["disease"] == "dlbcl"
     assert ids["r-ice"]["category"] == "lymphoma-salvage"
+
+
+def test_parser_bsa_formula_names_match_the_formulas() -> None:
+    from chemo_orders.body import BSA_FORMULAS
+    from chemo_orders.cli import BSA_FORMULA_NAMES
+
+    assert sorted(BSA_FORMULA_NAMES) == sorted(BSA_FORMULAS)
+
+
+def test_building_the_parser_imports_no_pint_or_weasyprint() -> None:
+    code = (
+        "import sys; import chemo_orders.cli as c; c.build_parser(); "
+        "print('pint' in sys.modules, 'weasyprint' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_calc_never_imports_weasyprint() -> None:
+    code = (
+        "import sys, io, contextlib; import chemo_orders.cli as c; "
+        "f = io.StringIO()\nwith contextlib.redirect_stdout(f): "
+        f"c.main(['calc', {str(SAMPLES / 'relapsed-dlbcl.yaml')!r}, '--regimen', 'r-ice', '--json'])\n"
+        "print('weasyprint' in sys.modules, 'jinja2' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "False"], result.stderr

@@ -16,8 +16,9 @@ from pypdf import PdfReader
 from chemo_orders.dosing import Options
 from chemo_orders.orderset import OrderSet, build
 from chemo_orders.patient import load_patient
+from chemo_orders.pdf import _fetcher_class, templates_dir
 from chemo_orders.regimen import load_regimen
-from chemo_orders.render import _fetcher_class, build_view, pdf_bytes, render_html, templates_dir
+from chemo_orders.render import build_view, pdf_bytes, render_html
 
 SAMPLES = ROOT / "samples" / "patients"
 

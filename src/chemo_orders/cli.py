@@ -35,9 +35,12 @@ def _date(text: str) -> dt.date:
         raise InputError("--date", text, "expected YYYY-MM-DD") from None
 
 
-def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = False) -> None:
-    from .body import BSA_FORMULAS
+# The names of body.BSA_FORMULAS, kept here so building the parser imports no pint (a test
+# checks that the two agree): `render` forks its PDF helper before the heavy imports.
+BSA_FORMULA_NAMES = ("boyd", "dubois", "gehan-george", "haycock", "mosteller")
 
+
+def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = False) -> None:
     if batch:
         parser.add_argument("patient", type=Path, nargs="?", help="patient YAML file (omit with --batch)")
         parser.add_argument("--regimen", help="regimen id; with --batch DIR, a comma-separated list")
@@ -46,7 +49,7 @@ def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = Fals
         parser.add_argument("--regimen", required=True, help="regimen id (see `chemo-orders regimens`)")
     parser.add_argument("--cycle", type=int, help="cycle (course) number; default: the regimen's first")
     parser.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today); fixes age")
-    parser.add_argument("--bsa-formula", choices=sorted(BSA_FORMULAS), default="mosteller")
+    parser.add_argument("--bsa-formula", choices=BSA_FORMULA_NAMES, default="mosteller")
     parser.add_argument("--bsa-cap", help="explicit BSA cap, e.g. '2 m**2' (off by default; ASCO 2021)")
     parser.add_argument("--policy", type=Path, help="rounding policy YAML (sample in samples/)")
     parser.add_argument(
@@ -71,8 +74,6 @@ def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = Fals
 
 
 def build_parser() -> Parser:
-    from .body import BSA_FORMULAS
-
     parser = Parser(prog="chemo-orders", description=f"Chemotherapy order sets. {DISCLAIMER}")
     parser.add_argument("--version", action="version", version=f"chemo-orders {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -101,7 +102,7 @@ def build_parser() -> Parser:
     p.add_argument("--report", type=Path, help="batch: write a CSV report here")
     p.add_argument("--tolerance", default="5%", help="allowed deviation, default 5%% (at most 10%%, HOPA)")
     p.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today)")
-    p.add_argument("--bsa-formula", choices=sorted(BSA_FORMULAS), default="mosteller")
+    p.add_argument("--bsa-formula", choices=BSA_FORMULA_NAMES, default="mosteller")
     p.add_argument("--bsa-cap")
     p.add_argument("--policy", type=Path)
     p.add_argument("--carboplatin-weight", choices=["nccn", "actual"], default="nccn")
@@ -164,10 +165,7 @@ def cmd_calc(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .files import write_atomic
-    from .orderset import OrderSet
-    from .render import build_view, pdf_bytes, render_html
-    from .report import calc_text
+    from .pdf import PdfProcess
 
     if args.batch is not None:
         from .batch import render_batch
@@ -177,14 +175,23 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise InputError("usage", "render", "give PATIENT and --regimen ID (or --batch)")
     if args.output.suffix.lower() != ".pdf":
         raise InputError("--output", str(args.output), "expected a .pdf file name")
-    order_set = order_set_from(args)
-    assert isinstance(order_set, OrderSet)
-    if order_set.blocked:
-        print(calc_text(order_set))
-        print(f"Nothing written: {args.output} (blocked)", file=sys.stderr)
-        return EXIT_BLOCKED
-    html = render_html(build_view(order_set, args.paper))
-    pdf = pdf_bytes(html, order_set)
+    helper = PdfProcess()  # forked before the heavy imports below, so both run at once
+    try:
+        from .files import write_atomic
+        from .orderset import OrderSet, calc_record
+        from .render import build_view, render_html
+        from .report import calc_text
+
+        order_set = order_set_from(args)
+        assert isinstance(order_set, OrderSet)
+        if order_set.blocked:
+            print(calc_text(order_set))
+            print(f"Nothing written: {args.output} (blocked)", file=sys.stderr)
+            return EXIT_BLOCKED
+        html = render_html(build_view(order_set, args.paper))
+        pdf = helper.render(html, calc_record(order_set))
+    finally:
+        helper.close()
     if args.html is not None:
         write_atomic(args.html, html.encode("utf-8"))
     write_atomic(args.output, pdf)

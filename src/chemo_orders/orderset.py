@@ -158,3 +158,8 @@ def to_json(order_set: OrderSet) -> dict[str, Any]:
 
 def dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def calc_record(order_set: OrderSet) -> bytes:
+    """The calc JSON as attached to the PDF: the machine-readable record of the calculation."""
+    return dumps(to_json(order_set)).encode("utf-8")

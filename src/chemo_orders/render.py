@@ -9,30 +9,21 @@ weasyprint is imported only here (it costs ~0.7 s), never on the ``calc`` path.
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from . import DISCLAIMER, __version__
 from .body import BSA_FORMULAS
 from .diagnosis import DIAGNOSIS_NAMES, in_family
 from .drugs import drug_table
-from .orderset import OrderSet, dumps, to_json
+from .orderset import OrderSet, calc_record
+from .pdf import pdf_from_html, templates_dir
 from .regimen import ROUTE_DISPLAY, regimen_paths
 from .report import days_text
 from .rules.labs import show
 from .rules.route import INTRATHECAL_LABEL, VINCA_LABEL
 from .units import format_quantity
-
-
-def templates_dir() -> Path:
-    """The templates folder: inside the installed wheel, else the checkout."""
-    installed = Path(str(resources.files("chemo_orders"))) / "templates"
-    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "templates"
 
 
 @dataclass(frozen=True)
@@ -280,54 +271,6 @@ def render_html(view: DocumentView) -> str:
     return str(template.render(doc=view, vinca_label=VINCA_LABEL, intrathecal_label=INTRATHECAL_LABEL))
 
 
-@cache
-def _fetcher_class() -> Any:
-    from weasyprint.urls import URLFetcher, URLFetcherResponse
-
-    class TemplatesOnlyFetcher(URLFetcher):  # type: ignore[misc]
-        """Serves files inside the templates folder; refuses everything else (no network)."""
-
-        def __init__(self, root: Path) -> None:
-            super().__init__(allowed_protocols=["file"], allow_redirects=False)
-            self.root = root.resolve()
-
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            parsed = urlparse(url)
-            if parsed.scheme != "file":
-                raise ValueError(f"refused non-file URL: {url}")
-            path = Path(unquote(parsed.path)).resolve()
-            if not path.is_relative_to(self.root) or not path.is_file():
-                raise ValueError(f"refused file outside the templates folder: {url}")
-            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
-
-    return TemplatesOnlyFetcher
-
-
-@cache
-def _font_config() -> Any:
-    """One font configuration per process: weasyprint otherwise builds one per document and
-    keeps ~230 KB of each alive (measured: bench/run.py, "RSS growth per document")."""
-    from weasyprint.text.fonts import FontConfiguration
-
-    return FontConfiguration()
-
-
 def pdf_bytes(html: str, order_set: OrderSet) -> bytes:
     """The PDF (PDF/A-3b) with the calc JSON attached as the machine-readable record."""
-    import weasyprint
-
-    root = templates_dir()
-    record = dumps(to_json(order_set)).encode("utf-8")
-    attachment = weasyprint.Attachment(
-        string=record, name="calculation.json", description="chemo-orders calc record (JSON)", relationship="Data"
-    )
-    document = weasyprint.HTML(string=html, base_url=str(root) + "/", url_fetcher=_fetcher_class()(root))
-    result = document.write_pdf(
-        pdf_variant="pdf/a-3b",
-        attachments=[attachment],
-        custom_metadata=True,
-        font_config=_font_config(),
-    )
-    assert isinstance(result, bytes)
-    return result
+    return pdf_from_html(html, calc_record(order_set))
