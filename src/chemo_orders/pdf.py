@@ -78,20 +78,31 @@ class PdfProcess:
     """A helper process that imports weasyprint while the caller calculates.
 
     weasyprint's import (~0.6 s) and our own stack's (~0.4 s) are both CPU-bound Python, so a
-    thread cannot overlap them; a forked process uses the second core.
+    thread cannot overlap them; a forked process uses the second core. Measured: a cold
+    ``render`` then costs about what weasyprint alone does (bench/run.py). Where ``fork`` is
+    not available the PDF is written in this process instead.
     """
 
     def __init__(self) -> None:
         import multiprocessing
 
-        context = multiprocessing.get_context("fork")
+        self._process: Any = None
+        try:
+            context = multiprocessing.get_context("fork")
+        except ValueError:  # no fork on this platform: render in-process
+            return
         self._connection, child = context.Pipe()
         self._process = context.Process(target=_pdf_process_main, args=(child,), daemon=True)
         self._process.start()
 
     def render(self, html: str, record: bytes) -> bytes:
+        if self._process is None:
+            return pdf_from_html(html, record)
         self._connection.send((html, record))
-        status, payload = self._connection.recv()
+        try:
+            status, payload = self._connection.recv()
+        except EOFError:
+            raise RuntimeError("the PDF helper process stopped (could weasyprint be imported?)") from None
         if status != "ok":
             raise RuntimeError(f"PDF rendering failed: {payload}")
         assert isinstance(payload, bytes)
@@ -99,8 +110,9 @@ class PdfProcess:
 
     def close(self) -> None:
         """Stop the helper (it exits by itself after one document; this also covers errors)."""
-        self._process.terminate()
-        self._process.join()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join()
 
 
 def _pdf_process_main(connection: Any) -> None:
