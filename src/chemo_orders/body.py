@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from .units import CM, KG, M2, MG_PER_DL, ML_PER_MIN, Q, magnitude_in, quantity, ureg
+from .units import CM, KG, M2, MG_PER_DL, ML_PER_MIN, Q, magnitude_in, quantity
 
 BsaFormula = Literal["mosteller", "dubois", "haycock", "gehan-george", "boyd"]
 
@@ -80,7 +80,7 @@ def bmi(height: Q, weight: Q) -> float:
 
 # Devine BJ. Drug Intell Clin Pharm 1974;8:650-655. Not defined below 5 ft (152.4 cm).
 DEVINE_MIN_INCHES = 60
-INCH = ureg.inch
+CM_PER_INCH = 2.54  # exact, by definition of the international inch
 
 
 def ideal_body_weight(height: Q, sex: str) -> Q | None:
@@ -89,7 +89,7 @@ def ideal_body_weight(height: Q, sex: str) -> Q | None:
     Below 5 ft the equation extrapolates to implausible values (a 120 cm girl would get
     16 kg), so it returns ``None`` and callers fall back to actual weight and say so.
     """
-    inches = magnitude_in(height, INCH)
+    inches = magnitude_in(height, CM) / CM_PER_INCH
     if inches < DEVINE_MIN_INCHES:
         return None
     base = 50.0 if sex == "male" else 45.5

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import pint
 
@@ -228,12 +228,12 @@ class Order:
 
 def _result_unit(dose: Q) -> pint.Unit:
     """mg for g/mg doses, mcg for mcg doses, units for units; per day stays per day."""
-    return _result_unit_of(dose.units)
+    return _result_unit_of(dose._units)
 
 
 @cache
-def _result_unit_of(dose_units: pint.Unit) -> pint.Unit:
-    units = unit_powers(1 * dose_units)
+def _result_unit_of(dose_units: Any) -> pint.Unit:
+    units = unit_powers(quantity(1, dose_units))
     numerator = next(name for name, power in units.items() if power > 0)
     base = {"microgram": MCG, "biological_unit": UNITS}.get(numerator, MG)
     per_time = [name for name, power in units.items() if power < 0 and ureg.Unit(name).dimensionality == DIM_TIME]

@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import pint
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
@@ -31,6 +30,7 @@ from .units import (
     QuantityClass,
     format_quantity,
     parse_quantity,
+    quantity,
     time_power,
     unit_powers,
     ureg,
@@ -68,15 +68,16 @@ def dose_basis(dose: Q) -> Basis:
     is dimensionless to pint, so the units themselves, not the dimensionality, decide.
     """
     try:
-        return _basis_of_units(dose.units)
+        return _basis_of_units(dose._units)
     except InputError:
         raise InputError("dose", format_quantity(dose), "not a dose per m², per kg, flat, or AUC") from None
 
 
 @cache
-def _basis_of_units(units: pint.Unit) -> Basis:
-    """The basis depends only on the units, so it is worked out once per unit (hot path)."""
-    dose = 1 * units
+def _basis_of_units(units: Any) -> Basis:
+    """The basis depends only on the units (a pint units container), so it is worked out once
+    per unit (hot path)."""
+    dose = quantity(1, units)
     dims = dose.dimensionality
     if dims == DIM_AUC:
         return "auc"

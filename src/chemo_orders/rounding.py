@@ -20,7 +20,7 @@ from typing import Annotated
 from pydantic import Field
 
 from .models import AnyQuantity, Frozen, read_yaml, validate
-from .units import Q, format_number, format_quantity, format_unit, quantity
+from .units import Q, format_number, format_quantity, format_unit, magnitude_in, quantity
 
 HOPA_MAX_DEVIATION_PERCENT = 10.0
 DEFAULT_SIGNIFICANT_FIGURES = 3
@@ -75,7 +75,7 @@ def round_dose(drug: str, calculated: Q, cap: Q | None, policy: RoundingPolicy |
     chosen = significant(magnitude)
     rule = policy.drugs.get(drug) if policy else None
     if policy is not None and rule is not None:
-        increment = rule.increment.to(units).magnitude
+        increment = magnitude_in(rule.increment, units)
         step = Decimal(str(increment))
         by_policy = (Decimal(str(magnitude)) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
         limit = rule.max_deviation_percent or policy.max_deviation_percent
@@ -85,10 +85,10 @@ def round_dose(drug: str, calculated: Q, cap: Q | None, policy: RoundingPolicy |
         else:
             note = f"{policy.name} increment would move the dose more than {limit:g}%; default rounding"
     final = float(chosen)
-    if cap is not None and final > cap.to(units).magnitude:
-        final = float(cap.to(units).magnitude)
+    if cap is not None:
+        final = min(final, magnitude_in(cap, units))
     if final == magnitude:
-        return Rounded(quantity(final, units), "")
+        return Rounded(calculated, "")
     change = deviation_percent(final, magnitude)
     sign = "+" if change >= 0 else "−"
     text = f"rounded to {format_number(final)} {format_unit(units)} ({sign}{format_number(abs(change), 2)}%)"
