@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import mimetypes
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -18,7 +17,7 @@ from urllib.parse import unquote, urlparse
 
 def templates_dir() -> Path:
     """The templates folder: inside the installed wheel, else the checkout."""
-    installed = Path(str(resources.files("chemo_orders"))) / "templates"
+    installed = Path(__file__).resolve().parent / "templates"  # the wheel puts them in the package
     return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "templates"
 
 

@@ -8,10 +8,8 @@ are all refused with the field path. Doses are parsed into pint quantities once,
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -378,7 +376,7 @@ def _all_sources(line: DoseLine) -> tuple[str, ...]:
 
 def regimen_dirs() -> list[Path]:
     """Where bundled regimen files live: inside the installed wheel, else the checkout."""
-    installed = Path(str(resources.files("chemo_orders"))) / "regimens"
+    installed = Path(__file__).resolve().parent / "regimens"  # the wheel puts them in the package
     checkout = Path(__file__).resolve().parents[2] / "regimens"
     return [d for d in (installed, checkout) if d.is_dir()][:1]
 
@@ -397,6 +395,8 @@ def load_regimen(regimen_id: str) -> Regimen:
     """The bundled regimen with this id; an unknown id names the nearest ones."""
     paths = regimen_paths()
     if regimen_id not in paths:
+        import difflib  # only on the error path
+
         near = difflib.get_close_matches(regimen_id, list(paths), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(near)}?" if near else f"; known: {', '.join(paths)}"
         raise InputError("regimen", regimen_id, f"unknown regimen{hint}")
