@@ -184,7 +184,7 @@ def render_one(job: Job) -> tuple[str, str]:
         order_set = build(
             patient,
             regimen,
-            options_from(args, cycle or regimen.first_cycle()),  # type: ignore[arg-type]
+            options_from(args, cycle or regimen.first_cycle()),
             input_text=Path(patient_path).read_bytes(),
         )
         if order_set.blocked:

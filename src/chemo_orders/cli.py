@@ -13,10 +13,14 @@ import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import DISCLAIMER, __version__
 from .errors import InputError
+
+if TYPE_CHECKING:  # annotations only: the heavy modules load inside the commands
+    from .dosing import Options
+    from .orderset import OrderSet
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_BLOCKED, EXIT_DISCREPANCY = 0, 1, 2, 3, 4
 
@@ -48,6 +52,19 @@ def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = Fals
         parser.add_argument("patient", type=Path, help="patient YAML file")
         parser.add_argument("--regimen", required=True, help="regimen id (see `chemo-orders regimens`)")
     parser.add_argument("--cycle", type=int, help="cycle (course) number; default: the regimen's first")
+    _add_dose_options(parser)
+    parser.add_argument(
+        "--acknowledge",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="acknowledge a warn-level finding (repeat; pair each with --reason)",
+    )
+    parser.add_argument("--reason", action="append", default=[], metavar="TEXT")
+
+
+def _add_dose_options(parser: argparse.ArgumentParser) -> None:
+    """How doses are calculated: shared by calc, render and verify (read by options_from)."""
     parser.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today); fixes age")
     parser.add_argument("--bsa-formula", choices=BSA_FORMULA_NAMES, default="mosteller")
     parser.add_argument("--bsa-cap", help="explicit BSA cap, e.g. '2 m**2' (off by default; ASCO 2021)")
@@ -63,14 +80,6 @@ def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = Fals
         default="0.7 mg/dL",
         help="minimum serum creatinine for Calvert (NCCN: 0.7 mg/dL); 'none' to disable",
     )
-    parser.add_argument(
-        "--acknowledge",
-        action="append",
-        default=[],
-        metavar="CODE",
-        help="acknowledge a warn-level finding (repeat; pair each with --reason)",
-    )
-    parser.add_argument("--reason", action="append", default=[], metavar="TEXT")
 
 
 def build_parser() -> Parser:
@@ -101,12 +110,7 @@ def build_parser() -> Parser:
     p.add_argument("--batch", type=Path, help="folder of prescriptions naming their patient, or CSV patient,prescribed")
     p.add_argument("--report", type=Path, help="batch: write a CSV report here")
     p.add_argument("--tolerance", default="5%", help="allowed deviation, default 5%% (at most 10%%, HOPA)")
-    p.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today)")
-    p.add_argument("--bsa-formula", choices=BSA_FORMULA_NAMES, default="mosteller")
-    p.add_argument("--bsa-cap")
-    p.add_argument("--policy", type=Path)
-    p.add_argument("--carboplatin-weight", choices=["nccn", "actual"], default="nccn")
-    p.add_argument("--scr-floor", default="0.7 mg/dL")
+    _add_dose_options(p)
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("rule", help="explain a safety rule")
     p.add_argument("code", nargs="?", help="rule code, e.g. IND002; omit to list all")
@@ -115,7 +119,7 @@ def build_parser() -> Parser:
     return parser
 
 
-def options_from(args: argparse.Namespace, cycle: int) -> object:
+def options_from(args: argparse.Namespace, cycle: int) -> Options:
     from .dosing import Options
     from .rounding import load_policy
     from .units import M2, MG_PER_DL, parse_quantity
@@ -140,7 +144,7 @@ def options_from(args: argparse.Namespace, cycle: int) -> object:
     )
 
 
-def order_set_from(args: argparse.Namespace) -> object:
+def order_set_from(args: argparse.Namespace) -> OrderSet:
     from .orderset import Acknowledgement, build
     from .patient import load_patient
     from .regimen import load_regimen
@@ -151,15 +155,14 @@ def order_set_from(args: argparse.Namespace) -> object:
     regimen = load_regimen(args.regimen)
     cycle = args.cycle if args.cycle is not None else regimen.first_cycle()
     acks = tuple(Acknowledgement(c.upper(), r) for c, r in zip(args.acknowledge, args.reason, strict=True))
-    return build(patient, regimen, options_from(args, cycle), acks, args.patient.read_bytes())  # type: ignore[arg-type]
+    return build(patient, regimen, options_from(args, cycle), acks, args.patient.read_bytes())
 
 
 def cmd_calc(args: argparse.Namespace) -> int:
-    from .orderset import OrderSet, dumps, to_json
+    from .orderset import dumps, to_json
     from .report import calc_text
 
     order_set = order_set_from(args)
-    assert isinstance(order_set, OrderSet)
     print(dumps(to_json(order_set)) if args.json else calc_text(order_set))
     return EXIT_BLOCKED if order_set.blocked else EXIT_OK
 
@@ -178,12 +181,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     helper = PdfProcess()  # forked before the heavy imports below, so both run at once
     try:
         from .files import write_atomic
-        from .orderset import OrderSet, calc_record
+        from .orderset import calc_record
         from .render import build_view, render_html
         from .report import calc_text
 
         order_set = order_set_from(args)
-        assert isinstance(order_set, OrderSet)
         if order_set.blocked:
             print(calc_text(order_set))
             print(f"Nothing written: {args.output} (blocked)", file=sys.stderr)

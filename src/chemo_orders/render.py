@@ -17,7 +17,7 @@ from . import DISCLAIMER, __version__
 from .body import BSA_FORMULAS
 from .diagnosis import DIAGNOSIS_NAMES, in_family
 from .drugs import drug_table
-from .orderset import OrderSet, calc_record
+from .orderset import Acknowledgement, OrderSet, calc_record
 from .pdf import pdf_from_html, templates_dir
 from .regimen import ROUTE_DISPLAY, regimen_paths
 from .report import days_text
@@ -67,12 +67,6 @@ class ReferenceRow:
 
 
 @dataclass(frozen=True)
-class AckRow:
-    code: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class DocumentView:
     """Everything the templates may read; nothing else reaches them."""
 
@@ -108,7 +102,7 @@ class DocumentView:
     input_hash: str
     engine: str
     findings: tuple[FindingRow, ...]
-    acknowledgements: tuple[AckRow, ...]
+    acknowledgements: tuple[Acknowledgement, ...]
     systemic: tuple[OrderRow, ...]
     intrathecal: tuple[OrderRow, ...]
     supportive: tuple[str, ...]
@@ -243,7 +237,7 @@ def build_view(order_set: OrderSet, paper: str = "a4") -> DocumentView:
         input_hash=order_set.input_hash,
         engine=f"chemo-orders {__version__}",
         findings=tuple(FindingRow(f.severity, f.rule, f.name, f.message) for f in order_set.findings),
-        acknowledgements=tuple(AckRow(a.code, a.reason) for a in order_set.acknowledgements),
+        acknowledgements=order_set.acknowledgements,
         systemic=tuple(row for route, row in rows if route != "intrathecal"),
         intrathecal=tuple(row for route, row in rows if route == "intrathecal"),
         supportive=tuple(s.text for s in regimen.supportive),
