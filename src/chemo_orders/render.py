@@ -21,7 +21,7 @@ from .orderset import Acknowledgement, OrderSet, calc_record
 from .pdf import pdf_from_html, templates_dir
 from .regimen import ROUTE_DISPLAY, regimen_paths
 from .report import days_text
-from .rules.labs import show
+from .rules.labs import criterion_text, show
 from .rules.route import INTRATHECAL_LABEL, VINCA_LABEL
 from .units import format_quantity
 
@@ -163,14 +163,7 @@ def build_view(order_set: OrderSet, paper: str = "a4") -> DocumentView:
     criteria = tuple(
         CriterionRow(
             c.lab + (f" ({c.note})" if c.note else ""),
-            " and ".join(
-                p
-                for p in (
-                    f"≥ {show(c.min)}" if c.min is not None else "",
-                    f"≤ {show(c.max)}" if c.max is not None else "",
-                )
-                if p
-            ),
+            criterion_text(c),
             show(getattr(patient.labs, c.lab)) if getattr(patient.labs, c.lab) is not None else "not given",
         )
         for c in regimen.criteria_to_treat

@@ -11,6 +11,7 @@ from .drugs import drug_table
 from .orderset import OrderSet
 from .regimen import ROUTE_DISPLAY, DoseLine, Regimen
 from .rules.indication import describe
+from .rules.labs import criterion_text
 from .units import format_quantity
 
 
@@ -136,11 +137,7 @@ def regimen_text(regimen: Regimen) -> str:
         lines += ["Supportive care:", *[f"  - {s.text}   [{', '.join(s.source)}]" for s in regimen.supportive]]
     if regimen.criteria_to_treat:
         lines.append("Criteria to treat:")
-        lines += [
-            f"  - {c.lab} {'≥ ' + str(c.min) if c.min is not None else ''}"
-            f"{' ≤ ' + str(c.max) if c.max is not None else ''}"
-            for c in regimen.criteria_to_treat
-        ]
+        lines += [f"  - {c.lab} {criterion_text(c)}   [{', '.join(c.source)}]" for c in regimen.criteria_to_treat]
     lines.append("References:")
     for key, ref in regimen.references.items():
         ids = " ".join(

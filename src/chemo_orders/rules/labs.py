@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..regimen import Criterion
 from ..units import format_quantity
 from .base import Context, Finding, Rule
 from .sources import ASCO_ONS_2016
@@ -27,7 +28,7 @@ class CriteriaToTreat(Rule):
             if value is None:
                 yield self.finding(
                     "warn",
-                    f"{criterion.lab} not given; criterion to treat: {_criterion(criterion.min, criterion.max)}",
+                    f"{criterion.lab} not given; criterion to treat: {criterion_text(criterion)}",
                     references=refs,
                 )
             elif criterion.min is not None and value < criterion.min:
@@ -41,7 +42,9 @@ class CriteriaToTreat(Rule):
                 )
 
 
-def _criterion(low: object, high: object) -> str:
+def criterion_text(criterion: Criterion) -> str:
+    """``"≥ 1 x10^9/L"``: one wording for findings, the order set and ``show``."""
+    low, high = criterion.min, criterion.max
     return " and ".join(
         part
         for part in (f"≥ {show(low)}" if low is not None else "", f"≤ {show(high)}" if high is not None else "")
