@@ -56,6 +56,8 @@ Category = Literal[
     "all-maintenance",
     "all-salvage",
     "all-cns-prophylaxis",
+    "cellular-therapy-referral",
+    "burkitt",
 ]
 
 
@@ -241,8 +243,6 @@ class DoseLine(Frozen):
 
     @model_validator(mode="after")
     def _dose_given(self) -> DoseLine:
-        if self.dose is None and not self.alternatives:
-            raise InputError("dose", "", "required unless alternatives give every dose")
         if (self.every is None) != (self.doses is None):
             raise InputError("every", self.every, "'every' and 'doses' go together (q12h × 6)")
         if not self.source:
@@ -307,10 +307,13 @@ class Regimen(Frozen):
     name: str
     title: str
     version: Annotated[str, BeforeValidator(str)]
-    status: Literal["active", "draft", "retired"] = "active"
+    # ``reference``: the regimen is known (indication, drugs, the paper) but no retrievable
+    # source confirms its doses; it is listed by ``options`` and refused by calc and render.
+    status: Literal["active", "draft", "retired", "reference"] = "active"
+    reference_reason: str | None = None
     reviewed: dt.date | None = None
     category: Category
-    intensity: Literal["high", "standard", "low"] = "standard"
+    intensity: Literal["high", "standard", "moderate", "low"] = "standard"
     population: Literal["adult", "pediatric", "any"] = "adult"
     indications: Annotated[tuple[Indication, ...], Field(min_length=1)]
     cycle_length: Duration | None = None  # None: a single course, or not fixed by the sources
@@ -332,9 +335,13 @@ class Regimen(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> Regimen:
+        if (self.status == "reference") != (self.reference_reason is not None):
+            raise InputError("reference_reason", self.reference_reason or "", "required with, and only with, status reference")
         length_days = self.cycle_length.to(ureg.day).magnitude if self.cycle_length is not None else None
         for index, line in enumerate(self.drugs):
             where = f"drugs.{index}"
+            if line.dose is None and not line.alternatives and self.status != "reference":
+                raise InputError(f"{where}.dose", "", "required unless alternatives give every dose")
             if length_days is not None and max(line.days) > length_days:
                 raise InputError(f"{where}.days", list(line.days), f"beyond the {length_days:g}-day cycle")
             for key in _all_sources(line):
