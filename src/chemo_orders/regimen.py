@@ -270,7 +270,12 @@ class Population(Frozen):
     age_min: float | None = None
     age_below: float | None = None
     cd20_percent_min: float | None = None
+    cd22_percent_min: float | None = None  # inotuzumab (MRK004)
+    mrd_percent_min: float | None = None  # an MRD-positive indication's threshold (MRK005)
     philadelphia: Literal["positive", "negative"] | None = None
+    nci_risk: Literal["standard", "high"] | None = None  # children's induction (RSK001)
+    ecog_max: int | None = None  # fitness for the intensity (options)
+    source: Sources = ()  # where the thresholds above come from
 
 
 class Indication(Frozen):
