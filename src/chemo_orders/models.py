@@ -15,7 +15,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from .errors import InputError
-from .units import Q, QuantityClass, parse_quantity
+from .quantities import parse_quantity
+from .units import Q, QuantityClass
 
 # libyaml's safe loader when PyYAML was built with it (~8x faster); the same safe subset.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

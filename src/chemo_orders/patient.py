@@ -40,7 +40,7 @@ def creatinine_mg_dl(value: Q) -> Q:
 def _creatinine(value: object) -> object:
     if isinstance(value, QuantityClass):
         return value
-    from .units import parse_quantity
+    from .quantities import parse_quantity
 
     quantity = parse_quantity(value, "serum_creatinine")
     if quantity.dimensionality not in (MG_PER_DL.dimensionality, UMOL_PER_L.dimensionality):
@@ -174,7 +174,8 @@ class Patient(Frozen):
 
 
 def _flow(value: object) -> Q:
-    from .units import ML_PER_MIN, parse_quantity
+    from .quantities import parse_quantity
+    from .units import ML_PER_MIN
 
     quantity = parse_quantity(value, "measured_gfr", "[length] ** 3 / [time]")
     if not 1 <= quantity.to(ML_PER_MIN).magnitude <= 250:
@@ -183,7 +184,7 @@ def _flow(value: object) -> Q:
 
 
 def _per_area(value: object) -> Q:
-    from .units import parse_quantity
+    from .quantities import parse_quantity
 
     return parse_quantity(value, "prior_cumulative", "[mass] / [length] ** 2")
 

@@ -19,6 +19,7 @@ from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
 from .models import Duration, Frozen, Mass, read_yaml, validate
 from .patient import Patient
+from .quantities import parse_quantity
 from .units import (
     DIM_ACTIVITY,
     DIM_AUC,
@@ -27,7 +28,6 @@ from .units import (
     Q,
     QuantityClass,
     format_quantity,
-    parse_quantity,
     quantity,
     time_power,
     unit_powers,
@@ -341,7 +341,8 @@ class Regimen(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Regimen:
         if (self.status == "reference") != (self.reference_reason is not None):
-            raise InputError("reference_reason", self.reference_reason or "", "required with, and only with, status reference")
+            problem = "required with, and only with, status reference"
+            raise InputError("reference_reason", self.reference_reason or "", problem)
         length_days = self.cycle_length.to(ureg.day).magnitude if self.cycle_length is not None else None
         for index, line in enumerate(self.drugs):
             where = f"drugs.{index}"
