@@ -15,7 +15,8 @@ from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
-from .models import Frozen, Length, Mass, parser_for, read_yaml, validate
+from .loader import read_yaml
+from .models import Frozen, Length, Mass, parser_for, validate
 from .units import CM, KG, MG_PER_DL, UMOL_PER_L, Q, QuantityClass, format_quantity, format_unit, ureg
 
 # Creatinine C4H7N3O, molar mass 113.12 g/mol: 1 mg/dL = 10000/113.12 = 88.40 µmol/L.

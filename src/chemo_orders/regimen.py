@@ -17,7 +17,8 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
-from .models import Duration, Frozen, Mass, read_yaml, validate
+from .loader import read_yaml
+from .models import Duration, Frozen, Mass, validate
 from .patient import Patient
 from .quantities import parse_quantity
 from .units import (

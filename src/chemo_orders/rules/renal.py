@@ -7,7 +7,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from ..models import Frozen, read_yaml, validate
+from ..loader import read_yaml
+from ..models import Frozen, validate
 from ..units import ML_PER_MIN, format_quantity, magnitude_in
 from .base import Context, Finding, Rule
 from .sources import CALVERT_1989, FDA_CARBOPLATIN_2010
