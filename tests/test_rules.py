@@ -86,6 +86,7 @@ def test_lymphoma_salvage_is_always_blocked_in_all(
         weight=f"{weight} kg",
         serum_creatinine=creatinine,
         markers={"cd20_percent": cd20} if cd20 is not None else {},
+        measurements_confirmed=True,  # any body habitus: the block must not depend on it
     )
     order_set = build(patient, load_regimen(regimen_id), options())
     assert order_set.status == "blocked" and order_set.orders == ()

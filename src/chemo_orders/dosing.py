@@ -23,6 +23,7 @@ from .body import (
     ideal_body_weight,
 )
 from .patient import Patient, creatinine_mg_dl
+from .plausibility import check_record
 from .regimen import Alternative, Basis, DoseLine, Regimen, dose_basis
 from .rounding import RoundingPolicy, round_dose
 from .units import (
@@ -96,6 +97,8 @@ class Body:
 def measure(patient: Patient, options: Options) -> Body:
     """Age, BSA, BMI, ideal weight and creatinine clearance for one patient and date."""
     age = patient.age_years(options.on)
+    patient.check_dates(options.on)
+    check_record(patient, age)
     raw_bsa = _round(bsa(patient.height, patient.weight, options.bsa_formula).magnitude, 3)
     used_bsa, cap_note = raw_bsa, ""
     if options.bsa_cap is not None and raw_bsa > magnitude_in(options.bsa_cap, M2):
