@@ -63,7 +63,7 @@ SALVAGE = [r.id for r in all_regimens() if r.category == "lymphoma-salvage"]
     status=st.sampled_from([None, "newly-diagnosed", "relapsed", "refractory", "mrd-positive"]),
     age=st.integers(min_value=1, max_value=95),
     height=st.integers(min_value=75, max_value=210),
-    weight=st.integers(min_value=10, max_value=200),
+    weight=st.integers(min_value=20, max_value=200),  # growthcleanr adult bound (plausibility.yaml)
     cd20=st.one_of(st.none(), st.floats(min_value=0, max_value=100)),
     creatinine=st.one_of(st.none(), st.sampled_from(["0.3 mg/dL", "0.9 mg/dL", "2.5 mg/dL"])),
 )

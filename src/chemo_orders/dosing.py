@@ -184,6 +184,17 @@ def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
 
 
 @dataclass(frozen=True)
+class Modification:
+    """What an organ-function band did to one order (:mod:`chemo_orders.modifications`)."""
+
+    rule: str
+    percent: float
+    band: str
+    source: str
+    full: Q  # the final dose before the modification
+
+
+@dataclass(frozen=True)
 class Order:
     """One calculated drug line of an order set."""
 
@@ -199,6 +210,7 @@ class Order:
     calculation: str
     administrations: int
     notes: tuple[str, ...] = field(default=())
+    modification: Modification | None = None  # a renal/hepatic/cardiac band applied to final
 
     @property
     def drug(self) -> str:

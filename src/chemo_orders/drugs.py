@@ -20,7 +20,8 @@ from typing import Literal
 from pydantic import Field
 
 from .errors import InputError
-from .models import AnyQuantity, Frozen, read_yaml, validate
+from .loader import read_yaml
+from .models import AnyQuantity, Frozen, validate
 
 
 class CumulativeLimit(Frozen):

@@ -111,8 +111,12 @@ class Labs(Open):
     ast: Activity | None = None
     alt: Activity | None = None
     lvef_percent: Percent | None = None
+    # Upper limits of normal of the reporting laboratory, for bands stated as multiples of ULN.
+    bilirubin_uln: Creatinine | None = None
+    ast_uln: Activity | None = None
+    alt_uln: Activity | None = None
 
-    @field_validator("bilirubin")
+    @field_validator("bilirubin", "bilirubin_uln")
     @classmethod
     def _bilirubin_mass(cls, value: Q) -> Q:
         if value.dimensionality != MG_PER_DL.dimensionality:
