@@ -92,3 +92,46 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
         [sys.executable, "-m", "chemo_orders.cli", "lint", str(bad)], capture_output=True, text=True
     )
     assert result.returncode == 2 and "vincristine" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        (drug(drug="etoposide", dose="-100 mg/m**2"), "negative values are not accepted"),
+        (drug(drug="etoposide", dose="0 mg/m**2"), "dose must be positive"),
+        (drug(drug="etoposide", dose="100 mg/m**2", cap="0 mg"), "cap must be positive"),
+        (drug(drug="etoposide", dose="100 mg/m**2", cap="-2 mg"), "negative values are not accepted"),
+        (drug(drug="etoposidium", dose="100 mg/m**2"), "unknown drug 'etoposidium'"),
+        (drug(drug="methotrexate", dose="30 mg/kg"), "without leucovorin"),
+        (drug(drug="methotrexate", dose="2 g"), "without leucovorin"),
+    ],
+)
+def test_clinical_dose_checks(tmp_path: Path, line: dict[str, Any], text: str) -> None:
+    problems = lint_one(tmp_path, changed(drugs=[*GOOD["drugs"], line]))
+    assert any(text in p for p in problems), problems
+
+
+def test_low_dose_methotrexate_needs_no_leucovorin(tmp_path: Path) -> None:
+    assert lint_one(tmp_path, changed(drugs=[*GOOD["drugs"], drug(drug="methotrexate", dose="20 mg/m**2")])) == []
+
+
+def test_mesna_is_checked_per_cycle(tmp_path: Path) -> None:
+    lines = [
+        drug(drug="ifosfamide", dose="1000 mg/m**2", cycles=[1, 2]),
+        drug(drug="mesna", dose="1000 mg/m**2", cycles=[1]),
+    ]
+    problems = lint_one(tmp_path, changed(drugs=lines, cycles=2))
+    assert any("ifosfamide without mesna in cycle 2" in p for p in problems), problems
+
+
+def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    lines = [
+        drug(drug="etoposide", dose="100 mg/m**2", days=[22]),
+        drug(drug="etoposide", dose="100 mg/m**2", source="nowhere"),
+        drug(drug="etoposide", dose="100 mg/m**2", route="into the vein"),
+    ]
+    problems = lint_one(tmp_path, changed(drugs=lines, colour="red"))
+    joined = "\n".join(problems)
+    assert len(problems) >= 2 and "colour" in joined and "route" in joined, problems
+    problems = lint_one(tmp_path, changed(drugs=lines[:2]))
+    assert any("beyond the 21-day cycle" in p for p in problems) and any("no such key" in p for p in problems)

@@ -85,9 +85,18 @@ def test_lvef_30_blocks_an_anthracycline() -> None:
 )
 def test_a_modified_dose_is_never_above_the_full_dose_or_a_cap(scr: float, bilirubin: float, regimen: str) -> None:
     patient = {
-        **(B_ALL if "hyper" in regimen else {"disease_status": "relapsed" if regimen != "r-chop" else "newly-diagnosed"}),
+        **(
+            B_ALL
+            if "hyper" in regimen
+            else {"disease_status": "relapsed" if regimen != "r-chop" else "newly-diagnosed"}
+        ),
         "serum_creatinine": f"{scr:.2f} mg/dL",
-        "labs": {"bilirubin": f"{bilirubin:.2f} mg/dL", "lvef_percent": 60, "anc": "2 x10^9/L", "platelets": "150 x10^9/L"},
+        "labs": {
+            "bilirubin": f"{bilirubin:.2f} mg/dL",
+            "lvef_percent": 60,
+            "anc": "2 x10^9/L",
+            "platelets": "150 x10^9/L",
+        },
     }
     loaded = load_regimen(regimen)
     result = build(make_patient(**patient), loaded, options(cycle=loaded.first_cycle()))
@@ -120,7 +129,16 @@ def test_hold_exits_3_and_an_acknowledgement_with_reason_releases_it(
     code, data = _calc(["calc", str(path), "--regimen", "hyper-cvad-a"], capsys)
     assert code == 3 and data["status"] == "held" and data["orders"] == []
     code, data = _calc(
-        ["calc", str(path), "--regimen", "hyper-cvad-a", "--acknowledge", "AGE001", "--reason", "fit, ECOG 0; tumour board"],
+        [
+            "calc",
+            str(path),
+            "--regimen",
+            "hyper-cvad-a",
+            "--acknowledge",
+            "AGE001",
+            "--reason",
+            "fit, ECOG 0; tumour board",
+        ],
         capsys,
     )
     assert code == 0 and data["status"] == "ok" and data["orders"]
@@ -129,8 +147,20 @@ def test_hold_exits_3_and_an_acknowledgement_with_reason_releases_it(
 
 def test_a_block_cannot_be_acknowledged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _patient(tmp_path, "prior_cumulative: {Adriamycin: 540 mg/m2}\n")
-    code = main(["calc", str(path), "--regimen", "hyper-cvad-a", "--date", "2026-11-30",
-                 "--acknowledge", "DOS002", "--reason", "no"])
+    code = main(
+        [
+            "calc",
+            str(path),
+            "--regimen",
+            "hyper-cvad-a",
+            "--date",
+            "2026-11-30",
+            "--acknowledge",
+            "DOS002",
+            "--reason",
+            "no",
+        ]
+    )
     assert code == 2 and "cannot be overridden" in capsys.readouterr().err
 
 
@@ -139,7 +169,9 @@ def test_a_cycle_with_no_drugs_for_this_patient_is_bad_input(
     tmp_path: Path, cycle: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     extra = "markers: {cd20_percent: 5, philadelphia: negative, mrd_percent: 0.5}\n"
-    text = _patient(tmp_path, "").read_text().replace("markers: {cd20_percent: 5, philadelphia: negative}", extra.strip())
+    text = (
+        _patient(tmp_path, "").read_text().replace("markers: {cd20_percent: 5, philadelphia: negative}", extra.strip())
+    )
     path = tmp_path / "mrd.yaml"
     path.write_text(text.replace("disease_status: newly-diagnosed", "disease_status: mrd-positive"))
     code = main(["calc", str(path), "--regimen", "blinatumomab", "--cycle", cycle, "--date", "2026-11-30"])

@@ -50,8 +50,13 @@ def test_nonsense_weight_is_refused_with_a_hint(text: str, problem: str) -> None
 
 @pytest.mark.parametrize(
     ("text", "problem"),
-    [(">1.2 mg/dL", "qualifier"), ("<0.5 mg/dL", "qualifier"), ("1.2 ± 0.1 mg/dL", "uncertainty"),
-     ("1.2 +/- 0.1 mg/dL", "uncertainty"), ("1,2 mg/dL", "decimal point: 1.2 mg/dL")],
+    [
+        (">1.2 mg/dL", "qualifier"),
+        ("<0.5 mg/dL", "qualifier"),
+        ("1.2 ± 0.1 mg/dL", "uncertainty"),
+        ("1.2 +/- 0.1 mg/dL", "uncertainty"),
+        ("1,2 mg/dL", "decimal point: 1.2 mg/dL"),
+    ],
 )
 def test_lab_qualifiers_and_uncertainties_are_refused(text: str, problem: str) -> None:
     with pytest.raises(InputError, match=problem):

@@ -53,6 +53,14 @@ class AllergyAlternative(Frozen):
     source: tuple[str, ...]
 
 
+class PlausibleMaximum(Frozen):
+    """The largest single dose a cited source gives, in one basis (the unit says which)."""
+
+    max: AnyQuantity
+    note: str | None = None
+    source: tuple[str, ...]
+
+
 class Drug(Frozen):
     tall_man: str | None = None
     drug_class: Literal["vinca", "anthracycline", "anti-cd20", "t-lineage"] | None = None
@@ -64,6 +72,7 @@ class Drug(Frozen):
     doxorubicin_equivalent: Equivalent | None = None
     contraindicated_after: tuple[Contraindication, ...] = ()
     on_allergy: AllergyAlternative | None = None
+    plausible: tuple[PlausibleMaximum, ...] = ()
     note: str | None = None
     source: tuple[str, ...]
 

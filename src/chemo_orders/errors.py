@@ -53,3 +53,12 @@ def excerpt(value: object, limit: int = 80) -> str:
     flat = " ".join(text.split())
     flat = "".join(c if unicodedata.category(c)[0] != "C" else f"\\u{ord(c):04x}" for c in flat)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Problems(InputError):
+    """Several problems in one file (a regimen under review): the first is the message; all are listed."""
+
+    def __init__(self, problems: list[InputError]) -> None:
+        first = problems[0]
+        super().__init__(first.field, first.value, first.problem, source=first.source)
+        self.problems = problems

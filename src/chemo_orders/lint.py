@@ -1,68 +1,171 @@
-"""``chemo-orders lint``: refuse a regimen file that is unsafe or unsourced.
+"""``chemo-orders lint``: refuse a regimen file that is unsafe or unsourced — every problem at once.
 
-Schema problems come from the regimen model itself (one place for what a valid file is);
-this module adds the clinical checks a reviewer would make, naming file, field and problem.
+Schema problems come from the regimen model itself (one place for what a valid file is), all
+of them, not the first; this module adds the clinical checks a reviewer would make, naming
+file, field and problem: drugs known to ``drugs.yaml``, doses positive and within the cited
+plausible maximum for the drug, vinca and intrathecal routes, and per cycle: mesna with
+ifosfamide, leucovorin with high-dose methotrexate in any basis.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from .drugs import drug_table
 from .errors import InputError
-from .regimen import Regimen, load_regimen_file, regimen_paths
+from .loader import read_yaml
+from .models import translate_all
+from .regimen import Regimen, dose_basis, regimen_paths
 from .rules.route import intrathecal_problem, vinca_problem
-from .units import M2, MG
+from .units import KG, M2, MG, Q, format_quantity
 
 # High-dose methotrexate, as the project defines it for the linter (issue 3): >= 500 mg/m²
-# must come with leucovorin rescue (leucovorin rescue is mandatory with HD-MTX: Thomas 2010,
-# methotrexate label).
+# must come with leucovorin rescue (Thomas 2010; methotrexate label). A dose written per kg
+# or flat is converted with the reference adult used for normalised clearances, 1.73 m² and
+# 70 kg (so 500 mg/m² is 12.4 mg/kg or 865 mg): the linter flags for review; it never doses.
 HIGH_DOSE_METHOTREXATE = 500 * MG / M2
+REFERENCE_BSA = 1.73 * M2
+REFERENCE_WEIGHT = 70 * KG
+
+
+def _doses(regimen: Regimen, index: int) -> Iterator[tuple[str, Q]]:
+    line = regimen.drugs[index]
+    if line.dose is not None:
+        yield f"drugs.{index}.dose", line.dose
+    for number, alternative in enumerate(line.alternatives):
+        yield f"drugs.{index}.alternatives.{number}.dose", alternative.dose
+
+
+def _per_m2(dose: Q) -> Q | None:
+    """A methotrexate dose as mg/m² for the high-dose test, in any basis (reference adult)."""
+    basis = dose_basis(dose)
+    per_m2: Q | None = None
+    if basis == "bsa":
+        per_m2 = dose.to(MG / M2)
+    elif basis == "weight":
+        per_m2 = (dose * REFERENCE_WEIGHT / REFERENCE_BSA).to(MG / M2)
+    elif basis == "flat":
+        per_m2 = (dose / REFERENCE_BSA).to(MG / M2)
+    return per_m2
+
+
+def _high_dose_methotrexate(dose: Q) -> bool:
+    try:
+        per_m2 = _per_m2(dose)
+    except Exception:  # a per-day rate or a unit that does not convert: not a single dose
+        return False
+    return per_m2 is not None and per_m2 >= HIGH_DOSE_METHOTREXATE
+
+
+def _cycles(regimen: Regimen) -> list[int]:
+    if regimen.cycle_numbers:
+        return list(regimen.cycle_numbers)
+    return list(range(1, (regimen.cycles or 1) + 1))
+
+
+def dose_problems(regimen: Regimen) -> Iterator[tuple[str, str]]:
+    """Unknown drugs, non-positive doses and caps, doses above the drug's cited maximum."""
+    table = drug_table()
+    for index, line in enumerate(regimen.drugs):
+        if line.drug not in table.drugs:
+            canonical = table.lookup(line.drug)
+            hint = f"; write {canonical!r}" if canonical else " (add it to drugs.yaml with its sources)"
+            yield f"drugs.{index}.drug", f"unknown drug {line.drug!r}{hint}"
+            continue
+        caps = [(f"drugs.{index}.cap", line.cap)] + [
+            (f"drugs.{index}.alternatives.{n}.cap", a.cap) for n, a in enumerate(line.alternatives)
+        ]
+        for where, cap in caps:
+            if cap is not None and cap.magnitude <= 0:
+                yield where, f"cap must be positive (got {format_quantity(cap)})"
+        for where, dose in _doses(regimen, index):
+            if dose.magnitude <= 0:
+                yield where, f"dose must be positive (got {format_quantity(dose)})"
+                continue
+            for bound in table.get(line.drug).plausible:
+                if _same_basis(dose, bound.max) and dose > bound.max:
+                    yield where, (
+                        f"{format_quantity(dose)} is above the largest cited {line.drug} dose "
+                        f"{format_quantity(bound.max)} ({'; '.join(table.cite(bound.source))})"
+                    )
+
+
+def _same_basis(dose: Q, bound: Q) -> bool:
+    try:
+        return dose_basis(dose) == dose_basis(bound) and dose.dimensionality == bound.dimensionality
+    except InputError:
+        return False
+
+
+def cycle_problems(regimen: Regimen) -> Iterator[tuple[str, str]]:
+    """Rescue and protection must be ordered in every cycle that needs them."""
+    for cycle in _cycles(regimen):
+        lines = regimen.lines_for_cycle(cycle)
+        drugs = {line.drug for line in lines}
+        for line in lines:
+            index = regimen.drugs.index(line)
+            if line.drug == "ifosfamide" and "mesna" not in drugs:
+                yield f"drugs.{index}.drug", f"ifosfamide without mesna in cycle {cycle} (hemorrhagic cystitis)"
+            doses = [dose for _, dose in _doses(regimen, index)]
+            if (
+                line.drug == "methotrexate"
+                and line.route != "intrathecal"
+                and "leucovorin" not in drugs
+                and any(_high_dose_methotrexate(d) for d in doses)
+            ):
+                yield (
+                    f"drugs.{index}.dose",
+                    f"high-dose methotrexate (≥ 500 mg/m², in any basis) without leucovorin rescue in cycle {cycle}",
+                )
 
 
 def clinical_problems(regimen: Regimen) -> list[tuple[str, str]]:
     """(field path, problem) pairs for a regimen that parsed."""
     problems: list[tuple[str, str]] = []
-    drugs = {line.drug for line in regimen.drugs}
     for index, line in enumerate(regimen.drugs):
-        where = f"drugs.{index}"
         for problem in (vinca_problem(line), intrathecal_problem(line)):
             if problem:
-                problems.append((f"{where}.route", problem))
-        if line.drug == "ifosfamide" and "mesna" not in drugs:
-            problems.append((f"{where}.drug", "ifosfamide without mesna (hemorrhagic cystitis)"))
-        doses = [line.dose] if line.dose is not None else []
-        doses += [alt.dose for alt in line.alternatives]
-        if (
-            line.drug == "methotrexate"
-            and line.route != "intrathecal"
-            and "leucovorin" not in drugs
-            and any(
-                d.dimensionality == HIGH_DOSE_METHOTREXATE.dimensionality and d >= HIGH_DOSE_METHOTREXATE for d in doses
-            )
-        ):
-            problems.append((f"{where}.dose", "high-dose methotrexate (≥ 500 mg/m²) without leucovorin rescue"))
+                problems.append((f"drugs.{index}.route", problem))
+    problems.extend(dose_problems(regimen))
+    problems.extend(dict.fromkeys(cycle_problems(regimen)))  # one line per problem, not per cycle
     if regimen.cycles is not None and regimen.cycle_numbers is not None and max(regimen.cycle_numbers) > regimen.cycles:
         problems.append(("cycle_numbers", f"beyond the {regimen.cycles} cycles"))
     return problems
 
 
+def lint_file(path: Path) -> tuple[Regimen | None, list[str]]:
+    """The regimen (if it parsed) and every problem in the file, one line each."""
+    try:
+        data = read_yaml(path, "regimen file")
+    except InputError as error:
+        return None, [error.located(str(path)).message]
+    if not isinstance(data, dict):
+        return None, [f"{path}: (top level): expected a mapping of fields"]
+    try:
+        regimen = Regimen.model_validate(data)
+    except ValidationError as exc:
+        return None, [error.message for error in translate_all(exc, str(path))]
+    return regimen, [f"{path}: {field}: {problem}" for field, problem in clinical_problems(regimen)]
+
+
 def lint_paths(paths: list[Path]) -> list[str]:
-    """Every problem in the given files (default: the bundled library), one line each."""
+    """Every problem in every given file (default: the bundled library), one line each."""
     files: list[Path] = []
-    for path in paths or [p for p in regimen_paths().values()]:
+    for path in paths or list(regimen_paths().values()):
         files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
     problems: list[str] = []
     seen: dict[str, Path] = {}
     for path in files:
-        try:
-            regimen = load_regimen_file(path)
-        except InputError as error:
-            problems.append(error.located(str(path)).message if not error.source else error.message)
+        regimen, found = lint_file(path)
+        problems.extend(found)
+        if regimen is None:
             continue
         if regimen.id in seen:
             problems.append(f"{path}: id: duplicate of {seen[regimen.id]} (got {regimen.id!r})")
         seen[regimen.id] = path
         if path.stem != regimen.id:
             problems.append(f"{path}: id: file name must be <id>.yaml (got {regimen.id!r})")
-        problems.extend(f"{path}: {field}: {problem}" for field, problem in clinical_problems(regimen))
     return problems

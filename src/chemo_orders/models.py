@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from .errors import InputError
+from .errors import InputError, Problems
 from .quantities import parse_quantity
 from .units import Q, QuantityClass
 
@@ -55,9 +55,28 @@ def validate(model: type[M], data: Any, source: str) -> M:
 
 def translate(exc: ValidationError, source: str) -> InputError:
     """The first pydantic error as an InputError with the full field path."""
-    error = exc.errors()[0]
+    return translate_all(exc, source)[0]
+
+
+def translate_all(exc: ValidationError, source: str) -> list[InputError]:
+    """Every pydantic error (and every problem a model validator collected) as InputErrors."""
+    found: list[InputError] = []
+    errors = exc.errors()
+    locations = [tuple(e["loc"]) for e in errors]
+    for error in errors:
+        here = tuple(error["loc"])
+        if any(len(other) > len(here) and other[: len(here)] == here for other in locations):
+            continue  # a consequence ("at least 1 item") of a problem reported inside it
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, Problems):
+            found.extend(_translate(error, problem, source) for problem in cause.problems)
+        else:
+            found.append(_translate(error, cause, source))
+    return found
+
+
+def _translate(error: Any, cause: object, source: str) -> InputError:
     field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, InputError):
         # A model-level validator knows the field inside its model; the location says which model.
         if cause.field != "value" and not field.endswith(cause.field):

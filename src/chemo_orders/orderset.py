@@ -97,7 +97,8 @@ def build(
             raise InputError("--reason", ack.reason, "an acknowledgement needs a reason")
     calculation = calculate_regimen(patient, regimen, options)
     if regimen.status == "active" and not calculation.orders and not calculation.missing:
-        raise InputError("--cycle", options.cycle, f"{regimen.name} gives this patient no drugs in cycle {options.cycle}")
+        problem = f"{regimen.name} gives this patient no drugs in cycle {options.cycle}"
+        raise InputError("--cycle", options.cycle, problem)
     adjusted = adjust(calculation, patient, regimen, options, frozenset(a.code for a in acknowledgements))
     context = Context(patient, regimen, adjusted.calculation, options, adjusted.verdicts)
     findings = tuple(run_rules(context))

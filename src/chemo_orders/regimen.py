@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
-from .errors import InputError
+from .errors import InputError, Problems
 from .loader import read_yaml
 from .models import Duration, Frozen, Mass, validate
 from .patient import Patient
@@ -341,30 +342,37 @@ class Regimen(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> Regimen:
+        """Every cross-field problem at once: a reviewer fixing a file sees them all."""
+        problems = list(self._problems())
+        if problems:
+            raise Problems(problems)
+        return self
+
+    def _problems(self) -> Iterator[InputError]:
         if (self.status == "reference") != (self.reference_reason is not None):
             problem = "required with, and only with, status reference"
-            raise InputError("reference_reason", self.reference_reason or "", problem)
+            yield InputError("reference_reason", self.reference_reason or "", problem)
         length_days = self.cycle_length.to(ureg.day).magnitude if self.cycle_length is not None else None
         for index, line in enumerate(self.drugs):
             where = f"drugs.{index}"
             if line.dose is None and not line.alternatives and self.status != "reference":
-                raise InputError(f"{where}.dose", "", "required unless alternatives give every dose")
+                yield InputError(f"{where}.dose", "", "required unless alternatives give every dose")
             if length_days is not None and max(line.days) > length_days:
-                raise InputError(f"{where}.days", list(line.days), f"beyond the {length_days:g}-day cycle")
+                yield InputError(f"{where}.days", list(line.days), f"beyond the {length_days:g}-day cycle")
             for key in _all_sources(line):
                 if key not in self.references:
-                    raise InputError(f"{where}.source", key, "no such key in references")
+                    yield InputError(f"{where}.source", key, "no such key in references")
             if line.cycles and self.cycles and max(line.cycles) > self.cycles:
-                raise InputError(f"{where}.cycles", list(line.cycles), f"beyond the {self.cycles} cycles")
+                yield InputError(f"{where}.cycles", list(line.cycles), f"beyond the {self.cycles} cycles")
         cited: list[tuple[str, tuple[str, ...]]] = [
             *((f"supportive.{i}", item.source) for i, item in enumerate(self.supportive)),
             *((f"criteria_to_treat.{i}", item.source) for i, item in enumerate(self.criteria_to_treat)),
+            *((f"indications.{i}.population", item.population.source) for i, item in enumerate(self.indications)),
         ]
         for where, sources in cited:
             for key in sources:
                 if key not in self.references:
-                    raise InputError(f"{where}.source", key, "no such key in references")
-        return self
+                    yield InputError(f"{where}.source", key, "no such key in references")
 
     def check_cycle(self, cycle: int) -> None:
         """Refuse a cycle number this regimen file does not describe."""
