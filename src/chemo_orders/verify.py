@@ -3,7 +3,14 @@
 The prescription is matched line by line to the engine's own calculation for the same
 patient and regimen (by drug, route and day). Each line gets a verdict; a dose above a cap
 is always flagged whatever the tolerance, because a cap is a ceiling, not a target.
-Tolerance defaults to 5 % (a common query threshold) and may not exceed 10 % (HOPA).
+Tolerance defaults to 5 % (a common query threshold) and may not exceed 10 % (HOPA); when a
+rounding policy allows less, the stricter applies and the report says which one did.
+
+A malformed dose (``0 mg``, ``mg``, text, a negative number) or a drug name the drug table
+does not know is bad input (exit 2), never a verdict. A line prescribed twice is a
+``duplicate line``; a route the drug's rules forbid (a vinca alkaloid not IV, a drug
+intrathecally that is never given so) is a ``wrong route`` and the verification is refused
+(exit 3), as ROU001/ROU002 refuse it in a regimen.
 """
 
 from __future__ import annotations
@@ -13,16 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from .dosing import Options, Order
+from .drugs import drug_table
 from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
 from .orderset import OrderSet, build
 from .patient import Patient
-from .regimen import ROUTE_SYNONYMS, Route, load_regimen
-from .rounding import HOPA_MAX_DEVIATION_PERCENT, deviation_percent
+from .regimen import ROUTE_SYNONYMS, DoseLine, Route, load_regimen
+from .rounding import HOPA_MAX_DEVIATION_PERCENT, RoundingPolicy, deviation_percent
+from .rules.route import intrathecal_problem, vinca_problem
 from .units import Q, format_number, format_quantity, json_quantity
 
 Verdict = Literal[
@@ -33,13 +42,21 @@ Verdict = Literal[
     "not in regimen",
     "missing from prescription",
     "wrong day",
+    "duplicate line",
+    "wrong route",
 ]
 
 
+def _positive(value: Q) -> Q:
+    if not value.magnitude > 0:
+        raise InputError("dose", format_quantity(value), "a dose must be above zero")
+    return value
+
+
 class PrescribedDose(Frozen):
-    drug: Annotated[str, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
+    drug: Annotated[str, Field(min_length=1)]  # as written; verify() canonicalises it
     day: Annotated[int, Field(ge=0)]
-    dose: AnyQuantity
+    dose: Annotated[AnyQuantity, AfterValidator(_positive)]
     route: Annotated[Route, BeforeValidator(lambda v: ROUTE_SYNONYMS.get(str(v).lower(), v))] | None = None
 
 
@@ -69,6 +86,27 @@ def parse_tolerance(text: str) -> float:
 
 
 @dataclass(frozen=True)
+class Tolerance:
+    """The deviation allowed for a line, and which setting gave it (the stricter wins)."""
+
+    percent: float
+    applied: str  # "option --tolerance", or the policy field that was stricter
+
+
+def tolerance_for(cli_percent: float, policy: RoundingPolicy | None, drug: str | None = None) -> Tolerance:
+    """The strictest of ``--tolerance``, the policy's ``max_deviation_percent`` and the
+    policy's own limit for ``drug``; a tie goes to ``--tolerance``."""
+    choices = [Tolerance(cli_percent, "option --tolerance")]
+    if policy is not None:
+        choices.append(Tolerance(policy.max_deviation_percent, f"max_deviation_percent of policy {policy.name!r}"))
+        rule = policy.drugs.get(drug) if drug is not None else None
+        if rule is not None and rule.max_deviation_percent is not None:
+            where = f"drugs.{drug}.max_deviation_percent of policy {policy.name!r}"
+            choices.append(Tolerance(rule.max_deviation_percent, where))
+    return min(choices, key=lambda choice: choice.percent)
+
+
+@dataclass(frozen=True)
 class LineResult:
     drug: str
     day: int
@@ -80,6 +118,7 @@ class LineResult:
     detail: str  # the problem in words ("" when ok)
     calculation: str = ""  # the engine's arithmetic for the matched regimen line
     days: tuple[int, ...] = ()  # for "missing from prescription": every missing day of the line
+    tolerance: Tolerance | None = None  # the tolerance a compared line was held to
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -93,26 +132,53 @@ class LineResult:
             "detail": self.detail,
             "calculation": self.calculation,
             "days": list(self.days or (self.day,)),
+            "tolerance_percent": self.tolerance.percent if self.tolerance else None,
+            "tolerance_applied": self.tolerance.applied if self.tolerance else None,
+        }
+
+    def report_cells(self) -> dict[str, object]:
+        """The line as cells of the batch CSV report: quantities as text, as printed."""
+        return {
+            **self.as_json(),
+            "prescribed": format_quantity(self.prescribed) if self.prescribed is not None else "",
+            "expected": format_quantity(self.expected) if self.expected is not None else "",
         }
 
 
 @dataclass(frozen=True)
 class Verification:
     order_set: OrderSet
-    tolerance_percent: float
+    tolerance: Tolerance  # --tolerance or the policy's, whichever is stricter
     lines: tuple[LineResult, ...]
 
     @property
+    def tolerance_percent(self) -> float:
+        return self.tolerance.percent
+
+    @property
     def blocked(self) -> bool:
-        return self.order_set.blocked
+        """The order set itself is blocked or held by a safety rule (nothing was compared)."""
+        return self.order_set.stopped
+
+    @property
+    def wrong_route(self) -> bool:
+        return any(line.verdict == "wrong route" for line in self.lines)
+
+    @property
+    def refused(self) -> bool:
+        """Blocked or held, or a prescribed line by a route its drug must never take (exit 3)."""
+        return self.blocked or self.wrong_route
 
     @property
     def passed(self) -> bool:
-        return not self.blocked and all(line.verdict == "ok" for line in self.lines)
+        return not self.refused and all(line.verdict == "ok" for line in self.lines)
 
     @property
     def status(self) -> str:
-        return "blocked" if self.blocked else "ok" if self.passed else "discrepancy"
+        """``blocked`` or ``held`` as the order set is, ``blocked`` for a wrong route, else the verdicts'."""
+        if self.blocked:
+            return self.order_set.status
+        return "blocked" if self.wrong_route else "ok" if self.passed else "discrepancy"
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(line.verdict for line in self.lines))
@@ -129,11 +195,13 @@ def _hint(prescribed: float, expected: float, order: Order) -> str:
     return ""
 
 
-def _check(dose: PrescribedDose, order: Order, tolerance: float) -> LineResult:
-    expected, prescribed, route = order.expected, dose.dose, order.line.route
+def _check(dose: PrescribedDose, order: Order, allowed: Tolerance) -> LineResult:
+    expected, prescribed, route, tolerance = order.expected, dose.dose, order.line.route, allowed.percent
 
     def result(change: float | None, verdict: Verdict, detail: str) -> LineResult:
-        return LineResult(dose.drug, dose.day, route, prescribed, expected, change, verdict, detail, order.calculation)
+        return LineResult(
+            dose.drug, dose.day, route, prescribed, expected, change, verdict, detail, order.calculation, (), allowed
+        )
 
     if prescribed.dimensionality != expected.dimensionality:
         per_basis = prescribed.dimensionality == order.dose.dimensionality and order.basis in ("bsa", "weight")
@@ -156,7 +224,7 @@ def _check(dose: PrescribedDose, order: Order, tolerance: float) -> LineResult:
             change,
             "outside tolerance",
             f"{sign}{format_number(abs(change), 1)}% against a tolerance of "
-            f"{tolerance:g}%" + _hint(value, float(expected.magnitude), order),
+            f"{tolerance:g}% ({allowed.applied})" + _hint(value, float(expected.magnitude), order),
         )
     return result(change, "ok", "")
 
@@ -165,14 +233,23 @@ def verify(
     patient: Patient, prescription: Prescription, options: Options, tolerance_percent: float, input_text: bytes = b""
 ) -> Verification:
     regimen = load_regimen(prescription.regimen)
+    doses = [
+        dose.model_copy(update={"drug": drug_table().canonical(dose.drug, f"doses.{n}.drug")})
+        for n, dose in enumerate(prescription.doses)
+    ]
     order_set = build(patient, regimen, options, input_text=input_text)
-    if order_set.blocked:
-        return Verification(order_set, tolerance_percent, ())
     policy = options.policy
+    overall = tolerance_for(tolerance_percent, policy)
+    if order_set.stopped:
+        return Verification(order_set, overall, ())
     orders = order_set.orders
     matched: set[tuple[int, int]] = set()  # (order index, day)
     results: list[LineResult] = []
-    for dose in prescription.doses:
+    for dose in doses:
+        problem = route_problem(dose)
+        if problem is not None:
+            results.append(_unmatched(dose, "wrong route", problem))
+            continue
         candidates = [
             (i, o)
             for i, o in enumerate(orders)
@@ -184,16 +261,20 @@ def verify(
                 _unmatched(dose, "not in regimen", f"{where} is not part of {regimen.name} cycle {options.cycle}")
             )
             continue
-        on_day = [(i, o) for i, o in candidates if dose.day in o.line.days and (i, dose.day) not in matched]
+        on_day = [(i, o) for i, o in candidates if dose.day in o.line.days]
         if not on_day:
             days = ", ".join(map(str, sorted({d for _, o in candidates for d in o.line.days})))
             results.append(_unmatched(dose, "wrong day", f"{dose.drug} is given on days {days} in {regimen.name}"))
             continue
-        index, order = min(on_day, key=lambda pair: _distance(dose.dose, pair[1].expected))
+        free = [(i, o) for i, o in on_day if (i, dose.day) not in matched]
+        if not free:
+            lines = f"{len(on_day)} line{'s' if len(on_day) > 1 else ''}"
+            detail = f"{dose.drug} day {dose.day} is prescribed more than once ({regimen.name} has {lines} that day)"
+            results.append(_unmatched(dose, "duplicate line", detail))
+            continue
+        index, order = min(free, key=lambda pair: _distance(dose.dose, pair[1].expected))
         matched.add((index, dose.day))
-        rule = policy.drugs.get(dose.drug) if policy else None
-        tolerance = rule.max_deviation_percent if rule and rule.max_deviation_percent else tolerance_percent
-        results.append(_check(dose, order, tolerance))
+        results.append(_check(dose, order, tolerance_for(tolerance_percent, policy, dose.drug)))
     for index, order in enumerate(orders):
         missing = tuple(day for day in order.line.days if (index, day) not in matched)
         if missing:
@@ -212,7 +293,15 @@ def verify(
                     missing,
                 )
             )
-    return Verification(order_set, tolerance_percent, tuple(results))
+    return Verification(order_set, overall, tuple(results))
+
+
+def route_problem(dose: PrescribedDose) -> str | None:
+    """Why the prescribed route is never allowed for this drug (the ROU001/ROU002 checks)."""
+    if dose.route is None:
+        return None
+    line = DoseLine.model_construct(drug=dose.drug, route=dose.route, days=(dose.day,), source=())
+    return vinca_problem(line) or intrathecal_problem(line)
 
 
 def _unmatched(dose: PrescribedDose, verdict: Verdict, detail: str) -> LineResult:
@@ -247,6 +336,7 @@ def to_json(result: Verification) -> dict[str, Any]:
         "status": result.status,
         "disclaimer": calc["disclaimer"],
         "tolerance_percent": result.tolerance_percent,
+        "tolerance_applied": result.tolerance.applied,
         "patient": calc["patient"],
         "regimen": calc["regimen"],
         "findings": calc["findings"],
