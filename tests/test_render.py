@@ -197,6 +197,9 @@ def test_batch_render_skips_bad_and_blocked_inputs(tmp_path: Path) -> None:
         timeout=300,
     )
     assert "blocked 1, error 1, rendered 2" in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["relapsed-dlbcl--r-ice.pdf", "relapsed-t-all--nelarabine.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "relapsed-dlbcl--r-ice--cycle-1.pdf",
+        "relapsed-t-all--nelarabine--cycle-1.pdf",
+    ]
     assert "file not found" in result.stdout and result.returncode == 2
-    assert "nelarabine" in pdf_text((out / "relapsed-t-all--nelarabine.pdf").read_bytes())
+    assert "nelarabine" in pdf_text((out / "relapsed-t-all--nelarabine--cycle-1.pdf").read_bytes())

@@ -1,44 +1,49 @@
-"""Batch verification for audits: many patient/prescription pairs, one failure never stops
-the rest, a summary by verdict and a CSV report (written atomically)."""
+"""Batches: a day's chair schedule rendered on every core, or many prescriptions verified.
+
+Every row is checked before any work starts (the CSV, each cycle, regimen and patient file,
+and that no two rows write one file); a bad row is reported with its row number and skipped,
+so one bad row never stops the others. The exit code says that some failed, in this order
+of precedence (the first that applies):
+
+    1  an internal error in some row (a bug: the other rows were still done)
+    2  some row was bad input (the results are incomplete: fix the rows and rerun them)
+    3  some order set was blocked or held (or, in verify, a prescribed route is never allowed)
+    4  verify: some prescription differs from the recalculation
+    0  every row rendered or verified clean
+
+Output names are ``<patient file>--<regimen>--cycle-<N>.pdf``: the file name rather than the
+patient id inside, because one patient may have several files (measurements on different
+dates) and an id may hold characters a file name cannot. Two rows that would still write
+one file (``a/p.yaml`` and ``b/p.yaml``) are refused before any work, naming both rows.
+"""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from .batch_input import Row, RowError, parse_cycle, read_rows
 from .errors import InputError
-from .files import write_atomic
+from .files import refuse_overwriting
 
-EXIT_OK, EXIT_DISCREPANCY = 0, 4
+# Statuses that make a batch fail, strongest first, with the exit code each one gives.
+FAILURES = (("internal error", 1), ("error", 2), ("blocked", 3), ("held", 3), ("discrepancy", 4))
 
 
-def pairs_from(source: Path) -> list[tuple[Path, Path]]:
-    """(patient, prescription) pairs from a CSV (columns patient,prescribed) or a folder of
-    prescriptions that name their patient file (``patient:``, relative to the prescription)."""
-    if source.is_dir():
-        from .verify import load_prescription
+def exit_code(counts: Counter[str]) -> int:
+    """The exit code of a batch from how many rows ended in each status (precedence above)."""
+    return next((code for status, code in FAILURES if counts[status]), 0)
 
-        pairs = []
-        for path in sorted(source.glob("*.yaml")):
-            prescription = load_prescription(path)
-            if prescription.patient is None:
-                raise InputError("patient", str(path), "batch prescriptions must name their patient file")
-            pairs.append(((path.parent / prescription.patient), path))
-        return pairs
-    if source.suffix.lower() == ".csv" and source.is_file():
-        with source.open(newline="", encoding="utf-8") as stream:
-            reader = csv.DictReader(stream)
-            if reader.fieldnames is None or not {"patient", "prescribed"} <= set(reader.fieldnames):
-                raise InputError("--batch", str(source), "CSV needs the columns patient,prescribed")
-            base = source.parent
-            return [(base / row["patient"], base / row["prescribed"]) for row in reader]
-    raise InputError("--batch", str(source), "expected a folder or a .csv file")
+
+def summary(counts: Counter[str]) -> str:
+    return ", ".join(f"{status} {count}" for status, count in sorted(counts.items()))
 
 
 @contextmanager
@@ -54,120 +59,140 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[], None]]:
         yield lambda: progress.advance(task)
 
 
-def _verify_pair(
-    args: argparse.Namespace,
-    tolerance: float,
-    patient_path: Path,
-    prescription_path: Path,
-    rows: list[dict[str, object]],
-    outcome: Counter[str],
-) -> None:
-    """Verify one pair into the report rows; an input error is reported, never raised."""
-    from .cli import options_from
-    from .verify import load_and_verify
-
-    where = {"patient": str(patient_path), "prescription": str(prescription_path)}
-    try:
-        result = load_and_verify(patient_path, prescription_path, lambda c: options_from(args, c), tolerance)
-    except InputError as error:
-        outcome["error"] += 1
-        rows.append({**where, "status": "error", "detail": error.message})
-        return
-    outcome[result.status] += 1
-    for line in result.lines:
-        data = line.as_json()
-        rows.append(
-            {**where, "status": result.status, **data, "prescribed": _q(line.prescribed), "expected": _q(line.expected)}
-        )
-    if result.blocked:
-        rows.append({**where, "status": "blocked", "detail": "; ".join(f.message for f in result.order_set.blocking)})
-
-
-def verify_batch(args: argparse.Namespace, tolerance: float) -> int:
-    pairs = pairs_from(args.batch)
-    rows: list[dict[str, object]] = []
-    outcome: Counter[str] = Counter()
-    with progress_bar("verifying", len(pairs)) as advance:
-        for patient_path, prescription_path in pairs:
-            _verify_pair(args, tolerance, patient_path, prescription_path, rows, outcome)
-            advance()
-    verdicts = Counter(str(row.get("verdict")) for row in rows if row.get("verdict"))
-    print(f"{len(pairs)} pair(s): " + ", ".join(f"{k} {v}" for k, v in sorted(outcome.items())))
-    print("lines by verdict: " + (", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "none"))
-    if args.report is not None:
-        buffer = io.StringIO()
-        fields = [
-            "patient",
-            "prescription",
-            "status",
-            "drug",
-            "day",
-            "route",
-            "prescribed",
-            "expected",
-            "deviation_percent",
-            "verdict",
-            "detail",
-        ]
-        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        write_atomic(args.report, buffer.getvalue().encode("utf-8"))
-        print(f"report: {args.report}")
-    return EXIT_OK if set(outcome) <= {"ok"} else EXIT_DISCREPANCY
-
-
-def _q(quantity: object) -> str:
-    from .units import QuantityClass, format_quantity
-
-    return format_quantity(quantity) if isinstance(quantity, QuantityClass) else ""
+def report_errors(errors: list[RowError], counts: Counter[str]) -> None:
+    for problem in errors:
+        print(f"error: {problem.where}: {problem.message}")
+        counts["error"] += 1
 
 
 # ---------------------------------------------------------------------------------------------
-# Batch rendering: a day's chair schedule of order sets, over every core.
-
-Job = tuple[str, str, "int | None", str]  # patient file, regimen id, cycle, output PDF
+# Batch rendering
 
 
-def render_jobs(args: argparse.Namespace) -> list[Job]:
-    """Jobs from a CSV (patient,regimen[,cycle]) or a folder of patients × --regimen ids."""
+@dataclass(frozen=True)
+class Job:
+    where: str  # "jobs.csv row 4", or the patient file with --batch DIR
+    patient: Path
+    regimen: str
+    cycle: int
+    output: Path
+
+
+def render_jobs(args: argparse.Namespace) -> tuple[list[Job], list[RowError]]:
+    """Jobs from a CSV (patient,regimen[,cycle]) or a folder of patients × --regimen ids,
+    every one checked; bad rows come back as errors, a collision of outputs is exit 2."""
+    from .regimen import load_regimen
+
     source: Path = args.batch
-    out: Path = args.output
+    if args.cycle is not None and args.cycle < 1:
+        raise InputError("--cycle", args.cycle, "expected a whole number from 1")
+    candidates: list[tuple[str, Path, str, str] | RowError] = []  # where, patient, regimen, cycle text
     if source.is_dir():
         if not args.regimen:
             raise InputError("--regimen", "", "with --batch DIR, give --regimen ID[,ID...]")
         regimens = [r.strip() for r in args.regimen.split(",") if r.strip()]
-        return [
-            (str(p), r, args.cycle, str(out / f"{p.stem}--{r}.pdf"))
-            for p in sorted(source.glob("*.yaml"))
-            for r in regimens
+        for regimen_id in regimens:
+            load_regimen(regimen_id)  # an unknown id on the command line is exit 2 at once
+        candidates = [(p.name, p, r, "") for p in sorted(source.glob("*.yaml")) for r in regimens]
+    else:
+        if args.regimen:
+            raise InputError("--regimen", args.regimen, "with --batch CSV, each row names its regimen")
+        candidates = [
+            (row.where, _relative(source, row), row.cells["regimen"], row.cells.get("cycle", ""))
+            if isinstance(row, Row)
+            else row
+            for row in read_rows(_csv(source), ("patient", "regimen"), ("cycle",))
         ]
-    if source.suffix.lower() == ".csv" and source.is_file():
-        with source.open(newline="", encoding="utf-8") as stream:
-            reader = csv.DictReader(stream)
-            if reader.fieldnames is None or not {"patient", "regimen"} <= set(reader.fieldnames):
-                raise InputError("--batch", str(source), "CSV needs the columns patient,regimen[,cycle]")
-            jobs: list[Job] = []
-            for row in reader:
-                cycle = int(row["cycle"]) if row.get("cycle") and row["cycle"].strip().isdigit() else args.cycle
-                patient = source.parent / row["patient"]
-                jobs.append((str(patient), row["regimen"], cycle, str(out / f"{patient.stem}--{row['regimen']}.pdf")))
-            return jobs
-    raise InputError("--batch", str(source), "expected a folder or a .csv file")
+    jobs: list[Job] = []
+    errors: list[RowError] = []
+    for candidate in candidates:
+        if isinstance(candidate, RowError):
+            errors.append(candidate)
+            continue
+        where, patient, regimen_id, cycle_text = candidate
+        try:
+            jobs.append(_job(args, where, patient, regimen_id, cycle_text))
+        except InputError as error:
+            errors.append(RowError(where, error.message))
+    _refuse_collisions(args, jobs)
+    return jobs, errors
+
+
+def _csv(source: Path) -> Path:
+    if source.suffix.lower() != ".csv":
+        raise InputError("--batch", str(source), "expected a folder or a .csv file")
+    return source
+
+
+def _relative(source: Path, row: Row, column: str = "patient") -> Path:
+    """A path written in a CSV cell, relative to the CSV's folder (absolute paths kept)."""
+    return source.parent / row.cells[column]
+
+
+def _job(args: argparse.Namespace, where: str, patient_path: Path, regimen_id: str, cycle_text: str) -> Job:
+    """One row checked as far as it can be without calculating: regimen, cycle, patient file."""
+    from .patient import load_patient
+    from .regimen import load_regimen
+
+    regimen = load_regimen(regimen_id)
+    default = args.cycle if args.cycle is not None else regimen.first_cycle()
+    cycle = parse_cycle(cycle_text) if cycle_text else default
+    regimen.check_cycle(cycle)
+    load_patient(patient_path)  # regular file, bounded, valid: refused here, not in a worker
+    output = args.output / f"{patient_path.stem}--{regimen.id}--cycle-{cycle}.pdf"
+    return Job(where, patient_path, regimen.id, cycle, output)
+
+
+def _refuse_collisions(args: argparse.Namespace, jobs: list[Job]) -> None:
+    """Exit 2 before any work if two jobs would write one file, or a job would write an input.
+
+    Names are compared case-folded: on a case-insensitive file system (macOS, Windows)
+    ``P--x.pdf`` and ``p--x.pdf`` are one file."""
+    if args.output.exists() and not args.output.is_dir():
+        raise InputError("--output", str(args.output), "with --batch, expected a folder")
+    first: dict[str, Job] = {}
+    for job in jobs:
+        earlier = first.setdefault(job.output.name.casefold(), job)
+        if earlier is not job:
+            raise InputError(
+                "--batch",
+                str(args.batch),
+                f"{earlier.where} and {job.where} would both write {job.output.name}: "
+                "give each row its own patient file, regimen or cycle",
+            )
+    inputs = [("--batch", args.batch), ("--policy", args.policy)]
+    inputs += [(f"{job.where} patient", job.patient) for job in jobs]
+    refuse_overwriting([(f"{job.where} output", job.output) for job in jobs], inputs)
 
 
 _WORKER_ARGS: argparse.Namespace | None = None
 
 
-def _init_worker(args: argparse.Namespace) -> None:
-    """Each worker imports weasyprint once and keeps it for all its documents."""
+def _init_worker(args: argparse.Namespace, parent: int) -> None:
+    """Each worker dies with the batch and imports weasyprint once for all its documents."""
+    from .lifeline import die_with_parent
+
+    die_with_parent(parent)
     global _WORKER_ARGS
     _WORKER_ARGS = args
     import weasyprint  # noqa: F401
 
 
+def worker_pool(args: argparse.Namespace, workers: int) -> ProcessPoolExecutor:
+    """Worker processes forked where the platform can (they inherit what is already loaded)."""
+    import multiprocessing
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_init_worker,
+        initargs=(args, os.getpid()),
+    )
+
+
 def render_one(job: Job) -> tuple[str, str]:
-    """Render one order set; returns (status, message) and never raises for bad input."""
+    """Render one order set; returns (status, message) and never raises."""
     from .cli import options_from
     from .files import write_atomic
     from .orderset import build
@@ -175,45 +200,124 @@ def render_one(job: Job) -> tuple[str, str]:
     from .regimen import load_regimen
     from .render import build_view, pdf_bytes, render_html
 
-    patient_path, regimen_id, cycle, output = job
     args = _WORKER_ARGS
     assert args is not None
     try:
-        patient = load_patient(Path(patient_path))
-        regimen = load_regimen(regimen_id)
-        order_set = build(
-            patient,
-            regimen,
-            options_from(args, cycle or regimen.first_cycle()),
-            input_text=Path(patient_path).read_bytes(),
-        )
-        if order_set.blocked:
-            return "blocked", f"{patient_path} + {regimen_id}: " + "; ".join(f.rule for f in order_set.blocking)
-        write_atomic(Path(output), pdf_bytes(render_html(build_view(order_set, args.paper)), order_set))
-        return "rendered", output
+        patient = load_patient(job.patient)
+        regimen = load_regimen(job.regimen)
+        order_set = build(patient, regimen, options_from(args, job.cycle), input_text=job.patient.read_bytes())
+        if order_set.stopped:
+            return order_set.status, f"{job.where}: " + "; ".join(f.rule for f in order_set.blocking)
+        write_atomic(job.output, pdf_bytes(render_html(build_view(order_set, args.paper)), order_set))
+        return "rendered", str(job.output)
     except InputError as error:
-        return "error", f"{patient_path} + {regimen_id}: {error.message}"
+        return "error", f"{job.where}: {error.message}"
+    except Exception as error:  # a bug in one row must not lose the others; exit 1 says so
+        return "internal error", f"{job.where}: {error.__class__.__name__}: {error}"
 
 
 def render_batch(args: argparse.Namespace) -> int:
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    jobs = render_jobs(args)
-    workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs) or 1))
+    jobs, errors = render_jobs(args)
     counts: Counter[str] = Counter()
-    with (
-        progress_bar("rendering", len(jobs)) as advance,
-        ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(args,)) as pool,
-    ):
-        for status, message in pool.map(render_one, jobs):
-            counts[status] += 1
-            if status != "rendered":
-                print(f"{status}: {message}")
+    report_errors(errors, counts)
+    workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs) or 1))
+    if jobs:
+        with progress_bar("rendering", len(jobs)) as advance, worker_pool(args, workers) as pool:
+            for status, message in pool.map(render_one, jobs):
+                counts[status] += 1
+                if status != "rendered":
+                    print(f"{status}: {message}")
+                advance()
+    total = len(jobs) + len(errors)
+    print(f"{total} order set(s) with {workers} worker(s): {summary(counts)}; PDFs in {args.output}")
+    return exit_code(counts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch verification for audits
+
+
+@dataclass(frozen=True)
+class Pair:
+    where: str  # "pairs.csv row 3", or the prescription file with --batch DIR
+    patient: Path
+    prescription: Path
+
+
+def verify_pairs(source: Path) -> tuple[list[Pair], list[RowError]]:
+    """Pairs from a CSV (patient,prescribed) or a folder of prescriptions that name their
+    patient file (``patient:``, relative to the prescription); bad ones come back as errors."""
+    from .verify import load_prescription
+
+    pairs: list[Pair] = []
+    errors: list[RowError] = []
+    if not source.is_dir():
+        for row in read_rows(_csv(source), ("patient", "prescribed")):
+            if isinstance(row, RowError):
+                errors.append(row)
+            else:
+                pairs.append(Pair(row.where, _relative(source, row), _relative(source, row, "prescribed")))
+        return pairs, errors
+    for path in sorted(source.glob("*.yaml")):
+        try:
+            prescription = load_prescription(path)
+            if prescription.patient is None:
+                raise InputError("patient", "", "batch prescriptions must name their patient file", source=str(path))
+        except InputError as error:
+            errors.append(RowError(path.name, error.message))
+            continue
+        pairs.append(Pair(path.name, path.parent / prescription.patient, path))
+    return pairs, errors
+
+
+def _verify_pair(
+    args: argparse.Namespace, tolerance: float, pair: Pair, rows: list[dict[str, object]], counts: Counter[str]
+) -> None:
+    """Verify one pair into the report rows; an error is reported, never raised."""
+    from .cli import options_from
+    from .verify import load_and_verify
+
+    where = {"row": pair.where, "patient": str(pair.patient), "prescription": str(pair.prescription)}
+    try:
+        result = load_and_verify(pair.patient, pair.prescription, lambda c: options_from(args, c), tolerance)
+    except InputError as error:
+        counts["error"] += 1
+        print(f"error: {pair.where}: {error.message}")
+        rows.append({**where, "status": "error", "detail": error.message})
+        return
+    except Exception as error:  # a bug in one pair must not lose the others; exit 1 says so
+        counts["internal error"] += 1
+        detail = f"{error.__class__.__name__}: {error}"
+        print(f"internal error: {pair.where}: {detail}")
+        rows.append({**where, "status": "internal error", "detail": detail})
+        return
+    counts[result.status] += 1
+    for line in result.lines:
+        rows.append({**where, "status": result.status, **line.report_cells()})
+    if result.blocked:
+        detail = "; ".join(f.message for f in result.order_set.blocking)
+        rows.append({**where, "status": result.status, "detail": detail})
+
+
+def verify_batch(args: argparse.Namespace, tolerance: float) -> int:
+    from .files import write_atomic
+    from .verify_report import csv_report
+
+    pairs, errors = verify_pairs(args.batch)
+    inputs = [("--batch", args.batch), ("--policy", args.policy)]
+    inputs += [(f"{p.where} patient", p.patient) for p in pairs] + [(p.where, p.prescription) for p in pairs]
+    refuse_overwriting([("--report", args.report)], inputs)
+    counts: Counter[str] = Counter()
+    report_errors(errors, counts)
+    rows: list[dict[str, object]] = [{"row": e.where, "status": "error", "detail": e.message} for e in errors]
+    with progress_bar("verifying", len(pairs)) as advance:
+        for pair in pairs:
+            _verify_pair(args, tolerance, pair, rows, counts)
             advance()
-    print(
-        f"{len(jobs)} order set(s) with {workers} worker(s): "
-        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        + f"; PDFs in {args.output}"
-    )
-    return EXIT_OK if counts["error"] == 0 else 2
+    verdicts = Counter(str(row["verdict"]) for row in rows if row.get("verdict"))
+    print(f"{len(pairs) + len(errors)} pair(s): {summary(counts)}")
+    print("lines by verdict: " + (summary(verdicts) or "none"))
+    if args.report is not None:
+        write_atomic(args.report, csv_report(rows))
+        print(f"report: {args.report}")
+    return exit_code(counts)

@@ -39,6 +39,18 @@ def _date(text: str) -> dt.date:
         raise InputError("--date", text, "expected YYYY-MM-DD") from None
 
 
+# Workers beyond the cores add memory (each holds weasyprint, ~100 MB) and no speed: the
+# work is CPU-bound. The bound stops a slip (--jobs 1000) from claiming a machine's memory.
+MAX_JOBS = 64
+
+
+def _jobs(text: str) -> int:
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 3 and 1 <= int(digits) <= MAX_JOBS):
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_JOBS}")
+    return int(digits)
+
+
 # The names of body.BSA_FORMULAS, kept here so building the parser imports no pint (a test
 # checks that the two agree): `render` forks its PDF helper before the heavy imports.
 BSA_FORMULA_NAMES = ("boyd", "dubois", "gehan-george", "haycock", "mosteller")
@@ -101,16 +113,20 @@ def build_parser() -> Parser:
     p.add_argument(
         "--batch", type=Path, help="folder of patient files (× --regimen list) or CSV patient,regimen[,cycle]"
     )
-    p.add_argument("--jobs", type=int, help="worker processes for --batch (default: every core)")
-    p.add_argument("--html", type=Path, help="also write the HTML")
+    p.add_argument("--jobs", type=_jobs, help=f"worker processes for --batch, 1-{MAX_JOBS} (default: every core)")
+    p.add_argument("--html", type=Path, help="also write the HTML (written together with the PDF: both or neither)")
     p.add_argument("--paper", choices=["a4", "letter"], default="a4")
     p = sub.add_parser("verify", help="independently recalculate a prescribed order")
     p.add_argument("patient", type=Path, nargs="?", help="patient YAML file (omit with --batch)")
     p.add_argument("--prescribed", type=Path, help="prescribed order YAML")
     p.add_argument("--batch", type=Path, help="folder of prescriptions naming their patient, or CSV patient,prescribed")
-    p.add_argument("--report", type=Path, help="batch: write a CSV report here")
+    p.add_argument("--report", type=Path, help="batch: write a CSV report here (.csv)")
     p.add_argument("--tolerance", default="5%", help="allowed deviation, default 5%% (at most 10%%, HOPA)")
     _add_dose_options(p)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("options", help="every regimen for one patient: fits, preferred, why not")
+    p.add_argument("patient", type=Path, help="patient YAML file")
+    p.add_argument("--date", type=_date, help="date YYYY-MM-DD (default today); fixes age")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("rule", help="explain a safety rule")
     p.add_argument("code", nargs="?", help="rule code, e.g. IND002; omit to list all")
@@ -165,29 +181,36 @@ def cmd_calc(args: argparse.Namespace) -> int:
 
     order_set = order_set_from(args)
     print(dumps(to_json(order_set)) if args.json else calc_text(order_set))
-    return EXIT_BLOCKED if order_set.blocked else EXIT_OK
+    return EXIT_BLOCKED if order_set.stopped else EXIT_OK
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from .files import refuse_overwriting
     from .pdf import PdfProcess
 
     if args.batch is not None:
         from .batch import render_batch
 
+        if args.patient is not None or args.html is not None:
+            raise InputError("usage", "render", "with --batch, give no PATIENT and no --html")
         return render_batch(args)
     if args.patient is None or args.regimen is None:
         raise InputError("usage", "render", "give PATIENT and --regimen ID (or --batch)")
     if args.output.suffix.lower() != ".pdf":
         raise InputError("--output", str(args.output), "expected a .pdf file name")
+    if args.html is not None and args.html.suffix.lower() not in (".html", ".htm"):
+        raise InputError("--html", str(args.html), "expected a .html file name")
+    outputs = [("--output", args.output), ("--html", args.html)]
+    refuse_overwriting(outputs, [("PATIENT", args.patient), ("--policy", args.policy)])
     helper = PdfProcess()  # forked before the heavy imports below, so both run at once
     try:
-        from .files import write_atomic
+        from .files import write_together
         from .orderset import calc_record
         from .render import build_view, render_html
         from .report import calc_text
 
         order_set = order_set_from(args)
-        if order_set.blocked:
+        if order_set.stopped:
             print(calc_text(order_set))
             print(f"Nothing written: {args.output} (blocked)", file=sys.stderr)
             return EXIT_BLOCKED
@@ -195,9 +218,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         pdf = helper.render(html, calc_record(order_set))
     finally:
         helper.close()
-    if args.html is not None:
-        write_atomic(args.html, html.encode("utf-8"))
-    write_atomic(args.output, pdf)
+    write_together([(args.output, pdf)] + ([(args.html, html.encode("utf-8"))] if args.html is not None else []))
     print(f"wrote {args.output}" + (f" and {args.html}" if args.html else ""))
     return EXIT_OK
 
@@ -209,9 +230,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.batch is not None:
         from .batch import verify_batch
 
+        if args.patient is not None or args.prescribed is not None:
+            raise InputError("usage", "verify", "with --batch, give no PATIENT and no --prescribed")
+        if args.report is not None and args.report.suffix.lower() != ".csv":
+            raise InputError("--report", str(args.report), "expected a .csv file name")
         return verify_batch(args, tolerance)
     if args.patient is None or args.prescribed is None:
         raise InputError("usage", "verify", "give PATIENT and --prescribed FILE (or --batch DIR_OR_CSV)")
+    if args.report is not None:
+        raise InputError("--report", str(args.report), "a report is written for --batch only")
     result = load_and_verify(args.patient, args.prescribed, lambda cycle: options_from(args, cycle), tolerance)
     if args.json:
         from .orderset import dumps
@@ -222,7 +249,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from .verify_report import print_verification
 
         print_verification(result)
-    return EXIT_BLOCKED if result.blocked else EXIT_OK if result.passed else EXIT_DISCREPANCY
+    return EXIT_BLOCKED if result.refused else EXIT_OK if result.passed else EXIT_DISCREPANCY
+
+
+def cmd_options(args: argparse.Namespace) -> int:
+    from .options import options_text, treatment_options
+    from .orderset import dumps
+    from .patient import load_patient
+
+    approach = treatment_options(load_patient(args.patient), args.date or dt.date.today())
+    print(dumps(approach.as_json()) if args.json else options_text(approach))
+    return EXIT_OK
 
 
 def cmd_regimens(args: argparse.Namespace) -> int:
@@ -275,6 +312,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "render": cmd_render,
     "verify": cmd_verify,
     "regimens": cmd_regimens,
+    "options": cmd_options,
     "show": cmd_show,
     "rule": cmd_rule,
     "lint": cmd_lint,
