@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chemo_orders.errors import InputError
+from chemo_orders.quantities import parse_quantity
 from chemo_orders.units import (
     AUC_UNIT,
     DIM_ACTIVITY,
@@ -14,7 +15,6 @@ from chemo_orders.units import (
     format_quantity,
     json_quantity,
 )
-from chemo_orders.quantities import parse_quantity
 
 
 @pytest.mark.parametrize(

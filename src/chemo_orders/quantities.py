@@ -93,8 +93,9 @@ MAX_EXPONENT = 15
 _NUMBER = r"(?P<number>\d+(?:\.\d+)?|\.\d+)(?:[eE](?P<exponent>[-+]?\d{1,2}))?"
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 _MULTIPLIER = r"(?:\s*[xX×*]\s*10\s*(?:\^|\*\*)?\s*(?P<power>\d{1,2}|[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}))?"
-_QUANTITY = re.compile(rf"^\s*{_NUMBER}{_MULTIPLIER}\s*(?P<unit>\S(?:.*\S)?)?\s*$")
-_AUC = re.compile(rf"^\s*AUC\s*=?\s*{_NUMBER}\s*(?:mg\s*/\s*mL\s*[*·.×]?\s*min)?\s*$", re.IGNORECASE)
+# re.ASCII: \d must mean 0-9 only ("١٢٣ kg" is Arabic-Indic digits, which float() would read).
+_QUANTITY = re.compile(rf"^\s*{_NUMBER}{_MULTIPLIER}\s*(?P<unit>\S(?:.*\S)?)?\s*$", re.ASCII)
+_AUC = re.compile(rf"^\s*AUC\s*=?\s*{_NUMBER}\s*(?:mg\s*/\s*mL\s*[*·.×]?\s*min)?\s*$", re.IGNORECASE | re.ASCII)
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
 _UNIT_SPACES = re.compile(r"\s*([/*])\s*")
 

@@ -119,7 +119,8 @@ def _amount(value: object) -> Q:
     return quantity
 
 
-_RANGE = re.compile(r"^\s*(\d+)\s*(?:-|–|to)\s*(\d+)\s*$")
+_RANGE = re.compile(r"^\s*([0-9]{1,4})\s*(?:-|–|to)\s*([0-9]{1,4})\s*$")
+_DAY = re.compile(r"^\s*[0-9]{1,4}\s*$")  # ASCII digits: str.isdigit() also accepts '²' and '٣'
 
 
 def parse_days(value: object, field: str = "days") -> tuple[int, ...]:
@@ -141,7 +142,7 @@ def parse_days(value: object, field: str = "days") -> tuple[int, ...]:
                 if high < low:
                     raise InputError(field, part.strip(), "range runs backwards")
                 days.update(range(low, high + 1))
-            elif part.strip().isdigit():
+            elif _DAY.match(part):
                 days.add(int(part))
             else:
                 raise InputError(field, part.strip(), "expected day numbers such as [1, 8] or '1-4'")

@@ -45,6 +45,20 @@ class IntensityForAge(Rule):
                 "(infant) dosing",
                 references=(COSA_INFANT_BSA,),
             )
+        ecog = ctx.patient.ecog
+        limits = [i.population.ecog_max for i in regimen.indications if i.population.ecog_max is not None]
+        if ecog is not None and limits and ecog > max(limits):
+            yield self.finding(
+                "hold",
+                f"{regimen.name} was studied in patients with ECOG ≤ {max(limits)}; patient's ECOG is {ecog}",
+                references=tuple(
+                    regimen.references[k].citation
+                    for i in regimen.indications
+                    for k in i.population.source
+                    if k in regimen.references
+                )
+                or self.references,
+            )
         for indication in regimen.indications:
             low, high = indication.population.age_min, indication.population.age_below
             if (low is not None and age < low) or (high is not None and age >= high):
@@ -58,7 +72,8 @@ AGE001 = IntensityForAge(
     code="AGE001",
     name="intensity-for-age",
     severity="hold",
-    what="Holds (until a pharmacist acknowledges with a reason) when a high-intensity regimen is ordered at age ≥ 60, an adult regimen for a child, a pediatric "
+    what="Holds (until a pharmacist acknowledges with a reason) when the patient's ECOG performance status is above "
+    "what the regimen was studied in, when a high-intensity regimen is ordered at age ≥ 60, an adult regimen for a child, a pediatric "
     "regimen for an adult, a regimen outside the ages it was studied in, or BSA-based doses for a patient under 10 kg.",
     why="Older adults have far higher treatment-related mortality with intensive ALL induction (hyper-CVAD: 15% at "
     "≥ 60 vs 2% below); children and adults differ in pharmacology and in which protocol was tested.",
