@@ -30,7 +30,20 @@ from .rules.indication import indication_references
 # Rules whose findings say whether the regimen is meant for this patient at all; the others
 # (organ function, labs, weight, caps) concern this cycle's doses and do not change the fit.
 INDICATION_RULES = frozenset(
-    {"IND001", "IND002", "MRK001", "MRK002", "MRK003", "MRK004", "MRK005", "RSK001", "AGE001", "ALG001", "HIS001", "DOS002"}
+    {
+        "IND001",
+        "IND002",
+        "MRK001",
+        "MRK002",
+        "MRK003",
+        "MRK004",
+        "MRK005",
+        "RSK001",
+        "AGE001",
+        "ALG001",
+        "HIS001",
+        "DOS002",
+    }
 )
 INTENSITY_ORDER = {"high": 0, "standard": 1, "moderate": 2, "low": 3}
 
@@ -159,7 +172,9 @@ def treatment_options(patient: Patient, on: dt.date) -> Approach:
     table = guidance()
     preferences = [p for p in table.preferred if p.when.matches(patient, age)]
     choices = [_choice(regimen, patient, on, preferences, table) for regimen in all_regimens()]
-    choices.sort(key=lambda c: (not c.fits, not c.preferred, not c.orderable, INTENSITY_ORDER[c.regimen.intensity], c.regimen.id))
+    choices.sort(
+        key=lambda c: (not c.fits, not c.preferred, not c.orderable, INTENSITY_ORDER[c.regimen.intensity], c.regimen.id)
+    )
     statements = tuple(
         (s.text, tuple(table.sources[k] for k in s.source)) for s in table.guidance if s.when.matches(patient, age)
     )
