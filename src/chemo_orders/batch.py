@@ -19,7 +19,6 @@ one file (``a/p.yaml`` and ``b/p.yaml``) are refused before any work, naming bot
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections import Counter
@@ -32,6 +31,7 @@ from pathlib import Path
 from .batch_input import Row, RowError, parse_cycle, read_rows
 from .errors import InputError
 from .files import refuse_overwriting
+from .service import DoseSettings
 
 # Statuses that make a batch fail, strongest first, with the exit code each one gives.
 FAILURES = (("internal error", 1), ("error", 2), ("blocked", 3), ("held", 3), ("discrepancy", 4))
@@ -70,6 +70,19 @@ def report_errors(errors: list[RowError], counts: Counter[str]) -> None:
 
 
 @dataclass(frozen=True)
+class RenderBatch:
+    """A batch of order sets to render: a CSV (patient,regimen[,cycle]) or a folder × regimens."""
+
+    source: Path
+    output: Path
+    settings: DoseSettings
+    regimens: tuple[str, ...] = ()
+    cycle: int | None = None
+    jobs: int | None = None
+    paper: str = "a4"
+
+
+@dataclass(frozen=True)
 class Job:
     where: str  # "jobs.csv row 4", or the patient file with --batch DIR
     patient: Path
@@ -78,25 +91,25 @@ class Job:
     output: Path
 
 
-def render_jobs(args: argparse.Namespace) -> tuple[list[Job], list[RowError]]:
+def render_jobs(batch: RenderBatch) -> tuple[list[Job], list[RowError]]:
     """Jobs from a CSV (patient,regimen[,cycle]) or a folder of patients × --regimen ids,
     every one checked; bad rows come back as errors, a collision of outputs is exit 2."""
     from .regimen import load_regimen
 
-    source: Path = args.batch
-    if args.cycle is not None and args.cycle < 1:
-        raise InputError("--cycle", args.cycle, "expected a whole number from 1")
+    source = batch.source
+    if batch.cycle is not None and batch.cycle < 1:
+        raise InputError("--cycle", batch.cycle, "expected a whole number from 1")
     candidates: list[tuple[str, Path, str, str] | RowError] = []  # where, patient, regimen, cycle text
     if source.is_dir():
-        if not args.regimen:
+        if not batch.regimens:
             raise InputError("--regimen", "", "with --batch DIR, give --regimen ID[,ID...]")
-        regimens = [r.strip() for r in args.regimen.split(",") if r.strip()]
+        regimens = list(batch.regimens)
         for regimen_id in regimens:
             load_regimen(regimen_id)  # an unknown id on the command line is exit 2 at once
         candidates = [(p.name, p, r, "") for p in sorted(source.glob("*.yaml")) for r in regimens]
     else:
-        if args.regimen:
-            raise InputError("--regimen", args.regimen, "with --batch CSV, each row names its regimen")
+        if batch.regimens:
+            raise InputError("--regimen", ",".join(batch.regimens), "with --batch CSV, each row names its regimen")
         candidates = [
             (row.where, _relative(source, row), row.cells["regimen"], row.cells.get("cycle", ""))
             if isinstance(row, Row)
@@ -111,10 +124,10 @@ def render_jobs(args: argparse.Namespace) -> tuple[list[Job], list[RowError]]:
             continue
         where, patient, regimen_id, cycle_text = candidate
         try:
-            jobs.append(_job(args, where, patient, regimen_id, cycle_text))
+            jobs.append(_job(batch, where, patient, regimen_id, cycle_text))
         except InputError as error:
             errors.append(RowError(where, error.message))
-    _refuse_collisions(args, jobs)
+    _refuse_collisions(batch, jobs)
     return jobs, errors
 
 
@@ -129,56 +142,56 @@ def _relative(source: Path, row: Row, column: str = "patient") -> Path:
     return source.parent / row.cells[column]
 
 
-def _job(args: argparse.Namespace, where: str, patient_path: Path, regimen_id: str, cycle_text: str) -> Job:
+def _job(batch: RenderBatch, where: str, patient_path: Path, regimen_id: str, cycle_text: str) -> Job:
     """One row checked as far as it can be without calculating: regimen, cycle, patient file."""
     from .patient import load_patient
     from .regimen import load_regimen
 
     regimen = load_regimen(regimen_id)
-    default = args.cycle if args.cycle is not None else regimen.first_cycle()
+    default = batch.cycle if batch.cycle is not None else regimen.first_cycle()
     cycle = parse_cycle(cycle_text) if cycle_text else default
     regimen.check_cycle(cycle)
     load_patient(patient_path)  # regular file, bounded, valid: refused here, not in a worker
-    output = args.output / f"{patient_path.stem}--{regimen.id}--cycle-{cycle}.pdf"
+    output = batch.output / f"{patient_path.stem}--{regimen.id}--cycle-{cycle}.pdf"
     return Job(where, patient_path, regimen.id, cycle, output)
 
 
-def _refuse_collisions(args: argparse.Namespace, jobs: list[Job]) -> None:
+def _refuse_collisions(batch: RenderBatch, jobs: list[Job]) -> None:
     """Exit 2 before any work if two jobs would write one file, or a job would write an input.
 
     Names are compared case-folded: on a case-insensitive file system (macOS, Windows)
     ``P--x.pdf`` and ``p--x.pdf`` are one file."""
-    if args.output.exists() and not args.output.is_dir():
-        raise InputError("--output", str(args.output), "with --batch, expected a folder")
+    if batch.output.exists() and not batch.output.is_dir():
+        raise InputError("--output", str(batch.output), "with --batch, expected a folder")
     first: dict[str, Job] = {}
     for job in jobs:
         earlier = first.setdefault(job.output.name.casefold(), job)
         if earlier is not job:
             raise InputError(
                 "--batch",
-                str(args.batch),
+                str(batch.source),
                 f"{earlier.where} and {job.where} would both write {job.output.name}: "
                 "give each row its own patient file, regimen or cycle",
             )
-    inputs = [("--batch", args.batch), ("--policy", args.policy)]
+    inputs = [("--batch", batch.source), ("--policy", batch.settings.policy)]
     inputs += [(f"{job.where} patient", job.patient) for job in jobs]
     refuse_overwriting([(f"{job.where} output", job.output) for job in jobs], inputs)
 
 
-_WORKER_ARGS: argparse.Namespace | None = None
+_WORKER_BATCH: RenderBatch | None = None
 
 
-def _init_worker(args: argparse.Namespace, parent: int) -> None:
+def _init_worker(batch: RenderBatch, parent: int) -> None:
     """Each worker dies with the batch and imports weasyprint once for all its documents."""
     from .lifeline import die_with_parent
 
     die_with_parent(parent)
-    global _WORKER_ARGS
-    _WORKER_ARGS = args
+    global _WORKER_BATCH
+    _WORKER_BATCH = batch
     import weasyprint  # noqa: F401
 
 
-def worker_pool(args: argparse.Namespace, workers: int) -> ProcessPoolExecutor:
+def worker_pool(batch: RenderBatch, workers: int) -> ProcessPoolExecutor:
     """Worker processes forked where the platform can (they inherit what is already loaded)."""
     import multiprocessing
 
@@ -187,28 +200,23 @@ def worker_pool(args: argparse.Namespace, workers: int) -> ProcessPoolExecutor:
         max_workers=workers,
         mp_context=multiprocessing.get_context(method),
         initializer=_init_worker,
-        initargs=(args, os.getpid()),
+        initargs=(batch, os.getpid()),
     )
 
 
 def render_one(job: Job) -> tuple[str, str]:
     """Render one order set; returns (status, message) and never raises."""
-    from .cli import options_from
     from .files import write_atomic
-    from .orderset import build
-    from .patient import load_patient
-    from .regimen import load_regimen
     from .render import build_view, pdf_bytes, render_html
+    from .service import CalcRequest, calculate
 
-    args = _WORKER_ARGS
-    assert args is not None
+    batch = _WORKER_BATCH
+    assert batch is not None
     try:
-        patient = load_patient(job.patient)
-        regimen = load_regimen(job.regimen)
-        order_set = build(patient, regimen, options_from(args, job.cycle), input_text=job.patient.read_bytes())
+        order_set = calculate(CalcRequest(job.patient, job.regimen, job.cycle, batch.settings))
         if order_set.stopped:
             return order_set.status, f"{job.where}: " + "; ".join(f.rule for f in order_set.blocking)
-        write_atomic(job.output, pdf_bytes(render_html(build_view(order_set, args.paper)), order_set))
+        write_atomic(job.output, pdf_bytes(render_html(build_view(order_set, batch.paper)), order_set))
         return "rendered", str(job.output)
     except InputError as error:
         return "error", f"{job.where}: {error.message}"
@@ -216,25 +224,35 @@ def render_one(job: Job) -> tuple[str, str]:
         return "internal error", f"{job.where}: {error.__class__.__name__}: {error}"
 
 
-def render_batch(args: argparse.Namespace) -> int:
-    jobs, errors = render_jobs(args)
+def render_batch(batch: RenderBatch) -> int:
+    jobs, errors = render_jobs(batch)
     counts: Counter[str] = Counter()
     report_errors(errors, counts)
-    workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs) or 1))
+    workers = max(1, min(batch.jobs or os.cpu_count() or 1, len(jobs) or 1))
     if jobs:
-        with progress_bar("rendering", len(jobs)) as advance, worker_pool(args, workers) as pool:
+        with progress_bar("rendering", len(jobs)) as advance, worker_pool(batch, workers) as pool:
             for status, message in pool.map(render_one, jobs):
                 counts[status] += 1
                 if status != "rendered":
                     print(f"{status}: {message}")
                 advance()
     total = len(jobs) + len(errors)
-    print(f"{total} order set(s) with {workers} worker(s): {summary(counts)}; PDFs in {args.output}")
+    print(f"{total} order set(s) with {workers} worker(s): {summary(counts)}; PDFs in {batch.output}")
     return exit_code(counts)
 
 
 # ---------------------------------------------------------------------------------------------
 # Batch verification for audits
+
+
+@dataclass(frozen=True)
+class VerifyBatch:
+    """Prescriptions to verify: a CSV (patient,prescribed) or a folder of prescriptions."""
+
+    source: Path
+    settings: DoseSettings
+    tolerance: float
+    report: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -270,16 +288,13 @@ def verify_pairs(source: Path) -> tuple[list[Pair], list[RowError]]:
     return pairs, errors
 
 
-def _verify_pair(
-    args: argparse.Namespace, tolerance: float, pair: Pair, rows: list[dict[str, object]], counts: Counter[str]
-) -> None:
+def _verify_pair(batch: VerifyBatch, pair: Pair, rows: list[dict[str, object]], counts: Counter[str]) -> None:
     """Verify one pair into the report rows; an error is reported, never raised."""
-    from .cli import options_from
-    from .verify import load_and_verify
+    from .service import verify_prescription
 
     where = {"row": pair.where, "patient": str(pair.patient), "prescription": str(pair.prescription)}
     try:
-        result = load_and_verify(pair.patient, pair.prescription, lambda c: options_from(args, c), tolerance)
+        result = verify_prescription(pair.patient, pair.prescription, batch.settings, batch.tolerance)
     except InputError as error:
         counts["error"] += 1
         print(f"error: {pair.where}: {error.message}")
@@ -299,25 +314,25 @@ def _verify_pair(
         rows.append({**where, "status": result.status, "detail": detail})
 
 
-def verify_batch(args: argparse.Namespace, tolerance: float) -> int:
+def verify_batch(batch: VerifyBatch) -> int:
     from .files import write_atomic
     from .verify_report import csv_report
 
-    pairs, errors = verify_pairs(args.batch)
-    inputs = [("--batch", args.batch), ("--policy", args.policy)]
+    pairs, errors = verify_pairs(batch.source)
+    inputs = [("--batch", batch.source), ("--policy", batch.settings.policy)]
     inputs += [(f"{p.where} patient", p.patient) for p in pairs] + [(p.where, p.prescription) for p in pairs]
-    refuse_overwriting([("--report", args.report)], inputs)
+    refuse_overwriting([("--report", batch.report)], inputs)
     counts: Counter[str] = Counter()
     report_errors(errors, counts)
     rows: list[dict[str, object]] = [{"row": e.where, "status": "error", "detail": e.message} for e in errors]
     with progress_bar("verifying", len(pairs)) as advance:
         for pair in pairs:
-            _verify_pair(args, tolerance, pair, rows, counts)
+            _verify_pair(batch, pair, rows, counts)
             advance()
     verdicts = Counter(str(row["verdict"]) for row in rows if row.get("verdict"))
     print(f"{len(pairs) + len(errors)} pair(s): {summary(counts)}")
     print("lines by verdict: " + (summary(verdicts) or "none"))
-    if args.report is not None:
-        write_atomic(args.report, csv_report(rows))
-        print(f"report: {args.report}")
+    if batch.report is not None:
+        write_atomic(batch.report, csv_report(rows))
+        print(f"report: {batch.report}")
     return exit_code(counts)

@@ -19,8 +19,8 @@ from . import DISCLAIMER, __version__
 from .errors import InputError
 
 if TYPE_CHECKING:  # annotations only: the heavy modules load inside the commands
-    from .dosing import Options
     from .orderset import OrderSet
+    from .service import DoseSettings
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_BLOCKED, EXIT_DISCREPANCY = 0, 1, 2, 3, 4
 
@@ -76,7 +76,7 @@ def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = Fals
 
 
 def _add_dose_options(parser: argparse.ArgumentParser) -> None:
-    """How doses are calculated: shared by calc, render and verify (read by options_from)."""
+    """How doses are calculated: shared by calc, render and verify (read by settings_from)."""
     parser.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today); fixes age")
     parser.add_argument("--bsa-formula", choices=BSA_FORMULA_NAMES, default="mosteller")
     parser.add_argument("--bsa-cap", help="explicit BSA cap, e.g. '2 m**2' (off by default; ASCO 2021)")
@@ -135,44 +135,31 @@ def build_parser() -> Parser:
     return parser
 
 
-def options_from(args: argparse.Namespace, cycle: int) -> Options:
-    from .dosing import Options
-    from .quantities import parse_quantity
-    from .rounding import load_policy
-    from .units import M2, MG_PER_DL
+def settings_from(args: argparse.Namespace) -> DoseSettings:
+    """The dose options shared by calc, render and verify, as the service layer's type."""
+    from .service import DoseSettings
 
-    bsa_cap = None
-    if args.bsa_cap is not None:
-        text = args.bsa_cap if any(c.isalpha() for c in args.bsa_cap) else f"{args.bsa_cap} m**2"
-        bsa_cap = parse_quantity(text, "--bsa-cap", "[length] ** 2")
-        if not 1 <= bsa_cap.to(M2).magnitude <= 3:
-            raise InputError("--bsa-cap", args.bsa_cap, "implausible: outside 1-3 m²")
-    scr_floor = None
-    if args.scr_floor.strip().lower() != "none":
-        scr_floor = parse_quantity(args.scr_floor, "--scr-floor", "[mass] / [length] ** 3").to(MG_PER_DL)
-    return Options(
-        on=args.date or dt.date.today(),
-        cycle=cycle,
+    return DoseSettings(
+        on=args.date,
         bsa_formula=args.bsa_formula,
-        bsa_cap=bsa_cap,
+        bsa_cap=args.bsa_cap,
+        policy=args.policy,
         carboplatin_weight=args.carboplatin_weight,
-        scr_floor=scr_floor,
-        policy=load_policy(args.policy) if args.policy else None,
+        scr_floor=args.scr_floor,
     )
 
 
 def order_set_from(args: argparse.Namespace) -> OrderSet:
-    from .orderset import Acknowledgement, build
-    from .patient import load_patient
-    from .regimen import load_regimen
+    from .service import CalcRequest, acknowledgements, calculate
 
-    if len(args.acknowledge) != len(args.reason):
-        raise InputError("--reason", len(args.reason), f"give one --reason per --acknowledge ({len(args.acknowledge)})")
-    patient = load_patient(args.patient)
-    regimen = load_regimen(args.regimen)
-    cycle = args.cycle if args.cycle is not None else regimen.first_cycle()
-    acks = tuple(Acknowledgement(c.upper(), r) for c, r in zip(args.acknowledge, args.reason, strict=True))
-    return build(patient, regimen, options_from(args, cycle), acks, args.patient.read_bytes())
+    request = CalcRequest(
+        patient=args.patient,
+        regimen=args.regimen,
+        cycle=args.cycle,
+        settings=settings_from(args),
+        acknowledgements=acknowledgements(args.acknowledge, args.reason),
+    )
+    return calculate(request)
 
 
 def cmd_calc(args: argparse.Namespace) -> int:
@@ -189,11 +176,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .pdf import PdfProcess
 
     if args.batch is not None:
-        from .batch import render_batch
+        from .batch import RenderBatch, render_batch
 
         if args.patient is not None or args.html is not None:
             raise InputError("usage", "render", "with --batch, give no PATIENT and no --html")
-        return render_batch(args)
+        regimens = tuple(r.strip() for r in (args.regimen or "").split(",") if r.strip())
+        return render_batch(
+            RenderBatch(args.batch, args.output, settings_from(args), regimens, args.cycle, args.jobs, args.paper)
+        )
     if args.patient is None or args.regimen is None:
         raise InputError("usage", "render", "give PATIENT and --regimen ID (or --batch)")
     if args.output.suffix.lower() != ".pdf":
@@ -224,7 +214,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import load_and_verify, parse_tolerance
+    from .service import verify_prescription
+    from .verify import parse_tolerance
 
     tolerance = parse_tolerance(args.tolerance)
     if args.batch is not None:
@@ -232,14 +223,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         if args.patient is not None or args.prescribed is not None:
             raise InputError("usage", "verify", "with --batch, give no PATIENT and no --prescribed")
+        from .batch import VerifyBatch
+
         if args.report is not None and args.report.suffix.lower() != ".csv":
             raise InputError("--report", str(args.report), "expected a .csv file name")
-        return verify_batch(args, tolerance)
+        return verify_batch(VerifyBatch(args.batch, settings_from(args), tolerance, args.report))
     if args.patient is None or args.prescribed is None:
         raise InputError("usage", "verify", "give PATIENT and --prescribed FILE (or --batch DIR_OR_CSV)")
     if args.report is not None:
         raise InputError("--report", str(args.report), "a report is written for --batch only")
-    result = load_and_verify(args.patient, args.prescribed, lambda cycle: options_from(args, cycle), tolerance)
+    result = verify_prescription(args.patient, args.prescribed, settings_from(args), tolerance)
     if args.json:
         from .orderset import dumps
         from .verify import to_json
@@ -253,11 +246,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_options(args: argparse.Namespace) -> int:
-    from .options import options_text, treatment_options
+    from .options import options_text
     from .orderset import dumps
-    from .patient import load_patient
+    from .service import treatment_options
 
-    approach = treatment_options(load_patient(args.patient), args.date or dt.date.today())
+    approach = treatment_options(args.patient, args.date)
     print(dumps(approach.as_json()) if args.json else options_text(approach))
     return EXIT_OK
 
