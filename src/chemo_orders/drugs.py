@@ -57,6 +57,7 @@ class PlausibleMaximum(Frozen):
     """The largest single dose a cited source gives, in one basis (the unit says which)."""
 
     max: AnyQuantity
+    routes: tuple[str, ...] = ()  # only for these routes (an intrathecal maximum is not a systemic one)
     note: str | None = None
     source: tuple[str, ...]
 

@@ -86,6 +86,8 @@ def dose_problems(regimen: Regimen) -> Iterator[tuple[str, str]]:
                 yield where, f"dose must be positive (got {format_quantity(dose)})"
                 continue
             for bound in table.get(line.drug).plausible:
+                if bound.routes and line.route not in bound.routes:
+                    continue
                 if _same_basis(dose, bound.max) and dose > bound.max:
                     yield where, (
                         f"{format_quantity(dose)} is above the largest cited {line.drug} dose "
