@@ -104,6 +104,9 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
         (drug(drug="etoposidium", dose="100 mg/m**2"), "unknown drug 'etoposidium'"),
         (drug(drug="methotrexate", dose="30 mg/kg"), "without leucovorin"),
         (drug(drug="methotrexate", dose="2 g"), "without leucovorin"),
+        (drug(drug="etoposide", dose="100000 mg/m**2"), "above the largest cited etoposide dose"),
+        (drug(drug="carboplatin", dose="AUC 500"), "above the largest cited carboplatin dose"),
+        (drug(drug="vincristine", dose="20 mg"), "above the largest cited vincristine dose"),
     ],
 )
 def test_clinical_dose_checks(tmp_path: Path, line: dict[str, Any], text: str) -> None:
