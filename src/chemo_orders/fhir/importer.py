@@ -1,0 +1,304 @@
+"""A FHIR patient Bundle in: the same dict a patient YAML file holds, validated by the same model.
+
+Why map to the patient-file dict instead of building a Patient directly: then every check
+the YAML path has (units, plausibility, the diagnosis vocabulary) applies unchanged, and a
+problem is reported at the FHIR element it came from (``Observation[height].valueQuantity``),
+so the EHR team can fix the feed. What is read:
+
+- Patient: the identifier typed MR (or the only one), name, gender, birthDate.
+- Observation by LOINC code (``terminology.yaml``): height, weight, serum creatinine (mass or
+  molar), ANC, platelets, WBC, haemoglobin, bilirubin; final/amended/corrected only, the most
+  recent by effective date. BSA and creatinine clearance are ignored: they are recalculated.
+  ``measured_on`` is the earliest date among height, weight and creatinine (the order set
+  states the oldest measurement it relied on).
+- Condition: the one coded in the diagnosis vocabulary (local code system or ICD-O-3) is the
+  diagnosis, its disease status from the local extension or clinical status ``relapse``;
+  every other Condition is a ``history`` entry (design §10.1).
+- AllergyIntolerance: each substance, by text or coding display.
+Refuted and entered-in-error records are skipped. Every resource must be about the Bundle's
+one Patient: a weight filed under another patient must never reach a dose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from ..diagnosis import parse_diagnosis
+from ..errors import InputError
+from ..models import validate
+from ..patient import Patient
+from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, terminology
+from .validation import check_bundle
+
+FINAL = {"final", "amended", "corrected"}
+NOT_TRUE = {"refuted", "entered-in-error"}
+DERIVED = {"bsa", "crcl"}  # exported for the EHR, recalculated here
+MEASUREMENTS = ("height", "weight", "serum_creatinine")
+
+
+def load_json(path: Path) -> Patient:
+    """A ``.json`` patient file: a FHIR Bundle, or the patient-file mapping written as JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("patient file", str(path), "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError("patient file", str(path), f"cannot read file ({exc.__class__.__name__})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError("patient file", str(path), f"malformed JSON at line {exc.lineno}") from None
+    if isinstance(data, dict) and "resourceType" in data:
+        if data["resourceType"] != "Bundle":
+            raise InputError("resourceType", data["resourceType"], "expected a FHIR Bundle", source=str(path))
+        return patient_from_bundle(data, str(path))
+    return validate(Patient, data, str(path))
+
+
+def patient_from_bundle(bundle: dict[str, Any], source: str) -> Patient:
+    check_bundle(bundle, source)
+    data, elements = patient_data(bundle)
+    try:
+        return validate(Patient, data, source)
+    except InputError as error:
+        raise InputError(_element(error.field, elements), error.value, error.problem, source=source) from None
+
+
+def patient_data(bundle: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The patient-file dict, and for each of its fields the FHIR element it came from."""
+    resources = _resources(bundle)
+    patient, refs = _the_patient(resources)
+    elements = {
+        field.removesuffix("_molar"): f"Observation[{field.removesuffix('_molar')}]" for field in terminology().loinc
+    }
+    data = _demographics(patient, elements)
+    measured: list[dt.date] = []
+    for field, (value, effective, element) in _observations(resources.get("Observation", []), refs).items():
+        elements[field] = element
+        target = data.setdefault("labs", {}) if field.startswith("labs.") else data
+        target[field.removeprefix("labs.")] = value
+        if field in MEASUREMENTS and effective is not None:
+            measured.append(effective)
+    if measured:
+        data["measured_on"] = min(measured)
+        elements["measured_on"] = "Observation.effectiveDateTime"
+    data.update(_conditions(resources.get("Condition", []), refs, elements))
+    allergies = _allergies(resources.get("AllergyIntolerance", []), refs)
+    if allergies:
+        data["allergies"] = allergies
+        elements["allergies"] = "AllergyIntolerance.code"
+    return data, elements
+
+
+def _resources(bundle: dict[str, Any]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Resources by type, each with its fullUrl (references may point at it)."""
+    found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource")
+        if isinstance(resource, dict):
+            found.setdefault(str(resource.get("resourceType")), []).append((str(entry.get("fullUrl", "")), resource))
+    return found
+
+
+def _the_patient(resources: dict[str, list[tuple[str, dict[str, Any]]]]) -> tuple[dict[str, Any], set[str]]:
+    patients = resources.get("Patient", [])
+    if len(patients) != 1:
+        raise InputError("Bundle.entry", f"{len(patients)} Patient resources", "expected exactly one Patient")
+    url, patient = patients[0]
+    refs = {url} - {""}
+    if patient.get("id"):
+        refs.add(f"Patient/{patient['id']}")
+    return patient, refs
+
+
+def _demographics(patient: dict[str, Any], elements: dict[str, str]) -> dict[str, Any]:
+    elements.update(
+        {"id": "Patient.identifier", "name": "Patient.name", "sex": "Patient.gender", "birth_date": "Patient.birthDate"}
+    )
+    data: dict[str, Any] = {
+        "id": _identifier(patient.get("identifier") or []),
+        "name": _name(patient.get("name") or []),
+    }
+    for field, key in (("sex", "gender"), ("birth_date", "birthDate")):
+        if key in patient:
+            data[field] = patient[key]
+    return data
+
+
+def _identifier(identifiers: list[dict[str, Any]]) -> str:
+    """The medical record number: the identifier typed MR, or the only identifier there is."""
+    mr = terminology().hl7["medical-record-number"]
+    typed = [
+        i
+        for i in identifiers
+        if any(
+            c.get("system") == mr.system and c.get("code") == mr.code for c in (i.get("type") or {}).get("coding") or []
+        )
+    ]
+    chosen = typed if typed else identifiers
+    if len(chosen) != 1 or not chosen[0].get("value"):
+        raise InputError(
+            "Patient.identifier", len(chosen), "expected one identifier with type MR (medical record number)"
+        )
+    return str(chosen[0]["value"])
+
+
+def _name(names: list[dict[str, Any]]) -> str:
+    chosen = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
+    if chosen.get("text"):
+        return str(chosen["text"])
+    family, given = chosen.get("family", ""), " ".join(chosen.get("given") or [])
+    return f"{family}, {given}" if family and given else family or given
+
+
+def _observations(
+    observations: list[tuple[str, dict[str, Any]]], refs: set[str]
+) -> dict[str, tuple[str, dt.date | None, str]]:
+    """For each field: (value as the patient file writes it, effective date, FHIR element)."""
+    terms = terminology()
+    candidates: dict[str, list[tuple[dt.date | None, str, str]]] = {}
+    for _, observation in observations:
+        loinc = [
+            c.get("code")
+            for c in (observation.get("code") or {}).get("coding") or []
+            if c.get("system") == terms.systems["loinc"]
+        ]
+        key = next((f for f in map(terms.field_for_loinc, map(str, loinc)) if f is not None), None)
+        if key is None or key in DERIVED or observation.get("status") not in FINAL:
+            continue
+        field = key.removesuffix("_molar")
+        element = f"Observation[{field}]"
+        _check_subject(observation.get("subject"), refs, f"{element}.subject")
+        quantity = observation.get("valueQuantity")
+        if not isinstance(quantity, dict):
+            raise InputError(f"{element}.valueQuantity", "", "required: the measurement as a quantity with a UCUM code")
+        if quantity.get("system") != terms.systems["ucum"]:
+            raise InputError(f"{element}.valueQuantity.system", quantity.get("system", ""), "expected UCUM")
+        value = terms.patient_value(
+            quantity.get("value"), quantity.get("code"), terms.loinc[key].kind, f"{element}.valueQuantity"
+        )
+        candidates.setdefault(field, []).append((_effective(observation, element), value, element))
+    chosen: dict[str, tuple[str, dt.date | None, str]] = {}
+    for field, found in candidates.items():
+        latest = max((date for date, _, _ in found if date is not None), default=None)
+        values = {value for date, value, _ in found if date == latest}
+        if len(values) > 1:
+            raise InputError(f"Observation[{field}]", " / ".join(sorted(values)), "different values on the same date")
+        chosen[field] = (values.pop(), latest, f"Observation[{field}].valueQuantity")
+    return chosen
+
+
+def _effective(resource: dict[str, Any], element: str) -> dt.date | None:
+    text = resource.get("effectiveDateTime") or resource.get("effectiveInstant")
+    if text is None and isinstance(resource.get("effectivePeriod"), dict):
+        text = resource["effectivePeriod"].get("start")
+    return _date(text, f"{element}.effectiveDateTime") if text is not None else None
+
+
+def _date(text: object, element: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(text)[:10])
+    except ValueError:
+        raise InputError(element, text, "expected a date YYYY-MM-DD") from None
+
+
+def _conditions(
+    conditions: list[tuple[str, dict[str, Any]]], refs: set[str], elements: dict[str, str]
+) -> dict[str, Any]:
+    """The diagnosis (with disease status) and the history; exactly one diagnosis."""
+    data: dict[str, Any] = {}
+    history: list[dict[str, Any]] = []
+    for index, (_, condition) in enumerate(conditions):
+        if _status_code(condition.get("verificationStatus")) in NOT_TRUE:
+            continue
+        element = f"Condition[{index}]"
+        _check_subject(condition.get("subject"), refs, f"{element}.subject")
+        diagnosis = _diagnosis(condition, f"{element}.code")
+        if diagnosis is None:
+            entry: dict[str, Any] = {"condition": _text(condition.get("code"), f"{element}.code")}
+            if condition.get("onsetDateTime"):
+                entry["date"] = _date(condition["onsetDateTime"], f"{element}.onsetDateTime")
+            history.append(entry)
+            continue
+        if data.get("diagnosis", diagnosis) != diagnosis:
+            raise InputError(f"{element}.code", diagnosis, f"a second diagnosis (already {data['diagnosis']})")
+        data["diagnosis"] = diagnosis
+        elements["diagnosis"] = "Condition[diagnosis].code"
+        status = _disease_status(condition, element)
+        if status is not None:
+            data["disease_status"] = status
+            elements["disease_status"] = "Condition[diagnosis].extension[disease-status]"
+    if "diagnosis" not in data:
+        raise InputError("Condition", "", "no Condition coded in the diagnosis vocabulary (or ICD-O-3)")
+    if history:
+        data["history"] = history
+        elements["history"] = "Condition[history]"
+    return data
+
+
+def _diagnosis(condition: dict[str, Any], element: str) -> str | None:
+    """The vocabulary term of a Condition coded in our code system or ICD-O-3, else None."""
+    systems = {DIAGNOSIS_SYSTEM, terminology().systems["icd_o_3"]}
+    codes = [code for system, code in _codings(condition.get("code")) if system in systems]
+    found = {parse_diagnosis(code, element) for code in codes}
+    if len(found) > 1:
+        raise InputError(element, ", ".join(sorted(found)), "codings disagree on the diagnosis")
+    return found.pop() if found else None
+
+
+def _disease_status(condition: dict[str, Any], element: str) -> str | None:
+    stated = [e.get("valueCode") for e in condition.get("extension") or [] if e.get("url") == DISEASE_STATUS_URL]
+    relapse = _status_code(condition.get("clinicalStatus")) == terminology().hl7["relapse"].code
+    if stated:
+        if relapse and stated[0] != "relapsed":
+            raise InputError(f"{element}.clinicalStatus", "relapse", f"disagrees with the disease status {stated[0]}")
+        return str(stated[0])
+    return "relapsed" if relapse else None
+
+
+def _allergies(allergies: list[tuple[str, dict[str, Any]]], refs: set[str]) -> list[str]:
+    found = []
+    for index, (_, allergy) in enumerate(allergies):
+        if _status_code(allergy.get("verificationStatus")) in NOT_TRUE:
+            continue
+        element = f"AllergyIntolerance[{index}]"
+        _check_subject(allergy.get("patient"), refs, f"{element}.patient")
+        found.append(_text(allergy.get("code"), f"{element}.code"))
+    return found
+
+
+def _codings(concept: object) -> list[tuple[str, str]]:
+    """(system, code) of each coding of a CodeableConcept, tolerating absent parts."""
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    return [(str(c.get("system")), str(c.get("code"))) for c in codings or [] if isinstance(c, dict)]
+
+
+def _status_code(concept: object) -> str | None:
+    return next((code for _, code in _codings(concept)), None)
+
+
+def _text(concept: object, element: str) -> str:
+    """A CodeableConcept as words: its text, else the first coding's display."""
+    if isinstance(concept, dict):
+        if concept.get("text"):
+            return str(concept["text"])
+        display = next((c.get("display") for c in concept.get("coding") or [] if c.get("display")), None)
+        if display:
+            return str(display)
+    raise InputError(element, "", "required: a text or a coding with a display")
+
+
+def _check_subject(reference: object, refs: set[str], element: str) -> None:
+    target = reference.get("reference") if isinstance(reference, dict) else None
+    if target not in refs:
+        problem = "required: a reference to the Bundle's Patient" if target is None else "not the Bundle's Patient"
+        raise InputError(element, target or "", problem)
+
+
+def _element(field: str, elements: dict[str, str]) -> str:
+    """The FHIR element a patient-file field came from (``labs.anc`` → Observation[labs.anc])."""
+    key = max((k for k in elements if field == k or field.startswith(f"{k}.")), key=len, default=None)
+    return field if key is None else elements[key] + field.removeprefix(key)

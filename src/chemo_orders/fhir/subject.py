@@ -1,0 +1,125 @@
+"""The patient side of an order Bundle: Patient, Observations, the diagnosis, allergies.
+
+These are exactly the resources ``importer`` reads back, so an exported order Bundle is also
+a patient file: export → import → calculate gives the same doses (tested). Measurements keep
+the unit they were given in where the UCUM table has it (70 [in_i] stays 70 [in_i]); BSA and
+creatinine clearance are exported as derived Observations for the EHR and ignored on import,
+because the engine always recalculates them from height, weight and creatinine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..diagnosis import DIAGNOSIS_NAMES
+from ..patient import Patient
+from ..units import M2, ML_PER_MIN, UMOL_PER_L, Q, quantity
+from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, terminology
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What the calculation derived, as the calc JSON states it."""
+
+    bsa_m2: float
+    bsa_method: str
+    crcl_ml_min: float | None
+    crcl_method: str
+    calculated_on: str
+
+
+def patient_resource(patient: Patient) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "identifier": [{"type": {"coding": [terminology().coding("medical-record-number")]}, "value": patient.id}],
+        "name": [human_name(patient.name)],
+        "gender": patient.sex,
+    }
+    if patient.birth_date is not None:
+        resource["birthDate"] = patient.birth_date.isoformat()
+    return resource
+
+
+def human_name(name: str) -> dict[str, Any]:
+    """``Doe, Jane`` (the patient file's convention) as family and given names, text kept."""
+    family, comma, given = name.partition(",")
+    if comma and family.strip() and given.strip():
+        return {"text": name, "family": family.strip(), "given": given.split()}
+    return {"text": name}
+
+
+def observations(
+    patient: Patient, derived: Derived, subject: str, url_for: Callable[[str], str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(field, Observation) for height, weight, creatinine and labs as measured, then BSA and
+    CrCl as derived from them; ``url_for(field)`` is the fullUrl an Observation gets."""
+    terms = terminology()
+    measured = patient.measured_on.isoformat() if patient.measured_on is not None else None
+    values: list[tuple[str, Q]] = [("height", patient.height), ("weight", patient.weight)]
+    if patient.serum_creatinine is not None:
+        molar = patient.serum_creatinine.dimensionality == UMOL_PER_L.dimensionality
+        values.append(("serum_creatinine_molar" if molar else "serum_creatinine", patient.serum_creatinine))
+    labs = [
+        (field, getattr(patient.labs, field.removeprefix("labs.")))
+        for field in terms.loinc
+        if field.startswith("labs.")
+    ]
+    values += [(field, value) for field, value in labs if value is not None]
+    found = [
+        (field, _observation(field, terms.quantity(value, terms.loinc[field].kind), subject, measured))
+        for field, value in values
+    ]
+    bsa = _observation("bsa", terms.quantity(quantity(derived.bsa_m2, M2), "area"), subject, derived.calculated_on)
+    bsa["method"] = {"text": derived.bsa_method}
+    bsa["derivedFrom"] = [{"reference": url_for("height")}, {"reference": url_for("weight")}]
+    found.append(("bsa", bsa))
+    if derived.crcl_ml_min is not None:
+        value = terms.quantity(quantity(derived.crcl_ml_min, ML_PER_MIN), "flow")
+        crcl = _observation("crcl", value, subject, derived.calculated_on)
+        crcl["method"] = {"text": derived.crcl_method}
+        crcl["derivedFrom"] = [{"reference": url_for(field)} for field, _ in values if field.startswith("serum")]
+        crcl["derivedFrom"].append({"reference": url_for("weight")})
+        found.append(("crcl", crcl))
+    return found
+
+
+def diagnosis_condition(patient: Patient, subject: str) -> dict[str, Any]:
+    """The diagnosis in the local vocabulary; relapse also as the HL7 clinical status."""
+    relapsed, name = patient.disease_status == "relapsed", DIAGNOSIS_NAMES[patient.diagnosis]
+    condition: dict[str, Any] = {
+        "resourceType": "Condition",
+        "clinicalStatus": {"coding": [terminology().coding("relapse" if relapsed else "active")]},
+        "code": {
+            "coding": [{"system": DIAGNOSIS_SYSTEM, "code": patient.diagnosis, "display": name}],
+            "text": name,
+        },
+        "subject": {"reference": subject},
+    }
+    if patient.disease_status is not None:
+        condition["extension"] = [{"url": DISEASE_STATUS_URL, "valueCode": patient.disease_status}]
+    return condition
+
+
+def allergy_resources(patient: Patient, subject: str) -> list[dict[str, Any]]:
+    return [
+        {"resourceType": "AllergyIntolerance", "code": {"text": allergy}, "patient": {"reference": subject}}
+        for allergy in patient.allergies
+    ]
+
+
+def _observation(field: str, value: dict[str, Any], subject: str, effective: str | None) -> dict[str, Any]:
+    entry = terminology().loinc[field]
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [terminology().coding(entry.category)]}],
+        "code": {"coding": [terminology().loinc_coding(field)], "text": entry.display},
+        "subject": {"reference": subject},
+        "valueQuantity": value,
+    }
+    if effective is not None:
+        observation["effectiveDateTime"] = dt.date.fromisoformat(effective).isoformat()
+    return observation
