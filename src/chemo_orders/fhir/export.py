@@ -37,7 +37,14 @@ from .plan import (
     line_timing,
     medication_concept,
 )
-from .subject import Derived, allergy_resources, diagnosis_condition, observations, patient_resource
+from .subject import (
+    Derived,
+    allergy_resources,
+    diagnosis_condition,
+    marker_observations,
+    observations,
+    patient_resource,
+)
 from .terminology import CANONICAL_BASE, RULE_SYSTEM, terminology
 
 SEVERITY = {"hold": "high", "warn": "moderate", "info": "low"}
@@ -75,9 +82,8 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
         crcl_method=f"{calc['patient']['crcl_method']}: {calc['patient']['crcl_citation']}",
         calculated_on=calc["calculated_on"],
     )
-    entries += [
-        (context.observation_url(f), o) for f, o in observations(patient, derived, subject, context.observation_url)
-    ]
+    found = observations(patient, derived, subject, context.observation_url) + marker_observations(patient, subject)
+    entries += [(context.observation_url(field), observation) for field, observation in found]
     entries.append((context.condition_url, diagnosis_condition(patient, subject)))
     entries += [(ids.url(f"Allergy/{n}"), a) for n, a in enumerate(allergy_resources(patient, subject))]
     requests = [(ids.url(f"MedicationRequest/{n}"), o) for n, o in enumerate(order_set.orders)]

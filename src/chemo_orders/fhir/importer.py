@@ -10,7 +10,8 @@ so the EHR team can fix the feed. What is read:
   molar), ANC, platelets, WBC, haemoglobin, bilirubin; final/amended/corrected only, the most
   recent by effective date. BSA and creatinine clearance are ignored: they are recalculated.
   ``measured_on`` is the earliest date among height, weight and creatinine (the order set
-  states the oldest measurement it relied on).
+  states the oldest measurement it relied on). Markers (CD20, CD22, MRD, Ph) in the local
+  code system ``CodeSystem/marker``: no LOINC code was verified with their meaning.
 - Condition: the one coded in the diagnosis vocabulary (local code system or ICD-O-3) is the
   diagnosis, its disease status from the local extension or clinical status ``relapse``;
   every other Condition is a ``history`` entry (design §10.1).
@@ -30,7 +31,7 @@ from ..diagnosis import parse_diagnosis
 from ..errors import InputError
 from ..models import validate
 from ..patient import Patient
-from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, terminology
+from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, MARKER_SYSTEM, terminology
 from .validation import check_bundle
 
 FINAL = {"final", "amended", "corrected"}
@@ -78,8 +79,8 @@ def patient_data(bundle: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
     measured: list[dt.date] = []
     for field, (value, effective, element) in _observations(resources.get("Observation", []), refs).items():
         elements[field] = element
-        target = data.setdefault("labs", {}) if field.startswith("labs.") else data
-        target[field.removeprefix("labs.")] = value
+        group, dot, name = field.rpartition(".")
+        (data.setdefault(group, {}) if dot else data)[name] = value
         if field in MEASUREMENTS and effective is not None:
             measured.append(effective)
     if measured:
@@ -156,39 +157,66 @@ def _name(names: list[dict[str, Any]]) -> str:
 
 def _observations(
     observations: list[tuple[str, dict[str, Any]]], refs: set[str]
-) -> dict[str, tuple[str, dt.date | None, str]]:
+) -> dict[str, tuple[Any, dt.date | None, str]]:
     """For each field: (value as the patient file writes it, effective date, FHIR element)."""
-    terms = terminology()
-    candidates: dict[str, list[tuple[dt.date | None, str, str]]] = {}
+    candidates: dict[str, list[tuple[dt.date | None, Any, str]]] = {}
     for _, observation in observations:
-        loinc = [
-            c.get("code")
-            for c in (observation.get("code") or {}).get("coding") or []
-            if c.get("system") == terms.systems["loinc"]
-        ]
-        key = next((f for f in map(terms.field_for_loinc, map(str, loinc)) if f is not None), None)
-        if key is None or key in DERIVED or observation.get("status") not in FINAL:
+        if observation.get("status") not in FINAL:
             continue
-        field = key.removesuffix("_molar")
-        element = f"Observation[{field}]"
-        _check_subject(observation.get("subject"), refs, f"{element}.subject")
-        quantity = observation.get("valueQuantity")
-        if not isinstance(quantity, dict):
-            raise InputError(f"{element}.valueQuantity", "", "required: the measurement as a quantity with a UCUM code")
-        if quantity.get("system") != terms.systems["ucum"]:
-            raise InputError(f"{element}.valueQuantity.system", quantity.get("system", ""), "expected UCUM")
-        value = terms.patient_value(
-            quantity.get("value"), quantity.get("code"), terms.loinc[key].kind, f"{element}.valueQuantity"
-        )
-        candidates.setdefault(field, []).append((_effective(observation, element), value, element))
-    chosen: dict[str, tuple[str, dt.date | None, str]] = {}
+        read = _measurement(observation, refs) or _marker(observation, refs)
+        if read is not None:
+            field, value, element = read
+            candidates.setdefault(field, []).append((_effective(observation, element), value, element))
+    chosen: dict[str, tuple[Any, dt.date | None, str]] = {}
     for field, found in candidates.items():
         latest = max((date for date, _, _ in found if date is not None), default=None)
         values = {value for date, value, _ in found if date == latest}
         if len(values) > 1:
-            raise InputError(f"Observation[{field}]", " / ".join(sorted(values)), "different values on the same date")
-        chosen[field] = (values.pop(), latest, f"Observation[{field}].valueQuantity")
+            raise InputError(f"Observation[{field}]", " / ".join(map(str, values)), "different values on the same date")
+        chosen[field] = (values.pop(), latest, next(e for d, v, e in found if d == latest))
     return chosen
+
+
+def _measurement(observation: dict[str, Any], refs: set[str]) -> tuple[str, str, str] | None:
+    """A LOINC-coded measurement as (field, ``"168 cm"``, element); None if not one we read."""
+    terms = terminology()
+    loinc = [code for system, code in _codings(observation.get("code")) if system == terms.systems["loinc"]]
+    key = next((f for f in map(terms.field_for_loinc, loinc) if f is not None), None)
+    if key is None or key in DERIVED:
+        return None
+    field = key.removesuffix("_molar")
+    element = f"Observation[{field}]"
+    _check_subject(observation.get("subject"), refs, f"{element}.subject")
+    quantity = _ucum_quantity(observation, element)
+    kind = terms.loinc[key].kind
+    value = terms.patient_value(quantity.get("value"), quantity.get("code"), kind, f"{element}.valueQuantity")
+    return field, value, f"{element}.valueQuantity"
+
+
+def _marker(observation: dict[str, Any], refs: set[str]) -> tuple[str, Any, str] | None:
+    """A marker in the local code system: a percentage, or Ph positive/negative."""
+    codes = [code for system, code in _codings(observation.get("code")) if system == MARKER_SYSTEM]
+    name = next((n for n, m in terminology().markers.items() if m.code in codes), None)
+    if name is None:
+        return None
+    field = f"markers.{name}"
+    element = f"Observation[{field}]"
+    _check_subject(observation.get("subject"), refs, f"{element}.subject")
+    if name == "philadelphia":
+        return field, _text(observation.get("valueCodeableConcept"), f"{element}.valueCodeableConcept"), element
+    quantity = _ucum_quantity(observation, element)
+    if quantity.get("code") != "%":
+        raise InputError(f"{element}.valueQuantity.code", quantity.get("code", ""), "expected UCUM %")
+    return field, quantity.get("value"), f"{element}.valueQuantity"
+
+
+def _ucum_quantity(observation: dict[str, Any], element: str) -> dict[str, Any]:
+    quantity = observation.get("valueQuantity")
+    if not isinstance(quantity, dict):
+        raise InputError(f"{element}.valueQuantity", "", "required: the measurement as a quantity with a UCUM code")
+    if quantity.get("system") != terminology().systems["ucum"]:
+        raise InputError(f"{element}.valueQuantity.system", quantity.get("system", ""), "expected UCUM")
+    return quantity
 
 
 def _effective(resource: dict[str, Any], element: str) -> dt.date | None:

@@ -9,7 +9,6 @@ because the engine always recalculates them from height, weight and creatinine.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from ..diagnosis import DIAGNOSIS_NAMES
 from ..patient import Patient
 from ..units import M2, ML_PER_MIN, UMOL_PER_L, Q, quantity
-from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, terminology
+from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, MARKER_SYSTEM, terminology
 
 
 @dataclass(frozen=True)
@@ -86,6 +85,24 @@ def observations(
     return found
 
 
+def marker_observations(patient: Patient, subject: str) -> list[tuple[str, dict[str, Any]]]:
+    """(field, Observation) for each marker given, coded in the local marker code system."""
+    found = []
+    measured = patient.measured_on.isoformat() if patient.measured_on is not None else None
+    for field, marker in terminology().markers.items():
+        value = getattr(patient.markers, field)
+        if value is None:
+            continue
+        observation = _base("laboratory", MARKER_SYSTEM, marker.code, marker.display, subject, measured)
+        if isinstance(value, str):
+            observation["valueCodeableConcept"] = {"coding": [{"system": MARKER_SYSTEM, "code": value}], "text": value}
+        else:
+            ucum = terminology().systems["ucum"]
+            observation["valueQuantity"] = {"value": value, "unit": "%", "system": ucum, "code": "%"}
+        found.append((f"markers.{field}", observation))
+    return found
+
+
 def diagnosis_condition(patient: Patient, subject: str) -> dict[str, Any]:
     """The diagnosis in the local vocabulary; relapse also as the HL7 clinical status."""
     relapsed, name = patient.disease_status == "relapsed", DIAGNOSIS_NAMES[patient.diagnosis]
@@ -112,14 +129,19 @@ def allergy_resources(patient: Patient, subject: str) -> list[dict[str, Any]]:
 
 def _observation(field: str, value: dict[str, Any], subject: str, effective: str | None) -> dict[str, Any]:
     entry = terminology().loinc[field]
+    observation = _base(entry.category, terminology().systems["loinc"], entry.code, entry.display, subject, effective)
+    observation["valueQuantity"] = value
+    return observation
+
+
+def _base(category: str, system: str, code: str, display: str, subject: str, effective: str | None) -> dict[str, Any]:
     observation: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "final",
-        "category": [{"coding": [terminology().coding(entry.category)]}],
-        "code": {"coding": [terminology().loinc_coding(field)], "text": entry.display},
+        "category": [{"coding": [terminology().coding(category)]}],
+        "code": {"coding": [{"system": system, "code": code, "display": display}], "text": display},
         "subject": {"reference": subject},
-        "valueQuantity": value,
     }
     if effective is not None:
-        observation["effectiveDateTime"] = dt.date.fromisoformat(effective).isoformat()
+        observation["effectiveDateTime"] = effective
     return observation

@@ -9,13 +9,14 @@ to the dose engine unchecked, and a unit without an entry is refused, not guesse
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from ..models import Frozen, read_yaml, validate
-from ..units import Q, format_number, parse_quantity
+from ..units import Q, parse_quantity
 
 # Where this installation's own definitions live (PlanDefinitions, the local code systems and
 # the disease-status extension). example.org is reserved for documentation: a site sets its own.
@@ -24,6 +25,7 @@ DIAGNOSIS_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/diagnosis"
 RULE_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/rule"
 REGIMEN_SYSTEM = f"{CANONICAL_BASE}/regimen"
 REGIMEN_HASH_SYSTEM = f"{CANONICAL_BASE}/regimen-sha256"
+MARKER_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/marker"
 DISEASE_STATUS_URL = f"{CANONICAL_BASE}/StructureDefinition/disease-status"
 
 
@@ -52,6 +54,11 @@ class Term(Frozen):
     source: tuple[str, ...] = ()
 
 
+class Marker(Frozen):
+    code: str
+    display: str
+
+
 class InternationalUnits(Frozen):
     drugs: tuple[str, ...]
     source: tuple[str, ...]
@@ -71,6 +78,7 @@ class Terminology(Frozen):
     hl7: dict[str, Concept]
     extensions: dict[str, Extension]
     loinc: dict[str, Loinc]
+    markers: dict[str, Marker]
     units: dict[str, dict[str, str]]
     doses: dict[str, str]
     international_units: InternationalUnits
@@ -138,7 +146,8 @@ class Terminology(Frozen):
         table = self.units[kind]
         if not isinstance(ucum_code, str) or ucum_code not in table:
             raise InputError(f"{element}.code", ucum_code, f"expected a UCUM code: {', '.join(table)}")
-        return f"{format_number(value, 6).replace(',', '')} {table[ucum_code]}"
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        return f"{number:f} {table[ucum_code]}"  # exact: no rounding, no exponent
 
 
 def _coding(system: str, code: str, display: str | None) -> dict[str, Any]:

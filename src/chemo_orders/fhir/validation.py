@@ -34,13 +34,18 @@ def validated_json(resource: dict[str, Any], version: FhirVersion) -> str:
 
 def check_bundle(bundle: dict[str, Any], source: str) -> None:
     """Refuse a Bundle that neither the R5 nor the R4B models accept, naming the element."""
-    errors: list[ValidationError] = []
+    problems: list[InputError] = []
     for version in ("r5", "r4"):
         try:
             model_class("Bundle", version).model_validate(bundle)
             return
         except ValidationError as exc:
-            errors.append(exc)
-    first = errors[0].errors()[0]
-    where = "Bundle." + ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in first["loc"])
-    raise InputError(where.replace(".[", "["), first.get("input", ""), first["msg"], source=source)
+            first = exc.errors()[0]
+            where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
+            problems.append(InputError(f"Bundle{where}", first.get("input", ""), first["msg"], source=source))
+        except KeyError as exc:  # fhir_core raises KeyError for a type this version lacks (RequestGroup in R5)
+            problems.append(
+                InputError("Bundle.entry.resource.resourceType", str(exc), "unknown resource type", source=source)
+            )
+    located = [p for p in problems if p.problem != "unknown resource type"]
+    raise (located or problems)[0]
