@@ -215,3 +215,18 @@ def test_every_code_in_the_terminology_file_cites_a_source() -> None:
     ]
     assert cited and all(key in terms.sources for key in cited)
     assert all(entry.source for entry in [*terms.loinc.values(), *terms.routes.values()])
+
+
+def test_a_per_day_dose_is_a_rate_with_a_daily_cap() -> None:
+    patient = make_patient(diagnosis="b-all", disease_status="relapsed", weight="40 kg", height="150 cm")
+    order = build(patient, load_regimen("blinatumomab"), options(), (), b"test")
+    assert order.status == "ok", order.findings
+    for version in VERSIONS:
+        bundle = order_bundle_for(order, version)
+        model_class("Bundle", version).model_validate(bundle)
+        dosage = resources(bundle, "MedicationRequest")[0]["dosageInstruction"][0]
+        rate = dosage["doseAndRate"][0]["rateQuantity"]
+        final = to_json(order)["orders"][0]["final"]
+        assert (rate["value"], rate["code"], final["unit"]) == (final["value"], "ug/d", "mcg/day")
+        cap = dosage["maxDosePerPeriod"][0] if version == "r5" else dosage["maxDosePerPeriod"]
+        assert (cap["numerator"]["code"], cap["denominator"]["code"]) == ("ug", "d")

@@ -27,7 +27,6 @@ from ..regimen import ROUTE_DISPLAY, Regimen
 from ..report import days_text
 from ..units import format_quantity
 from .plan import (
-    FhirVersion,
     canonical,
     cap_fields,
     cycle_definition,
@@ -46,6 +45,7 @@ from .subject import (
     patient_resource,
 )
 from .terminology import CANONICAL_BASE, RULE_SYSTEM, terminology
+from .validation import FhirVersion
 
 SEVERITY = {"hold": "high", "warn": "moderate", "info": "low"}
 
@@ -163,8 +163,9 @@ class _Context:
     def dosage_text(self, order: Order) -> str:
         line = order.line
         days = f"day{'s' if len(line.days) > 1 else ''} {days_text(line.days)}"
-        text = f"{drug_table().display_name(order.drug)} {format_quantity(order.final)}"
-        text += f" ({format_quantity(order.dose)}) {ROUTE_DISPLAY[line.route]} on {days}"
+        final, dose = format_quantity(order.final), format_quantity(order.dose)
+        text = f"{drug_table().display_name(order.drug)} {final}{f' ({dose})' if dose != final else ''}"
+        text += f" {ROUTE_DISPLAY[line.route]} on {days}"
         text += f" of cycle {self.order_set.options.cycle}"
         if line.every is not None:
             text += f", every {format_quantity(line.every)} × {line.doses} doses"

@@ -11,7 +11,7 @@ absolute dose only ever appears in a patient's MedicationRequest.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from .. import DISCLAIMER
 from ..diagnosis import DIAGNOSIS_NAMES
@@ -32,14 +32,18 @@ from ..units import (
     time_power,
 )
 from .terminology import CANONICAL_BASE, REGIMEN_HASH_SYSTEM, REGIMEN_SYSTEM, terminology
+from .validation import FhirVersion
 
-FhirVersion = Literal["r4", "r5"]
 STATUS = {"active": "active", "draft": "draft", "retired": "retired"}
+
+
+def plan_url(regimen: Regimen) -> str:
+    return f"{CANONICAL_BASE}/PlanDefinition/{regimen.id}"
 
 
 def canonical(regimen: Regimen) -> str:
     """The versioned canonical URL an order's ``instantiatesCanonical`` points to."""
-    return f"{CANONICAL_BASE}/PlanDefinition/{regimen.id}|{regimen.version}"
+    return f"{plan_url(regimen)}|{regimen.version}"
 
 
 def plan_definition(regimen: Regimen, content_hash: str, version: FhirVersion) -> dict[str, Any]:
@@ -50,7 +54,7 @@ def plan_definition(regimen: Regimen, content_hash: str, version: FhirVersion) -
         "resourceType": "PlanDefinition",
         "id": regimen.id,
         "contained": contained,
-        "url": f"{CANONICAL_BASE}/PlanDefinition/{regimen.id}",
+        "url": plan_url(regimen),
         "identifier": [
             {"system": REGIMEN_SYSTEM, "value": regimen.id},
             {"system": REGIMEN_HASH_SYSTEM, "value": content_hash},
