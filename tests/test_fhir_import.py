@@ -78,15 +78,22 @@ def test_sample_bundle_maps_to_the_patient_file_fields() -> None:
 @pytest.mark.parametrize("version", ["r5", "r4"])
 @pytest.mark.parametrize(
     ("patient", "regimen", "cycle"),
-    [("relapsed-dlbcl", "r-ice", 1), ("us-units-b-all", "r-hyper-cvad-b", 2), ("obese-adult-dlbcl", "r-dhap", 1)],
+    [
+        ("relapsed-dlbcl", "r-ice", 1),
+        ("us-units-b-all", "r-hyper-cvad-b", 2),
+        ("obese-adult-dlbcl", "r-dhap", 1),
+        ("adult-b-all-cd20-positive", "r-hyper-cvad-a", 1),
+        ("pediatric-b-all-standard-risk", "pediatric-3-drug-induction", 1),
+    ],
 )
 def test_export_then_import_gives_the_same_doses(
     tmp_path: Path, patient: str, regimen: str, cycle: int, version: str
 ) -> None:
     original = order_set(SAMPLES / "patients" / f"{patient}.yaml", regimen, cycle)
     path = tmp_path / "bundle.json"
-    path.write_text(json.dumps(order_bundle_for(original, version)), encoding="utf-8")  # type: ignore[arg-type]
+    path.write_text(json.dumps(order_bundle_for(original, version)), encoding="utf-8")
     again = to_json(order_set(path, regimen, cycle))
+    assert again["status"] == "ok"
     assert [o["final"] for o in again["orders"]] == [o["final"] for o in to_json(original)["orders"]]
     assert again["findings"] == to_json(original)["findings"]
 
@@ -141,6 +148,15 @@ def other_patients_height(bundle: dict[str, Any]) -> None:
     entry(bundle, "Observation", "8302-2")["subject"] = {"reference": "Patient/someone-else"}
 
 
+def add_cd20_in_mg(bundle: dict[str, Any]) -> None:
+    cd20 = copy.deepcopy(entry(bundle, "Observation", "8302-2"))
+    cd20["code"] = {
+        "coding": [{"system": "http://chemo-orders.example.org/fhir/CodeSystem/marker", "code": "cd20-percent"}]
+    }
+    cd20["valueQuantity"] = {"value": 40, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
+    bundle["entry"].append({"fullUrl": "urn:uuid:5f0c2a1e-0000-4000-8000-000000000002", "resource": cd20})
+
+
 BAD = [
     (lambda b: set_height(b, value=1750), "Observation[height].valueQuantity", "implausible"),
     (lambda b: set_height(b, code="[ft_i]"), "Observation[height].valueQuantity.code", "expected a UCUM code"),
@@ -151,6 +167,7 @@ BAD = [
     (remove_height, "Observation[height]", "required"),
     (second_creatinine_same_day, "Observation[serum_creatinine]", "different values on the same date"),
     (lambda b: entry(b, "Patient").update(gender="unknown"), "Patient.gender", ""),
+    (add_cd20_in_mg, "Observation[markers.cd20_percent].valueQuantity.code", "expected UCUM %"),
     (lambda b: entry(b, "Patient").pop("identifier"), "Patient.identifier", "MR"),
     (
         lambda b: entry(b, "Condition")["code"]["coding"][0].update(code="8140/3"),

@@ -72,9 +72,8 @@ def patient_data(bundle: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
     """The patient-file dict, and for each of its fields the FHIR element it came from."""
     resources = _resources(bundle)
     patient, refs = _the_patient(resources)
-    elements = {
-        field.removesuffix("_molar"): f"Observation[{field.removesuffix('_molar')}]" for field in terminology().loinc
-    }
+    fields = {field.removesuffix("_molar") for field in terminology().loinc}
+    elements = {field: f"Observation[{field}]" for field in fields}
     data = _demographics(patient, elements)
     measured: list[dt.date] = []
     for field, (value, effective, element) in _observations(resources.get("Observation", []), refs).items():
@@ -132,18 +131,10 @@ def _demographics(patient: dict[str, Any], elements: dict[str, str]) -> dict[str
 def _identifier(identifiers: list[dict[str, Any]]) -> str:
     """The medical record number: the identifier typed MR, or the only identifier there is."""
     mr = terminology().hl7["medical-record-number"]
-    typed = [
-        i
-        for i in identifiers
-        if any(
-            c.get("system") == mr.system and c.get("code") == mr.code for c in (i.get("type") or {}).get("coding") or []
-        )
-    ]
+    typed = [i for i in identifiers if (mr.system, mr.code) in _codings(i.get("type"))]
     chosen = typed if typed else identifiers
     if len(chosen) != 1 or not chosen[0].get("value"):
-        raise InputError(
-            "Patient.identifier", len(chosen), "expected one identifier with type MR (medical record number)"
-        )
+        raise InputError("Patient.identifier", len(chosen), "expected one identifier typed MR (medical record number)")
     return str(chosen[0]["value"])
 
 
@@ -203,11 +194,17 @@ def _marker(observation: dict[str, Any], refs: set[str]) -> tuple[str, Any, str]
     element = f"Observation[{field}]"
     _check_subject(observation.get("subject"), refs, f"{element}.subject")
     if name == "philadelphia":
-        return field, _text(observation.get("valueCodeableConcept"), f"{element}.valueCodeableConcept"), element
+        concept = observation.get("valueCodeableConcept")
+        coded = [code for system, code in _codings(concept) if system == MARKER_SYSTEM]
+        value = coded[0] if coded else _text(concept, f"{element}.valueCodeableConcept")
+        return field, value, f"{element}.valueCodeableConcept"
     quantity = _ucum_quantity(observation, element)
     if quantity.get("code") != "%":
         raise InputError(f"{element}.valueQuantity.code", quantity.get("code", ""), "expected UCUM %")
-    return field, quantity.get("value"), f"{element}.valueQuantity"
+    number = quantity.get("value")
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise InputError(f"{element}.valueQuantity.value", number, "expected a number")
+    return field, number, f"{element}.valueQuantity"
 
 
 def _ucum_quantity(observation: dict[str, Any], element: str) -> dict[str, Any]:
