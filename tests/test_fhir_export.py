@@ -43,7 +43,7 @@ def exported(patient: Any, regimen: str, cycle: int, version: str) -> dict[str, 
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("regimen", [r.id for r in all_regimens()])
+@pytest.mark.parametrize("regimen", [r.id for r in all_regimens() if r.status != "reference"])
 def test_every_regimen_exports_a_valid_plan_definition(regimen: str, version: str) -> None:
     text = validated_json(plan_definition_for(load_regimen(regimen), version), version)
     plan = model_class("PlanDefinition", version).model_validate_json(text)
@@ -128,7 +128,10 @@ def test_sample_order_bundles_validate_and_match_calc(patient: Any, regimen: str
 def test_order_bundle_instantiates_the_plan_and_codes_observations(version: str) -> None:
     bundle = exported(SAMPLES / "patients" / "relapsed-dlbcl.yaml", "r-ice", 1, version)
     group = resources(bundle, "RequestOrchestration" if version == "r5" else "RequestGroup")[0]
-    assert group["instantiatesCanonical"] == ["http://chemo-orders.example.org/fhir/PlanDefinition/r-ice|1"]
+    version_of_file = load_regimen("r-ice").version
+    assert group["instantiatesCanonical"] == [
+        f"http://chemo-orders.example.org/fhir/PlanDefinition/r-ice|{version_of_file}"
+    ]
     entries = group["action"][0]["action"][0]["action"][0]["action"][0]["action"]
     urls = {e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"}
     assert {a["resource"]["reference"] for a in entries} == urls
@@ -179,6 +182,12 @@ def test_findings_become_detected_issues_with_the_acknowledgement() -> None:
     assert weight["mitigation"][0]["action"]["text"] == "Acknowledged: re-weighed today"
     model_class("Bundle", "r5").model_validate(bundle)
     model_class("Bundle", "r4").model_validate(order_bundle_for(order, "r4"))
+
+
+@pytest.mark.parametrize("regimen", [r.id for r in all_regimens() if r.status == "reference"][:3])
+def test_reference_regimens_are_not_templates(regimen: str) -> None:
+    with pytest.raises(Refused, match="reference regimen"):
+        plan_definition_for(load_regimen(regimen), "r5")
 
 
 def test_blocked_order_set_is_refused() -> None:

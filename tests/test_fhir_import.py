@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fhir_helpers import SAMPLES, order_set, resources
+from helpers import make_patient, options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +21,9 @@ from chemo_orders.errors import InputError
 from chemo_orders.fhir.export import order_bundle_for
 from chemo_orders.fhir.importer import patient_data, patient_from_bundle
 from chemo_orders.fhir.terminology import terminology
-from chemo_orders.orderset import to_json
-from chemo_orders.units import parse_quantity
+from chemo_orders.orderset import build, to_json
+from chemo_orders.quantities import parse_quantity
+from chemo_orders.regimen import load_regimen
 
 BUNDLE = SAMPLES / "fhir" / "relapsed-dlbcl.json"
 YAML = SAMPLES / "patients" / "relapsed-dlbcl.yaml"
@@ -72,7 +74,7 @@ def test_sample_bundle_maps_to_the_patient_file_fields() -> None:
         "dlbcl",
         "relapsed",
     )  # ICD-O-3 9680/3, clinical status relapse
-    assert data["allergies"] == ["latex"] and str(data["measured_on"]) == "2026-11-21"
+    assert data["allergies"] == [{"substance": "latex"}] and str(data["measured_on"]) == "2026-11-21"
 
 
 @pytest.mark.parametrize("version", ["r5", "r4"])
@@ -208,25 +210,43 @@ def test_refuted_and_other_patients_records_are_not_read() -> None:
         }
     )
     data, _ = patient_data(bundle)
-    assert data["allergies"] == ["latex"]
+    assert data["allergies"] == [{"substance": "latex"}]
 
 
-def test_other_conditions_become_history() -> None:
+def test_other_conditions_become_history_with_the_drug_they_followed() -> None:
     bundle = sample()
     subject = entry(bundle, "Condition")["subject"]
-    bundle["entry"].append(
-        {
-            "resource": {
-                "resourceType": "Condition",
-                "code": {"text": "pancreatitis"},
-                "subject": subject,
-                "onsetDateTime": "2026-05-01",
-            }
-        }
+    due_to = {
+        "url": "http://hl7.org/fhir/StructureDefinition/condition-dueTo",
+        "valueCodeableConcept": {"text": "Oncaspar"},
+    }
+    condition = {
+        "code": {"text": "Pancreatitis"},
+        "subject": subject,
+        "onsetDateTime": "2026-05-01",
+        "extension": [due_to],
+    }
+    bundle["entry"].append({"resource": {"resourceType": "Condition", **condition}})
+    event = patient_from_bundle(bundle, "bundle.json").history[0]
+    assert (event.condition, event.drug, str(event.date)) == ("pancreatitis", "pegaspargase", "2026-05-01")
+
+
+@pytest.mark.parametrize("version", ["r5", "r4"])
+def test_the_patient_survives_export_and_import(version: str) -> None:
+    """Everything the Bundle carries comes back as it was (not carried: previous_weight,
+    prior_cumulative, measured_gfr, age, measurements_confirmed, wbc_at_diagnosis)."""
+    patient = make_patient(
+        measured_on="2026-11-20",
+        labs={"anc": "1.8 x10^9/L", "platelets": "150 x10^9/L", "hemoglobin": "11 g/dL", "bilirubin": "0.6 mg/dL"},
+        markers={"cd20_percent": 40, "philadelphia": "negative", "cd22_percent": 90, "mrd_percent": 0.5},
+        allergies=[{"substance": "penicillin", "reaction": "rash"}, "latex"],
+        history=[{"condition": "thrombosis", "drug": "pegaspargase", "date": "2026-05-01", "note": "line-related"}],
+        ecog=1,
     )
-    data, elements = patient_data(bundle)
-    assert data["history"] == [{"condition": "pancreatitis", "date": __import__("datetime").date(2026, 5, 1)}]
-    assert elements["history"] == "Condition[history]"
+    order = build(patient, load_regimen("r-ice"), options(), (), b"test")
+    assert order.status == "ok"
+    again = patient_from_bundle(order_bundle_for(order, version), "bundle.json")
+    assert again == patient
 
 
 @settings(max_examples=200, deadline=None)

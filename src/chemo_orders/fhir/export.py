@@ -39,8 +39,9 @@ from .plan import (
 from .subject import (
     Derived,
     allergy_resources,
+    assessment_observations,
     diagnosis_condition,
-    marker_observations,
+    history_conditions,
     observations,
     patient_resource,
 )
@@ -82,10 +83,11 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
         crcl_method=f"{calc['patient']['crcl_method']}: {calc['patient']['crcl_citation']}",
         calculated_on=calc["calculated_on"],
     )
-    found = observations(patient, derived, subject, context.observation_url) + marker_observations(patient, subject)
+    found = observations(patient, derived, subject, context.observation_url) + assessment_observations(patient, subject)
     entries += [(context.observation_url(field), observation) for field, observation in found]
     entries.append((context.condition_url, diagnosis_condition(patient, subject)))
-    entries += [(ids.url(f"Allergy/{n}"), a) for n, a in enumerate(allergy_resources(patient, subject))]
+    entries += [(ids.url(f"Allergy/{n}"), a) for n, a in enumerate(allergy_resources(patient, subject, version))]
+    entries += [(ids.url(f"History/{n}"), c) for n, c in enumerate(history_conditions(patient, subject))]
     requests = [(ids.url(f"MedicationRequest/{n}"), o) for n, o in enumerate(order_set.orders)]
     entries += [(url, context.medication_request(order)) for url, order in requests]
     entries.append((context.group_url, context.request_group(requests)))

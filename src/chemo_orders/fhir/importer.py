@@ -7,7 +7,7 @@ so the EHR team can fix the feed. What is read:
 
 - Patient: the identifier typed MR (or the only one), name, gender, birthDate.
 - Observation by LOINC code (``terminology.yaml``): height, weight, serum creatinine (mass or
-  molar), ANC, platelets, WBC, haemoglobin, bilirubin; final/amended/corrected only, the most
+  molar), ANC, platelets, WBC, haemoglobin, bilirubin, ECOG; final/amended/corrected only, the most
   recent by effective date. BSA and creatinine clearance are ignored: they are recalculated.
   ``measured_on`` is the earliest date among height, weight and creatinine (the order set
   states the oldest measurement it relied on). Markers (CD20, CD22, MRD, Ph) in the local
@@ -86,10 +86,9 @@ def patient_data(bundle: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
         data["measured_on"] = min(measured)
         elements["measured_on"] = "Observation.effectiveDateTime"
     data.update(_conditions(resources.get("Condition", []), refs, elements))
-    allergies = _allergies(resources.get("AllergyIntolerance", []), refs)
+    allergies = _allergies(resources.get("AllergyIntolerance", []), refs, elements)
     if allergies:
         data["allergies"] = allergies
-        elements["allergies"] = "AllergyIntolerance.code"
     return data, elements
 
 
@@ -168,7 +167,7 @@ def _observations(
     return chosen
 
 
-def _measurement(observation: dict[str, Any], refs: set[str]) -> tuple[str, str, str] | None:
+def _measurement(observation: dict[str, Any], refs: set[str]) -> tuple[str, Any, str] | None:
     """A LOINC-coded measurement as (field, ``"168 cm"``, element); None if not one we read."""
     terms = terminology()
     loinc = [code for system, code in _codings(observation.get("code")) if system == terms.systems["loinc"]]
@@ -178,8 +177,10 @@ def _measurement(observation: dict[str, Any], refs: set[str]) -> tuple[str, str,
     field = key.removesuffix("_molar")
     element = f"Observation[{field}]"
     _check_subject(observation.get("subject"), refs, f"{element}.subject")
-    quantity = _ucum_quantity(observation, element)
     kind = terms.loinc[key].kind
+    if kind == "score":  # ECOG: an integer (mCODE ECOGPerformanceStatus)
+        return field, observation.get("valueInteger"), f"{element}.valueInteger"
+    quantity = _ucum_quantity(observation, element)
     value = terms.patient_value(quantity.get("value"), quantity.get("code"), kind, f"{element}.valueQuantity")
     return field, value, f"{element}.valueQuantity"
 
@@ -243,10 +244,7 @@ def _conditions(
         _check_subject(condition.get("subject"), refs, f"{element}.subject")
         diagnosis = _diagnosis(condition, f"{element}.code")
         if diagnosis is None:
-            entry: dict[str, Any] = {"condition": _text(condition.get("code"), f"{element}.code")}
-            if condition.get("onsetDateTime"):
-                entry["date"] = _date(condition["onsetDateTime"], f"{element}.onsetDateTime")
-            history.append(entry)
+            history.append(_history_event(condition, element, f"history.{len(history)}", elements))
             continue
         if data.get("diagnosis", diagnosis) != diagnosis:
             raise InputError(f"{element}.code", diagnosis, f"a second diagnosis (already {data['diagnosis']})")
@@ -260,8 +258,26 @@ def _conditions(
         raise InputError("Condition", "", "no Condition coded in the diagnosis vocabulary (or ICD-O-3)")
     if history:
         data["history"] = history
-        elements["history"] = "Condition[history]"
     return data
+
+
+def _history_event(condition: dict[str, Any], element: str, field: str, elements: dict[str, str]) -> dict[str, Any]:
+    """A Condition other than the diagnosis: what, with which drug (condition-dueTo), when."""
+    event: dict[str, Any] = {"condition": _text(condition.get("code"), f"{element}.code")}
+    elements.update({field: element, f"{field}.condition": f"{element}.code"})
+    due_to = terminology().extensions["condition_due_to"].url
+    causes = [e for e in condition.get("extension") or [] if isinstance(e, dict) and e.get("url") == due_to]
+    if causes:
+        event["drug"] = _text(causes[0].get("valueCodeableConcept"), f"{element}.extension[condition-dueTo]")
+        elements[f"{field}.drug"] = f"{element}.extension[condition-dueTo]"
+    if condition.get("onsetDateTime"):
+        event["date"] = _date(condition["onsetDateTime"], f"{element}.onsetDateTime")
+        elements[f"{field}.date"] = f"{element}.onsetDateTime"
+    notes = [n.get("text") for n in condition.get("note") or [] if isinstance(n, dict) and n.get("text")]
+    if notes:
+        event["note"] = " ".join(map(str, notes))
+        elements[f"{field}.note"] = f"{element}.note"
+    return event
 
 
 def _diagnosis(condition: dict[str, Any], element: str) -> str | None:
@@ -284,14 +300,25 @@ def _disease_status(condition: dict[str, Any], element: str) -> str | None:
     return "relapsed" if relapse else None
 
 
-def _allergies(allergies: list[tuple[str, dict[str, Any]]], refs: set[str]) -> list[str]:
-    found = []
+def _allergies(
+    allergies: list[tuple[str, dict[str, Any]]], refs: set[str], elements: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Each AllergyIntolerance as ``{substance, reaction}``; the model matches drug names."""
+    found: list[dict[str, Any]] = []
     for index, (_, allergy) in enumerate(allergies):
         if _status_code(allergy.get("verificationStatus")) in NOT_TRUE:
             continue
-        element = f"AllergyIntolerance[{index}]"
+        element, field = f"AllergyIntolerance[{index}]", f"allergies.{len(found)}"
         _check_subject(allergy.get("patient"), refs, f"{element}.patient")
-        found.append(_text(allergy.get("code"), f"{element}.code"))
+        entry: dict[str, Any] = {"substance": _text(allergy.get("code"), f"{element}.code")}
+        elements.update({field: element, f"{field}.substance": f"{element}.code"})
+        reactions = [r for r in allergy.get("reaction") or [] if isinstance(r, dict)]
+        manifestations = [m for r in reactions for m in r.get("manifestation") or [] if isinstance(m, dict)]
+        if manifestations:
+            first = manifestations[0].get("concept", manifestations[0])  # R5 CodeableReference, R4 CodeableConcept
+            entry["reaction"] = _text(first, f"{element}.reaction.manifestation")
+            elements[f"{field}.reaction"] = f"{element}.reaction.manifestation"
+        found.append(entry)
     return found
 
 

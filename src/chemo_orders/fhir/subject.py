@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..diagnosis import DIAGNOSIS_NAMES
+from ..drugs import drug_table
 from ..patient import Patient
 from ..units import M2, ML_PER_MIN, UMOL_PER_L, Q, quantity
 from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, MARKER_SYSTEM, terminology
+from .validation import FhirVersion
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,14 @@ def observations(
     return found
 
 
-def marker_observations(patient: Patient, subject: str) -> list[tuple[str, dict[str, Any]]]:
-    """(field, Observation) for each marker given, coded in the local marker code system."""
+def assessment_observations(patient: Patient, subject: str) -> list[tuple[str, dict[str, Any]]]:
+    """(field, Observation) for each marker given (local marker code system), and ECOG."""
     found = []
     measured = patient.measured_on.isoformat() if patient.measured_on is not None else None
+    if patient.ecog is not None:
+        ecog = terminology().loinc["ecog"]
+        observation = _base(ecog.category, terminology().systems["loinc"], ecog.code, ecog.display, subject, measured)
+        found.append(("ecog", {**observation, "valueInteger": patient.ecog}))
     for field, marker in terminology().markers.items():
         value = getattr(patient.markers, field)
         if value is None:
@@ -120,11 +126,54 @@ def diagnosis_condition(patient: Patient, subject: str) -> dict[str, Any]:
     return condition
 
 
-def allergy_resources(patient: Patient, subject: str) -> list[dict[str, Any]]:
-    return [
-        {"resourceType": "AllergyIntolerance", "code": {"text": allergy}, "patient": {"reference": subject}}
-        for allergy in patient.allergies
-    ]
+def allergy_resources(patient: Patient, subject: str, version: FhirVersion) -> list[dict[str, Any]]:
+    """One AllergyIntolerance per allergy: the substance as written (RxNorm too for a drug)."""
+    resources = []
+    for allergy in patient.allergies:
+        resource: dict[str, Any] = {
+            "resourceType": "AllergyIntolerance",
+            "code": substance_concept(allergy.substance, allergy.drug),
+            "patient": {"reference": subject},
+        }
+        if allergy.reaction is not None:
+            manifestation = {"concept": {"text": allergy.reaction}} if version == "r5" else {"text": allergy.reaction}
+            resource["reaction"] = [{"manifestation": [manifestation]}]
+        resources.append(resource)
+    return resources
+
+
+def history_conditions(patient: Patient, subject: str) -> list[dict[str, Any]]:
+    """One Condition per history event, the drug it occurred with as ``condition-dueTo``.
+
+    A history entry is a past event, so its clinical status is ``inactive`` (as past illnesses
+    are in the International Patient Summary); R5 requires one.
+    """
+    conditions = []
+    for event in patient.history:
+        condition: dict[str, Any] = {
+            "resourceType": "Condition",
+            "clinicalStatus": {"coding": [terminology().coding("inactive")]},
+            "code": {"text": event.condition},
+            "subject": {"reference": subject},
+        }
+        if event.drug is not None:
+            url = terminology().extensions["condition_due_to"].url
+            condition["extension"] = [{"url": url, "valueCodeableConcept": substance_concept(event.drug, event.drug)}]
+        if event.date is not None:
+            condition["onsetDateTime"] = event.date.isoformat()
+        if event.note is not None:
+            condition["note"] = [{"text": event.note}]
+        conditions.append(condition)
+    return conditions
+
+
+def substance_concept(text: str, drug: str | None) -> dict[str, Any]:
+    """A substance as written, with the drug's RxNorm ingredient code where drugs.yaml has one."""
+    rxnorm = drug_table().get(drug).rxnorm if drug is not None else None
+    concept: dict[str, Any] = {"text": text}
+    if rxnorm is not None:
+        concept["coding"] = [{"system": terminology().systems["rxnorm"], "code": str(rxnorm), "display": drug}]
+    return concept
 
 
 def _observation(field: str, value: dict[str, Any], subject: str, effective: str | None) -> dict[str, Any]:

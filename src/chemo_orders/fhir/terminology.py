@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..models import Frozen, read_yaml, validate
-from ..units import Q, parse_quantity
+from ..loader import read_yaml
+from ..models import Frozen, validate
+from ..quantities import parse_quantity
+from ..units import Q
 
 # Where this installation's own definitions live (PlanDefinitions, the local code systems and
 # the disease-status extension). example.org is reserved for documentation: a site sets its own.
