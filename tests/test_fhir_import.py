@@ -265,10 +265,8 @@ def test_unit_tables_translate_both_ways(kind_code: tuple[str, str], value: floa
 
 @settings(max_examples=200, deadline=None)
 @given(
-    # Magnitudes up to 1e15: from about 1e24 the core's format_number raises decimal.InvalidOperation
-    # for a YAML patient file too (reported in issue 15; units.py is outside this change).
-    st.floats(min_value=-1e15, max_value=1e15)
-    | st.integers(min_value=-(10**15), max_value=10**15)
+    st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=-(10**30), max_value=10**30)
     | st.text(max_size=4),
     st.sampled_from(["cm", "m", "[in_i]", "kg", "mm", "", "10*9/L"]) | st.text(max_size=6),
     st.dates().map(str) | st.text(max_size=12),
