@@ -7,6 +7,7 @@ same table the code uses.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -239,3 +240,15 @@ def test_a_per_day_dose_is_a_rate_with_a_daily_cap() -> None:
         assert (rate["value"], rate["code"], final["unit"]) == (final["value"], "ug/d", "mcg/day")
         cap = dosage["maxDosePerPeriod"][0] if version == "r5" else dosage["maxDosePerPeriod"]
         assert (cap["numerator"]["code"], cap["denominator"]["code"]) == ("ug", "d")
+
+
+def test_held_order_set_is_refused_until_acknowledged() -> None:
+    patient = make_patient(birth_date=dt.date(1950, 1, 1))  # 76: AGE001 holds high-intensity R-ICE
+    held = build(patient, load_regimen("r-ice"), options(), (), b"test")
+    assert held.status == "held"
+    with pytest.raises(Refused, match="held: AGE001"):
+        order_bundle_for(held, "r5")
+    acks = tuple({f.rule: Acknowledgement(f.rule, "fit, discussed") for f in held.holding}.values())
+    bundle = order_bundle_for(build(patient, load_regimen("r-ice"), options(), acks, b"test"), "r5")
+    age = next(i for i in resources(bundle, "DetectedIssue") if i["code"]["coding"][0]["code"] == "AGE001")
+    assert age["severity"] == "high" and age["mitigation"][0]["action"]["text"] == "Acknowledged: fit, discussed"

@@ -86,6 +86,8 @@ def test_sample_bundle_maps_to_the_patient_file_fields() -> None:
         ("obese-adult-dlbcl", "r-dhap", 1),
         ("adult-b-all-cd20-positive", "r-hyper-cvad-a", 1),
         ("pediatric-b-all-standard-risk", "pediatric-3-drug-induction", 1),
+        ("older-adult-b-all", "mini-hyper-cvd-ino", 1),
+        ("newly-diagnosed-dlbcl", "r-chop", 1),
     ],
 )
 def test_export_then_import_gives_the_same_doses(
@@ -234,10 +236,22 @@ def test_other_conditions_become_history_with_the_drug_they_followed() -> None:
 @pytest.mark.parametrize("version", ["r5", "r4"])
 def test_the_patient_survives_export_and_import(version: str) -> None:
     """Everything the Bundle carries comes back as it was (not carried: previous_weight,
-    prior_cumulative, measured_gfr, age, measurements_confirmed, wbc_at_diagnosis)."""
+    prior_cumulative, measured_gfr, age, measurements_confirmed)."""
     patient = make_patient(
         measured_on="2026-11-20",
-        labs={"anc": "1.8 x10^9/L", "platelets": "150 x10^9/L", "hemoglobin": "11 g/dL", "bilirubin": "0.6 mg/dL"},
+        labs={
+            "anc": "1.8 x10^9/L",
+            "platelets": "150 x10^9/L",
+            "wbc": "4.2 x10^9/L",
+            "wbc_at_diagnosis": "62 x10^9/L",
+            "hemoglobin": "11 g/dL",
+            "bilirubin": "0.6 mg/dL",
+            "bilirubin_uln": "1.2 mg/dL",
+            "ast": "28 units/L",
+            "ast_uln": "40 units/L",
+            "alt": "31 units/L",
+            "lvef_percent": 60,
+        },
         markers={"cd20_percent": 40, "philadelphia": "negative", "cd22_percent": 90, "mrd_percent": 0.5},
         allergies=[{"substance": "penicillin", "reaction": "rash"}, "latex"],
         history=[{"condition": "thrombosis", "drug": "pegaspargase", "date": "2026-05-01", "note": "line-related"}],

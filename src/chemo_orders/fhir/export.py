@@ -85,7 +85,8 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
     )
     found = observations(patient, derived, subject, context.observation_url) + assessment_observations(patient, subject)
     entries += [(context.observation_url(field), observation) for field, observation in found]
-    entries.append((context.condition_url, diagnosis_condition(patient, subject)))
+    diagnosis = diagnosis_condition(patient, subject, context.observation_url("labs.wbc_at_diagnosis"), version)
+    entries.append((context.condition_url, diagnosis))
     entries += [(ids.url(f"Allergy/{n}"), a) for n, a in enumerate(allergy_resources(patient, subject, version))]
     entries += [(ids.url(f"History/{n}"), c) for n, c in enumerate(history_conditions(patient, subject))]
     requests = [(ids.url(f"MedicationRequest/{n}"), o) for n, o in enumerate(order_set.orders)]

@@ -7,7 +7,9 @@ so the EHR team can fix the feed. What is read:
 
 - Patient: the identifier typed MR (or the only one), name, gender, birthDate.
 - Observation by LOINC code (``terminology.yaml``): height, weight, serum creatinine (mass or
-  molar), ANC, platelets, WBC, haemoglobin, bilirubin, ECOG; final/amended/corrected only, the most
+  molar), ANC, platelets, WBC (the one the diagnosis cites as evidence: at diagnosis),
+  haemoglobin, bilirubin, AST, ALT (upper limits of normal from ``referenceRange.high``),
+  LVEF, ECOG; final/amended/corrected only, the most
   recent by effective date. BSA and creatinine clearance are ignored: they are recalculated.
   ``measured_on`` is the earliest date among height, weight and creatinine (the order set
   states the oldest measurement it relied on). Markers (CD20, CD22, MRD, Ph) in the local
@@ -30,7 +32,7 @@ from typing import Any
 from ..diagnosis import parse_diagnosis
 from ..errors import InputError
 from ..models import validate
-from ..patient import Patient
+from ..patient import Labs, Patient
 from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, MARKER_SYSTEM, terminology
 from .validation import check_bundle
 
@@ -76,7 +78,8 @@ def patient_data(bundle: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
     elements = {field: f"Observation[{field}]" for field in fields}
     data = _demographics(patient, elements)
     measured: list[dt.date] = []
-    for field, (value, effective, element) in _observations(resources.get("Observation", []), refs).items():
+    evidence = _evidence(resources.get("Condition", []))
+    for field, (value, effective, element) in _observations(resources.get("Observation", []), refs, evidence).items():
         elements[field] = element
         group, dot, name = field.rpartition(".")
         (data.setdefault(group, {}) if dot else data)[name] = value
@@ -145,17 +148,28 @@ def _name(names: list[dict[str, Any]]) -> str:
     return f"{family}, {given}" if family and given else family or given
 
 
+def _evidence(conditions: list[tuple[str, dict[str, Any]]]) -> set[str]:
+    """References the Conditions cite as evidence (R5 ``evidence.reference``, R4 ``evidence.detail``)."""
+    found = set()
+    for _, condition in conditions:
+        for evidence in condition.get("evidence") or []:
+            if isinstance(evidence, dict):
+                for reference in [evidence.get("reference"), *(evidence.get("detail") or [])]:
+                    if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
+                        found.add(reference["reference"])
+    return found
+
+
 def _observations(
-    observations: list[tuple[str, dict[str, Any]]], refs: set[str]
+    observations: list[tuple[str, dict[str, Any]]], refs: set[str], evidence: set[str]
 ) -> dict[str, tuple[Any, dt.date | None, str]]:
     """For each field: (value as the patient file writes it, effective date, FHIR element)."""
     candidates: dict[str, list[tuple[dt.date | None, Any, str]]] = {}
-    for _, observation in observations:
+    for url, observation in observations:
         if observation.get("status") not in FINAL:
             continue
-        read = _measurement(observation, refs) or _marker(observation, refs)
-        if read is not None:
-            field, value, element = read
+        cited = url in evidence or f"Observation/{observation.get('id')}" in evidence
+        for field, value, element in _measurement(observation, refs, cited) or _marker(observation, refs):
             candidates.setdefault(field, []).append((_effective(observation, element), value, element))
     chosen: dict[str, tuple[Any, dt.date | None, str]] = {}
     for field, found in candidates.items():
@@ -167,30 +181,43 @@ def _observations(
     return chosen
 
 
-def _measurement(observation: dict[str, Any], refs: set[str]) -> tuple[str, Any, str] | None:
-    """A LOINC-coded measurement as (field, ``"168 cm"``, element); None if not one we read."""
+def _measurement(observation: dict[str, Any], refs: set[str], cited: bool) -> list[tuple[str, Any, str]]:
+    """A LOINC-coded measurement as (field, ``"168 cm"``, element), with the laboratory's
+    upper limit of normal (``referenceRange.high``) where the patient file has one; [] if the
+    Observation is not one we read. A WBC the diagnosis cites is the WBC at diagnosis."""
     terms = terminology()
     loinc = [code for system, code in _codings(observation.get("code")) if system == terms.systems["loinc"]]
     key = next((f for f in map(terms.field_for_loinc, loinc) if f is not None), None)
     if key is None or key in DERIVED:
-        return None
+        return []
+    key = "labs.wbc_at_diagnosis" if key == "labs.wbc" and cited else key
     field = key.removesuffix("_molar")
     element = f"Observation[{field}]"
     _check_subject(observation.get("subject"), refs, f"{element}.subject")
     kind = terms.loinc[key].kind
     if kind == "score":  # ECOG: an integer (mCODE ECOGPerformanceStatus)
-        return field, observation.get("valueInteger"), f"{element}.valueInteger"
+        return [(field, observation.get("valueInteger"), f"{element}.valueInteger")]
     quantity = _ucum_quantity(observation, element)
+    if kind == "percent":
+        return [(field, _percent(quantity, element), f"{element}.valueQuantity")]
     value = terms.patient_value(quantity.get("value"), quantity.get("code"), kind, f"{element}.valueQuantity")
-    return field, value, f"{element}.valueQuantity"
+    found = [(field, value, f"{element}.valueQuantity")]
+    limit_field = f"{field}_uln"
+    ranges = [r for r in observation.get("referenceRange") or [] if isinstance(r, dict) and "high" in r]
+    if ranges and field.startswith("labs.") and limit_field.removeprefix("labs.") in Labs.model_fields:
+        high, where = ranges[0]["high"], f"{element}.referenceRange.high"
+        if not isinstance(high, dict) or high.get("system") != terms.systems["ucum"]:
+            raise InputError(where, str(high), "expected a UCUM quantity")
+        found.append((limit_field, terms.patient_value(high.get("value"), high.get("code"), kind, where), where))
+    return found
 
 
-def _marker(observation: dict[str, Any], refs: set[str]) -> tuple[str, Any, str] | None:
+def _marker(observation: dict[str, Any], refs: set[str]) -> list[tuple[str, Any, str]]:
     """A marker in the local code system: a percentage, or Ph positive/negative."""
     codes = [code for system, code in _codings(observation.get("code")) if system == MARKER_SYSTEM]
     name = next((n for n, m in terminology().markers.items() if m.code in codes), None)
     if name is None:
-        return None
+        return []
     field = f"markers.{name}"
     element = f"Observation[{field}]"
     _check_subject(observation.get("subject"), refs, f"{element}.subject")
@@ -198,14 +225,17 @@ def _marker(observation: dict[str, Any], refs: set[str]) -> tuple[str, Any, str]
         concept = observation.get("valueCodeableConcept")
         coded = [code for system, code in _codings(concept) if system == MARKER_SYSTEM]
         value = coded[0] if coded else _text(concept, f"{element}.valueCodeableConcept")
-        return field, value, f"{element}.valueCodeableConcept"
-    quantity = _ucum_quantity(observation, element)
+        return [(field, value, f"{element}.valueCodeableConcept")]
+    return [(field, _percent(_ucum_quantity(observation, element), element), f"{element}.valueQuantity")]
+
+
+def _percent(quantity: dict[str, Any], element: str) -> Any:
     if quantity.get("code") != "%":
         raise InputError(f"{element}.valueQuantity.code", quantity.get("code", ""), "expected UCUM %")
     number = quantity.get("value")
     if isinstance(number, bool) or not isinstance(number, int | float):
         raise InputError(f"{element}.valueQuantity.value", number, "expected a number")
-    return field, number, f"{element}.valueQuantity"
+    return number
 
 
 def _ucum_quantity(observation: dict[str, Any], element: str) -> dict[str, Any]:

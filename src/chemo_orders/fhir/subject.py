@@ -16,7 +16,7 @@ from typing import Any
 from ..diagnosis import DIAGNOSIS_NAMES
 from ..drugs import drug_table
 from ..patient import Patient
-from ..units import M2, ML_PER_MIN, UMOL_PER_L, Q, quantity
+from ..units import M2, ML_PER_MIN, UMOL_PER_L, quantity
 from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, MARKER_SYSTEM, terminology
 from .validation import FhirVersion
 
@@ -56,23 +56,31 @@ def observations(
     patient: Patient, derived: Derived, subject: str, url_for: Callable[[str], str]
 ) -> list[tuple[str, dict[str, Any]]]:
     """(field, Observation) for height, weight, creatinine and labs as measured, then BSA and
-    CrCl as derived from them; ``url_for(field)`` is the fullUrl an Observation gets."""
+    CrCl as derived from them; ``url_for(field)`` is the fullUrl an Observation gets.
+
+    A laboratory's upper limit of normal (``bilirubin_uln``) is the Observation's
+    ``referenceRange.high``; the WBC at diagnosis has no date here (the diagnosis cites it).
+    """
     terms = terminology()
     measured = patient.measured_on.isoformat() if patient.measured_on is not None else None
-    values: list[tuple[str, Q]] = [("height", patient.height), ("weight", patient.weight)]
+    values: list[tuple[str, Any]] = [("height", patient.height), ("weight", patient.weight)]
     if patient.serum_creatinine is not None:
         molar = patient.serum_creatinine.dimensionality == UMOL_PER_L.dimensionality
         values.append(("serum_creatinine_molar" if molar else "serum_creatinine", patient.serum_creatinine))
-    labs = [
-        (field, getattr(patient.labs, field.removeprefix("labs.")))
-        for field in terms.loinc
-        if field.startswith("labs.")
-    ]
-    values += [(field, value) for field, value in labs if value is not None]
-    found = [
-        (field, _observation(field, terms.quantity(value, terms.loinc[field].kind), subject, measured))
-        for field, value in values
-    ]
+    values += [(f, getattr(patient.labs, f.removeprefix("labs."))) for f in terms.loinc if f.startswith("labs.")]
+    found = []
+    for field, value in values:
+        if value is None:
+            continue
+        kind = terms.loinc[field].kind
+        effective = None if field == "labs.wbc_at_diagnosis" else measured
+        observation = _observation(
+            field, percent(value) if kind == "percent" else terms.quantity(value, kind), subject, effective
+        )
+        limit = getattr(patient.labs, f"{field.removeprefix('labs.')}_uln", None) if field.startswith("labs.") else None
+        if limit is not None:
+            observation["referenceRange"] = [{"high": terms.quantity(limit, kind)}]
+        found.append((field, observation))
     bsa = _observation("bsa", terms.quantity(quantity(derived.bsa_m2, M2), "area"), subject, derived.calculated_on)
     bsa["method"] = {"text": derived.bsa_method}
     bsa["derivedFrom"] = [{"reference": url_for("height")}, {"reference": url_for("weight")}]
@@ -81,10 +89,14 @@ def observations(
         value = terms.quantity(quantity(derived.crcl_ml_min, ML_PER_MIN), "flow")
         crcl = _observation("crcl", value, subject, derived.calculated_on)
         crcl["method"] = {"text": derived.crcl_method}
-        crcl["derivedFrom"] = [{"reference": url_for(field)} for field, _ in values if field.startswith("serum")]
+        crcl["derivedFrom"] = [{"reference": url_for(field)} for field, _ in found if field.startswith("serum")]
         crcl["derivedFrom"].append({"reference": url_for("weight")})
         found.append(("crcl", crcl))
     return found
+
+
+def percent(value: float) -> dict[str, Any]:
+    return {"value": value, "unit": "%", "system": terminology().systems["ucum"], "code": "%"}
 
 
 def assessment_observations(patient: Patient, subject: str) -> list[tuple[str, dict[str, Any]]]:
@@ -103,14 +115,14 @@ def assessment_observations(patient: Patient, subject: str) -> list[tuple[str, d
         if isinstance(value, str):
             observation["valueCodeableConcept"] = {"coding": [{"system": MARKER_SYSTEM, "code": value}], "text": value}
         else:
-            ucum = terminology().systems["ucum"]
-            observation["valueQuantity"] = {"value": value, "unit": "%", "system": ucum, "code": "%"}
+            observation["valueQuantity"] = percent(value)
         found.append((f"markers.{field}", observation))
     return found
 
 
-def diagnosis_condition(patient: Patient, subject: str) -> dict[str, Any]:
-    """The diagnosis in the local vocabulary; relapse also as the HL7 clinical status."""
+def diagnosis_condition(patient: Patient, subject: str, wbc_url: str, version: FhirVersion) -> dict[str, Any]:
+    """The diagnosis in the local vocabulary; relapse also as the HL7 clinical status; the
+    WBC at diagnosis (``wbc_url``) as its evidence, when given."""
     relapsed, name = patient.disease_status == "relapsed", DIAGNOSIS_NAMES[patient.diagnosis]
     condition: dict[str, Any] = {
         "resourceType": "Condition",
@@ -123,6 +135,9 @@ def diagnosis_condition(patient: Patient, subject: str) -> dict[str, Any]:
     }
     if patient.disease_status is not None:
         condition["extension"] = [{"url": DISEASE_STATUS_URL, "valueCode": patient.disease_status}]
+    if patient.labs.wbc_at_diagnosis is not None:
+        reference = {"reference": wbc_url}
+        condition["evidence"] = [{"reference": reference} if version == "r5" else {"detail": [reference]}]
     return condition
 
 
