@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 from . import DISCLAIMER, __version__
 from .errors import InputError
+from .fhir.cli import add_commands as add_fhir_commands
+from .fhir.cli import cmd_fhir
 
 if TYPE_CHECKING:  # annotations only: the heavy modules load inside the commands
     from .orderset import OrderSet
@@ -132,6 +134,7 @@ def build_parser() -> Parser:
     p.add_argument("code", nargs="?", help="rule code, e.g. IND002; omit to list all")
     p = sub.add_parser("lint", help="validate regimen files")
     p.add_argument("paths", nargs="*", type=Path)
+    add_fhir_commands(sub)
     return parser
 
 
@@ -309,6 +312,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "show": cmd_show,
     "rule": cmd_rule,
     "lint": cmd_lint,
+    "fhir": cmd_fhir,
 }
 
 
