@@ -336,7 +336,9 @@ class Regimen(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Regimen:
         if (self.status == "reference") != (self.reference_reason is not None):
-            raise InputError("reference_reason", self.reference_reason or "", "required with, and only with, status reference")
+            raise InputError(
+                "reference_reason", self.reference_reason or "", "required with, and only with, status reference"
+            )
         length_days = self.cycle_length.to(ureg.day).magnitude if self.cycle_length is not None else None
         for index, line in enumerate(self.drugs):
             where = f"drugs.{index}"
