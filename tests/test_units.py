@@ -100,8 +100,27 @@ def test_formatted_numbers_never_trail_or_lead_bare(value: float) -> None:
 
 @given(
     st.floats(min_value=1e-6, max_value=1e6, allow_nan=False),
-    st.sampled_from(["mg", "mg/m**2", "g/m**2", "mcg/kg", "mcg/m**2/day", "mg*min/mL", "kg", "cm", "in", "lb",
-                     "mg/dL", "umol/L", "1/L", "mL/min", "biological_unit/m**2", "h", "d"]),
+    st.sampled_from(
+        [
+            "mg",
+            "mg/m**2",
+            "g/m**2",
+            "mcg/kg",
+            "mcg/m**2/day",
+            "mg*min/mL",
+            "kg",
+            "cm",
+            "in",
+            "lb",
+            "mg/dL",
+            "umol/L",
+            "1/L",
+            "mL/min",
+            "biological_unit/m**2",
+            "h",
+            "d",
+        ]
+    ),
 )
 def test_fast_parse_agrees_with_pint(value: float, unit: str) -> None:
     from chemo_orders.units import _parse

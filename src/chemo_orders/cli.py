@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from . import DISCLAIMER, __version__
 from .errors import InputError
+from .record import cli as record_cli
 
 if TYPE_CHECKING:  # annotations only: the heavy modules load inside the commands
     from .dosing import Options
@@ -116,6 +117,7 @@ def build_parser() -> Parser:
     p.add_argument("code", nargs="?", help="rule code, e.g. IND002; omit to list all")
     p = sub.add_parser("lint", help="validate regimen files")
     p.add_argument("paths", nargs="*", type=Path)
+    record_cli.add_commands(sub)
     return parser
 
 
@@ -277,6 +279,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "show": cmd_show,
     "rule": cmd_rule,
     "lint": cmd_lint,
+    **record_cli.COMMANDS,
 }
 
 

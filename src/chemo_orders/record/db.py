@@ -120,3 +120,30 @@ def advisory_lock(session: Session, key: int) -> None:
     """PostgreSQL: a transaction-scoped lock on a number (SQLite holds its write lock already)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def backup(database: Database, target: Path) -> None:
+    """SQLite's online backup API: a consistent copy while others keep reading and writing,
+    written beside the target and renamed into place (no half file)."""
+    import sqlite3
+    import tempfile
+
+    if not database.is_sqlite:
+        raise InputError("--db", database.display_url, "db backup copies SQLite; back up PostgreSQL with pg_dump")
+    directory = target.parent if str(target.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    os.close(handle)
+    raw = database.engine.raw_connection()
+    try:
+        copy = sqlite3.connect(temporary)
+        try:
+            raw.driver_connection.backup(copy)  # type: ignore[union-attr]
+        finally:
+            copy.close()
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    finally:
+        raw.close()
