@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from chemo_orders.cli import main
 from chemo_orders.errors import InputError
 from chemo_orders.record import Refused
+from chemo_orders.record.calculation import RecalculationMismatch
 from chemo_orders.record.db import Database
 from chemo_orders.record.orders import (
     BlockedPrepare,
@@ -198,6 +199,9 @@ def test_pdf_re_renders_the_same_bytes_with_the_regimen_pinned(
     changed = tmp_path / "r-chop.yaml"
     changed.write_text(library.read_text().replace("dose: 50 mg/m**2", "dose: 40 mg/m**2"))
     monkeypatch.setattr("chemo_orders.regimen.regimen_paths", lambda: {"r-chop": changed})
+    # So does a later version of the engine that calculates the same.
+    monkeypatch.setattr("chemo_orders.orderset.__version__", "9.9.9")
+    monkeypatch.setattr("chemo_orders.render.__version__", "9.9.9")
     again = pdf(record, order.order_id)
     assert again == first
     attached = PdfReader(__import__("io").BytesIO(again)).attachments["calculation.json"][0]
@@ -206,6 +210,11 @@ def test_pdf_re_renders_the_same_bytes_with_the_regimen_pinned(
     right = (PRESCRIPTIONS / "r-ice-relapsed-dlbcl.yaml").read_text().replace("r-ice", "r-chop")
     with pytest.raises(Refused, match="changed since order"):
         verify(record, VerifyRequest(order.order_id, "phil", right.encode()))
+    # A stored record the engine does not reproduce is not rendered as if it were the order.
+    with record.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE orders SET calc_json = replace(calc_json, '\"mg\"', '\"g\"')")
+    with pytest.raises(RecalculationMismatch, match="orders"):
+        pdf(record, order.order_id)
 
 
 def test_list_filters_by_patient_and_state(record: Database) -> None:

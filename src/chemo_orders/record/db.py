@@ -89,16 +89,17 @@ class Database:
 
 
 def connect(url: URL) -> Database:
-    """An engine for ``url``; no schema work (see :func:`chemo_orders.record.schema.open_database`)."""
+    """An engine for ``url``; no schema work (see :func:`chemo_orders.record.schema.open_database`).
+    ``hide_parameters``: an error message never carries a patient file or a password hash."""
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     writer = engine.execution_options(write=True)
     return Database(engine, sessionmaker(engine, expire_on_commit=False), sessionmaker(writer, expire_on_commit=False))
 

@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -533,4 +533,5 @@ def pdf(database: Database, order_id: int, paper: str = "a4") -> bytes:
             raise InputError("ORDER_ID", order_id, "no such order")
         order_set = rebuild(order)
         view = build_view(order_set, paper, content_hash=order.regimen_sha256[:16])
+        view = replace(view, engine=json.loads(order.calc_json)["engine"])  # the version that calculated it
         return pdf_from_html(render_html(view), order.calc_json.encode("utf-8"), created=order.prepared_at)
