@@ -21,6 +21,7 @@ from . import Refused
 from .orders import Basis
 
 if TYPE_CHECKING:
+    from ..dosing import Options
     from ..orderset import OrderSet
     from ..patient import Patient
     from ..regimen import Regimen
@@ -81,7 +82,7 @@ def options_json(on: dt.date, cycle: int) -> dict[str, Any]:
     }
 
 
-def options_from_json(data: dict[str, Any]) -> Any:
+def options_from_json(data: dict[str, Any]) -> Options:
     from ..dosing import Options
 
     return Options(

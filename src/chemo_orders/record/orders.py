@@ -23,10 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,6 +45,13 @@ from .tables import (
 )
 from .users import find_user, require_role
 
+if TYPE_CHECKING:
+    from ..orderset import OrderSet
+    from ..patient import Patient
+    from ..verify import Verification as Check
+
+T = TypeVar("T")
+
 PREPARERS: tuple[Role, ...] = ("prescriber", "pharmacist")
 CANCELLERS: tuple[Role, ...] = ("prescriber", "pharmacist", "admin")
 
@@ -53,7 +59,7 @@ CANCELLERS: tuple[Role, ...] = ("prescriber", "pharmacist", "admin")
 class BlockedPrepare(Refused):
     """A blocked or held calculation: nothing is recorded but the audit event."""
 
-    def __init__(self, message: str, order_set: Any, calc: dict[str, Any]) -> None:
+    def __init__(self, message: str, order_set: OrderSet, calc: dict[str, Any]) -> None:
         super().__init__(message)
         self.order_set = order_set
         self.calc = calc
@@ -144,8 +150,8 @@ class VerifyOutcome:
 
     order: OrderRecord
     passed: bool
-    check: Any = None  # chemo_orders.verify.Verification when a prescription was given
-    check_json: dict[str, Any] | None = field(default=None)
+    check: Check | None = None  # the recalculation, when a prescription was given
+    check_json: dict[str, Any] | None = None
 
 
 # What the record adds to a calculation.
@@ -206,23 +212,21 @@ def read_basis(session: Session, patient_id: str) -> Basis:
 # Transactions whose refusals are audited.
 
 
-@contextmanager
-def _audited(database: Database, actor: str, action: str, order_id: int | None = None) -> Iterator[Session]:
-    """A write transaction; a :class:`Refused` inside it undoes its changes (a savepoint) but
-    commits an audit event saying who was refused what, and why, then propagates."""
-    refusal: Refused | None = None
+def _audited(database: Database, actor: str, action: str, order_id: int | None, work: Callable[[Session], T]) -> T:
+    """``work`` in one write transaction. A :class:`Refused` inside it undoes its changes (a
+    savepoint) but commits an audit event saying who was refused what, and why; then it
+    propagates."""
     with database.write() as session:
         try:
             with session.begin_nested():
-                yield session
+                return work(session)
         except Refused as error:
             detail: dict[str, Any] = {"action": action, "why": str(error)}
             if isinstance(error, BlockedPrepare):
                 detail.update(_refused_calc(error.calc))
             audit.append(session, actor, "refused", detail, order_id=order_id)
             refusal = error
-    if refusal is not None:
-        raise refusal
+    raise refusal
 
 
 def _refused_calc(calc: dict[str, Any]) -> dict[str, Any]:
@@ -255,9 +259,11 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
     patient = parse_patient(request.patient_file, request.patient_source)
     text = regimen_text(request.regimen_id)
     regimen = parse_regimen(text, request.regimen_id)
-    options = options_json(request.on or dt.date.today(), request.cycle or regimen.first_cycle())
+    cycle = request.cycle if request.cycle is not None else regimen.first_cycle()
+    options = options_json(request.on or dt.date.today(), cycle)
     acks = tuple(Ack(code.upper(), reason) for code, reason in request.acknowledgements)
-    with _audited(database, request.user, "prepare") as session:
+
+    def work(session: Session) -> OrderRecord:
         user = find_user(session, request.user)
         require_role(user, PREPARERS, "preparing an order")
         row = _lock_patient(session, patient)
@@ -311,16 +317,17 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
             rows=(row, order),
         )
         return _record(session, order.id)
-    raise AssertionError("unreachable")  # pragma: no cover - _audited re-raises
+
+    return _audited(database, request.user, "prepare", None, work)
 
 
-def _creatinine_mg_dl(patient: Any) -> float | None:
+def _creatinine_mg_dl(patient: Patient) -> float | None:
     from ..patient import creatinine_mg_dl
 
     return None if patient.serum_creatinine is None else float(creatinine_mg_dl(patient.serum_creatinine).magnitude)
 
 
-def _lock_patient(session: Session, patient: Any) -> PatientRow:
+def _lock_patient(session: Session, patient: Patient) -> PatientRow:
     """The patient's row, created on first sight and locked until commit (PostgreSQL)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -351,14 +358,16 @@ def _expect_state(order: Order, state: str, action: str) -> None:
 
 def verify(database: Database, request: VerifyRequest) -> VerifyOutcome:
     """The second pharmacist's check; with a prescription, an independent recalculation too."""
-    with _audited(database, request.user, "verify", request.order_id) as session:
+
+    def work(session: Session) -> VerifyOutcome:
         order = _locked_order(session, request.order_id)
         user = find_user(session, request.user)
         require_role(user, ("pharmacist",), "verification")
         if user.id == order.prepared_by:
             raise Refused(f"{user.name} prepared order {order.id}; a second pharmacist must verify it")
         _expect_state(order, "prepared", "verification")
-        check, check_json = None, None
+        check: Check | None = None
+        check_json: dict[str, Any] | None = None
         if request.prescribed is not None:
             check = _check_prescription(order, request)
             from ..verify import to_json
@@ -391,10 +400,11 @@ def verify(database: Database, request: VerifyRequest) -> VerifyOutcome:
             rows=(order, verification),
         )
         return VerifyOutcome(_record(session, order.id), True, check, check_json)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    return _audited(database, request.user, "verify", request.order_id, work)
 
 
-def _check_prescription(order: Order, request: VerifyRequest) -> Any:
+def _check_prescription(order: Order, request: VerifyRequest) -> Check:
     """chemo_orders.verify against the stored inputs (the pinned regimen must be the library's)."""
     from ..models import validate
     from ..verify import Prescription
@@ -429,7 +439,8 @@ def _check_prescription(order: Order, request: VerifyRequest) -> Any:
 
 
 def release(database: Database, order_id: int, user_name: str) -> OrderRecord:
-    with _audited(database, user_name, "release", order_id) as session:
+
+    def work(session: Session) -> OrderRecord:
         order = _locked_order(session, order_id)
         user = find_user(session, user_name)
         require_role(user, ("pharmacist",), "release")
@@ -437,13 +448,15 @@ def release(database: Database, order_id: int, user_name: str) -> OrderRecord:
         order.state, order.released_by, order.released_at = "released", user.id, audit.now()
         audit.append(session, user.name, "released", {}, order_id=order.id, rows=(order,))
         return _record(session, order.id)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    return _audited(database, user_name, "release", order_id, work)
 
 
 def cancel(database: Database, order_id: int, user_name: str, reason: str) -> OrderRecord:
     if not reason.strip():
         raise InputError("--reason", reason, "a cancellation needs a reason")
-    with _audited(database, user_name, "cancel", order_id) as session:
+
+    def work(session: Session) -> OrderRecord:
         order = _locked_order(session, order_id)
         user = find_user(session, user_name)
         require_role(user, CANCELLERS, "cancelling an order")
@@ -457,7 +470,8 @@ def cancel(database: Database, order_id: int, user_name: str, reason: str) -> Or
         )
         audit.append(session, user.name, "cancelled", {"why": reason}, order_id=order.id, rows=(order,))
         return _record(session, order.id)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    return _audited(database, user_name, "cancel", order_id, work)
 
 
 # Reading.
