@@ -26,6 +26,7 @@ BASE: dict[str, Any] = {
     "serum_creatinine": "0.9 mg/dL",
     "diagnosis": "dlbcl",
     "disease_status": "relapsed",
+    "labs": {"anc": "2 x10^9/L", "platelets": "150 x10^9/L"},  # criteria to treat met (LAB001)
 }
 
 

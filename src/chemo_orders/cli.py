@@ -123,8 +123,9 @@ def build_parser() -> Parser:
 
 def options_from(args: argparse.Namespace, cycle: int) -> Options:
     from .dosing import Options
+    from .quantities import parse_quantity
     from .rounding import load_policy
-    from .units import M2, MG_PER_DL, parse_quantity
+    from .units import M2, MG_PER_DL
 
     bsa_cap = None
     if args.bsa_cap is not None:

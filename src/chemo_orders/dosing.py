@@ -23,6 +23,7 @@ from .body import (
     ideal_body_weight,
 )
 from .patient import Patient, creatinine_mg_dl
+from .plausibility import check_record
 from .regimen import Alternative, Basis, DoseLine, Regimen, dose_basis
 from .rounding import RoundingPolicy, round_dose
 from .units import (
@@ -96,6 +97,8 @@ class Body:
 def measure(patient: Patient, options: Options) -> Body:
     """Age, BSA, BMI, ideal weight and creatinine clearance for one patient and date."""
     age = patient.age_years(options.on)
+    patient.check_dates(options.on)
+    check_record(patient, age)
     raw_bsa = _round(bsa(patient.height, patient.weight, options.bsa_formula).magnitude, 3)
     used_bsa, cap_note = raw_bsa, ""
     if options.bsa_cap is not None and raw_bsa > magnitude_in(options.bsa_cap, M2):
@@ -181,6 +184,17 @@ def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
 
 
 @dataclass(frozen=True)
+class Modification:
+    """What an organ-function band did to one order (:mod:`chemo_orders.modifications`)."""
+
+    rule: str
+    percent: float
+    band: str
+    source: str
+    full: Q  # the final dose before the modification
+
+
+@dataclass(frozen=True)
 class Order:
     """One calculated drug line of an order set."""
 
@@ -196,6 +210,7 @@ class Order:
     calculation: str
     administrations: int
     notes: tuple[str, ...] = field(default=())
+    modification: Modification | None = None  # a renal/hepatic/cardiac band applied to final
 
     @property
     def drug(self) -> str:

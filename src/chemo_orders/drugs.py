@@ -1,21 +1,55 @@
-"""Facts about drugs (not regimens): Tall Man names, classes, restrictions, RxNorm codes.
+"""Facts about drugs (not regimens): names, classes, restrictions, codes and limits.
 
-Rules ask the drug table ("is this a vinca alkaloid?", "does it target CD20?") instead of
-naming drugs in code, so adding vinorelbine or obinutuzumab is a data change with a source.
+Rules ask the drug table ("is this a vinca alkaloid?", "does it target CD20?", "what is this
+anthracycline in doxorubicin equivalents?") instead of naming drugs in code, so adding
+vinorelbine or obinutuzumab is a data change with a source.
+
+Every drug a person names (prior doses, allergies, history, prescriptions, policies) goes
+through :meth:`DrugTable.canonical`: case, Tall Man lettering, spacing, salt words and brand
+names or other synonyms all lead to one generic name, and an unknown name is an error — a
+lifetime limit silently bypassed because someone wrote "Adriamycin" is how patients are hurt.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import re
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
-from .models import AnyQuantity, Frozen, read_yaml, validate
+from pydantic import Field
+
+from .errors import InputError
+from .loader import read_yaml
+from .models import AnyQuantity, Frozen, validate
 
 
 class CumulativeLimit(Frozen):
     adult: AnyQuantity | None = None
     child: AnyQuantity | None = None
+    source: tuple[str, ...]
+
+
+class Equivalent(Frozen):
+    """A cited cardiotoxicity equivalence ratio: 1 mg/m² of this drug = ``factor`` mg/m² of doxorubicin."""
+
+    factor: float = Field(gt=0)
+    source: tuple[str, ...]
+
+
+class Contraindication(Frozen):
+    """A past event (``condition``), optionally with a drug or group, that rules the drug out."""
+
+    condition: str
+    after: str | None = None
+    severity: Literal["block", "hold"] = "block"
+    note: str | None = None
+    source: tuple[str, ...]
+
+
+class AllergyAlternative(Frozen):
+    alternative: str
+    note: str | None = None
     source: tuple[str, ...]
 
 
@@ -26,11 +60,47 @@ class Drug(Frozen):
     intrathecal: bool = False
     rxnorm: int | None = None
     cumulative_limit: CumulativeLimit | None = None
+    synonyms: tuple[str, ...] = ()
+    doxorubicin_equivalent: Equivalent | None = None
+    contraindicated_after: tuple[Contraindication, ...] = ()
+    on_allergy: AllergyAlternative | None = None
+    note: str | None = None
     source: tuple[str, ...]
+
+
+class Group(Frozen):
+    """A class a person may name in an allergy or history entry (``platinum``, ``asparaginase``)."""
+
+    drugs: tuple[str, ...]
+    note: str | None = None
+    source: tuple[str, ...] = ()
+
+
+class AnthracyclineLimit(Frozen):
+    limit: AnyQuantity
+    warn_at_percent: float | None = Field(default=None, gt=0, le=100)
+    note: str | None = None
+    source: tuple[str, ...]
+
+
+class AnthracyclineLimits(Frozen):
+    adult: AnthracyclineLimit | None = None
+    child: AnthracyclineLimit | None = None
+
+
+_SPACES = re.compile(r"[\s_]+")
+
+
+def _fold(name: str) -> str:
+    """Case, spacing and hyphenation folded so 'DOXOrubicin', ' doxorubicin ' and 'Doxorubicin' agree."""
+    return _SPACES.sub(" ", name.strip().lower().replace("‐", "-")).strip()
 
 
 class DrugTable(Frozen):
     sources: dict[str, str]
+    salts: tuple[str, ...] = ()
+    groups: dict[str, Group] = Field(default_factory=dict)
+    anthracycline_limits: AnthracyclineLimits = AnthracyclineLimits()
     drugs: dict[str, Drug]
 
     def get(self, name: str) -> Drug:
@@ -42,6 +112,46 @@ class DrugTable(Frozen):
 
     def cite(self, keys: tuple[str, ...]) -> list[str]:
         return [self.sources[key] for key in keys]
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        """Every accepted spelling (folded) → the generic name."""
+        names: dict[str, str] = {}
+        for generic, drug in self.drugs.items():
+            for spelling in (generic, drug.tall_man or generic, *drug.synonyms):
+                names[_fold(spelling)] = generic
+        return names
+
+    def lookup(self, text: str) -> str | None:
+        """The generic name ``text`` spells (Tall Man, case, brand, salt), or None."""
+        folded = _fold(text)
+        if folded in self._names:
+            return self._names[folded]
+        words = [word for word in folded.split(" ") if word not in self.salts]
+        return self._names.get(" ".join(words))
+
+    def canonical(self, text: object, field: str) -> str:
+        """The generic name for a drug a person wrote; exit 2 naming the field if unknown."""
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(field, text, "expected a drug name")
+        found = self.lookup(text)
+        if found is None:
+            raise InputError(field, text, "unknown drug name (see drugs.yaml for the names known)")
+        return found
+
+    def canonical_substance(self, text: object, field: str) -> str:
+        """A drug or a drug group (``platinum``), as a person names an allergy or a past event."""
+        if isinstance(text, str) and _fold(text) in self.groups:
+            return _fold(text)
+        return self.canonical(text, field)
+
+    def members(self, name: str) -> frozenset[str]:
+        """The drugs a drug or group name covers: a group its members, a drug itself."""
+        group = self.groups.get(name)
+        return frozenset(group.drugs) if group is not None else frozenset({name})
+
+    def groups_of(self, drug: str) -> tuple[str, ...]:
+        return tuple(name for name, group in self.groups.items() if drug in group.drugs)
 
 
 _UNKNOWN = Drug(source=())

@@ -8,6 +8,9 @@ from ``ValueError`` so library callers can catch them the way they catch other b
 
 from __future__ import annotations
 
+import reprlib
+import unicodedata
+
 
 class ChemoOrdersError(ValueError):
     """Base class of every error chemo-orders raises on purpose."""
@@ -26,14 +29,27 @@ class InputError(ChemoOrdersError):
     @property
     def message(self) -> str:
         where = f"{self.source}: " if self.source else ""
-        shown = _one_line(repr(self.value) if not isinstance(self.value, str) else self.value)
-        return f"{where}{_one_line(self.field)}: {self.problem} (got {shown!r})"
+        return f"{where}{excerpt(self.field)}: {self.problem} (got '{excerpt(self.value)}')"
 
     def located(self, source: str) -> InputError:
         """The same error, said of a file (the loader knows the file, the parser does not)."""
         return InputError(self.field, self.value, self.problem, source=source)
 
 
-def _one_line(text: str, limit: int = 80) -> str:
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlevel = 2
+
+
+def excerpt(value: object, limit: int = 80) -> str:
+    """A bounded, printable one-line excerpt of any value, for a message.
+
+    Never ``repr`` of an unbounded structure: a billion-laughs alias expands to gigabytes
+    when printed. Control and format characters are shown as escapes so that a value cannot
+    rewrite the terminal or the page it is reported on.
+    """
+    text = value if isinstance(value, str) else _REPR.repr(value)
+    text = text if len(text) <= 4 * limit else text[: 4 * limit]
     flat = " ".join(text.split())
+    flat = "".join(c if unicodedata.category(c)[0] != "C" else f"\\u{ord(c):04x}" for c in flat)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

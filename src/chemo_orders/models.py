@@ -8,17 +8,13 @@ pydantic report.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, TypeAlias, TypeVar
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from .errors import InputError
-from .units import Q, QuantityClass, parse_quantity
-
-# libyaml's safe loader when PyYAML was built with it (~8x faster); the same safe subset.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from .quantities import parse_quantity
+from .units import Q, QuantityClass
 
 
 class Frozen(BaseModel):
@@ -42,24 +38,6 @@ Length: TypeAlias = Annotated[Q, parser_for("[length]")]
 Mass: TypeAlias = Annotated[Q, parser_for("[mass]")]
 Duration: TypeAlias = Annotated[Q, parser_for("[time]")]
 AnyQuantity: TypeAlias = Annotated[Q, parser_for(None)]
-
-
-def read_yaml(path: Path, what: str) -> Any:
-    """Read a YAML file, turning every I/O or syntax problem into an InputError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(what, str(path), "file not found") from None
-    except IsADirectoryError:
-        raise InputError(what, str(path), "is a directory, expected a YAML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(what, str(path), f"cannot read file ({exc.__class__.__name__})") from None
-    try:
-        return yaml.load(text, Loader=_SAFE_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(what, str(path), f"malformed YAML{where}") from None
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,6 +1,7 @@
 """The OrderSet: everything one patient's cycle needs, computed once; outputs only read it.
 
-``status`` is ``blocked`` when any finding is a block; a blocked order set keeps its
+``status`` is ``blocked`` when any finding is a block, ``held`` when a hold-level finding has
+not been acknowledged by a pharmacist (design §10.2); either way the order set keeps its
 findings but exposes no orders, so no output format can print a dose that must not be given.
 """
 
@@ -16,6 +17,7 @@ from .body import BSA_FORMULAS, COCKCROFT_GAULT_CITATION
 from .dosing import Calculation, Options, Order, calculate_regimen
 from .drugs import drug_table
 from .errors import InputError
+from .modifications import adjust
 from .patient import Patient
 from .regimen import ROUTE_DISPLAY, Regimen
 from .rules import BY_CODE, Context, Finding, run_rules
@@ -37,22 +39,40 @@ class OrderSet:
     findings: tuple[Finding, ...]
     acknowledgements: tuple[Acknowledgement, ...]
     input_hash: str
+    omitted: tuple[Order, ...] = ()  # lines a band's "omit" removed (shown, never ordered)
 
     @property
     def blocked(self) -> bool:
         return any(f.severity == "block" for f in self.findings)
 
     @property
+    def held(self) -> bool:
+        """A hold not yet acknowledged: the order stops until a pharmacist gives a reason."""
+        acknowledged = {a.code for a in self.acknowledgements}
+        return any(f.severity == "hold" and f.rule not in acknowledged for f in self.findings)
+
+    @property
     def status(self) -> str:
-        return "blocked" if self.blocked else "ok"
+        return "blocked" if self.blocked else "held" if self.held else "ok"
+
+    @property
+    def stopped(self) -> bool:
+        """Blocked or held: nothing may be printed or prepared."""
+        return self.status != "ok"
 
     @property
     def orders(self) -> tuple[Order, ...]:
-        return () if self.blocked else self.calculation.orders
+        return () if self.stopped else self.calculation.orders
+
+    @property
+    def holding(self) -> tuple[Finding, ...]:
+        acknowledged = {a.code for a in self.acknowledgements}
+        return tuple(f for f in self.findings if f.severity == "hold" and f.rule not in acknowledged)
 
     @property
     def blocking(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity == "block")
+        """The findings that stop this order: every block, and every hold not acknowledged."""
+        return tuple(f for f in self.findings if f.severity == "block") + self.holding
 
 
 def build(
@@ -62,22 +82,35 @@ def build(
     acknowledgements: tuple[Acknowledgement, ...] = (),
     input_text: bytes = b"",
 ) -> OrderSet:
-    """Calculate, run every rule, and check that acknowledgements name warn-level findings."""
+    """Calculate, apply the organ-function bands, run every rule, and check the acknowledgements.
+
+    An acknowledgement names a hold or a warning and carries a reason; acknowledging a rule
+    whose band reduced or omitted a dose keeps the full dose (the reason prints on the order).
+    """
     regimen.check_cycle(options.cycle)
-    calculation = calculate_regimen(patient, regimen, options)
-    findings = tuple(run_rules(Context(patient, regimen, calculation, options)))
+    if regimen.status != "reference" and not regimen.lines_for_cycle(options.cycle):
+        raise InputError("--cycle", options.cycle, f"{regimen.name} gives no drugs in cycle {options.cycle}")
     for ack in acknowledgements:
         if ack.code not in BY_CODE:
             raise InputError("--acknowledge", ack.code, "no such rule")
+        if not ack.reason.strip():
+            raise InputError("--reason", ack.reason, "an acknowledgement needs a reason")
+    calculation = calculate_regimen(patient, regimen, options)
+    if regimen.status == "active" and not calculation.orders and not calculation.missing:
+        raise InputError("--cycle", options.cycle, f"{regimen.name} gives this patient no drugs in cycle {options.cycle}")
+    adjusted = adjust(calculation, patient, regimen, options, frozenset(a.code for a in acknowledgements))
+    context = Context(patient, regimen, adjusted.calculation, options, adjusted.verdicts)
+    findings = tuple(run_rules(context))
+    for ack in acknowledgements:
         raised = {f.severity for f in findings if f.rule == ack.code}
         if "block" in raised:
             raise InputError("--acknowledge", ack.code, "block-level findings cannot be overridden")
-        if "warn" not in raised:
-            raise InputError("--acknowledge", ack.code, "no warning with this code to acknowledge")
-        if not ack.reason.strip():
-            raise InputError("--reason", ack.reason, "an acknowledgement needs a reason")
+        if not raised & {"hold", "warn"}:
+            raise InputError("--acknowledge", ack.code, "no hold or warning with this code to acknowledge")
     digest = hashlib.sha256(input_text).hexdigest()[:16]
-    return OrderSet(patient, regimen, options, calculation, findings, acknowledgements, digest)
+    return OrderSet(
+        patient, regimen, options, adjusted.calculation, findings, acknowledgements, digest, adjusted.omitted
+    )
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -113,6 +146,15 @@ def order_json(order: Order) -> dict[str, Any]:
             data[key] = value
     if order.notes:
         data["notes"] = list(order.notes)
+    if order.modification is not None:
+        change = order.modification
+        data["modified"] = {
+            "percent": change.percent,
+            "rule": change.rule,
+            "band": change.band,
+            "source": change.source,
+            "full": json_quantity(change.full),
+        }
     data["sources"] = list(line.source)
     return data
 
@@ -151,6 +193,7 @@ def to_json(order_set: OrderSet) -> dict[str, Any]:
         "findings": [f.as_json() for f in order_set.findings],
         "acknowledgements": [{"rule": a.code, "reason": a.reason} for a in order_set.acknowledgements],
         "orders": [order_json(o) for o in order_set.orders],
+        "omitted": [{"drug": o.drug, "days": list(o.line.days)} for o in order_set.omitted],
         "input_hash": order_set.input_hash,
         "engine": f"chemo-orders {__version__}",
     }

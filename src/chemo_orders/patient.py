@@ -1,8 +1,11 @@
-"""The patient file (design §4, a contract): one frozen, validated model.
+"""The patient file (design §4 and §10.1, a contract): one frozen, validated model.
 
 Plausibility limits catch unit slips before they become doses: a height of 175 entered as
-metres, a weight in grams, a creatinine in µmol/L labelled mg/dL. They are wide on purpose
-(newborn to the heaviest adults); anything outside is refused with the field and value.
+metres, a weight in grams, a creatinine in µmol/L labelled mg/dL. Per field they are wide on
+purpose (newborn to the heaviest adults); the whole record is then checked for combinations
+that cannot be one person (:mod:`chemo_orders.plausibility`). Drugs a person names — prior
+doses, allergies, past events — are canonicalised through ``drugs.yaml``: "Adriamycin" and
+"DOXOrubicin" are doxorubicin, and an unknown drug name is refused rather than ignored.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
-from .models import Frozen, Length, Mass, parser_for, read_yaml, validate
+from .loader import read_yaml
+from .models import Frozen, Length, Mass, parser_for, validate
+from .text import clean_text
 from .units import CM, KG, MG_PER_DL, UMOL_PER_L, Q, QuantityClass, format_quantity, format_unit, ureg
 
 # Creatinine C4H7N3O, molar mass 113.12 g/mol: 1 mg/dL = 10000/113.12 = 88.40 µmol/L.
@@ -40,7 +45,7 @@ def creatinine_mg_dl(value: Q) -> Q:
 def _creatinine(value: object) -> object:
     if isinstance(value, QuantityClass):
         return value
-    from .units import parse_quantity
+    from .quantities import parse_quantity
 
     quantity = parse_quantity(value, "serum_creatinine")
     if quantity.dimensionality not in (MG_PER_DL.dimensionality, UMOL_PER_L.dimensionality):
@@ -53,6 +58,28 @@ Concentration: TypeAlias = Annotated[Q, parser_for("[mass] / [length] ** 3")]
 Activity: TypeAlias = Annotated[Q, parser_for("[biological_activity] / [length] ** 3")]
 Creatinine = Annotated[Q, BeforeValidator(_creatinine)]
 Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+def _strict_date(value: object) -> object:
+    """ISO text or a date; never a number (YAML ``0`` must not become 1970-01-01)."""
+    if isinstance(value, dt.datetime) or not isinstance(value, str | dt.date):
+        raise InputError("date", value, "expected a date as YYYY-MM-DD")
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise InputError("date", value, "not a calendar date (YYYY-MM-DD)") from None
+    return value
+
+
+def _strict_int(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError("value", value, "expected a whole number")
+    return value
+
+
+StrictDate = Annotated[dt.date, BeforeValidator(_strict_date)]
+WholeNumber = Annotated[int, BeforeValidator(_strict_int)]
 
 
 class Open(Frozen):
@@ -78,13 +105,18 @@ class Labs(Open):
     anc: Count | None = None
     platelets: Count | None = None
     wbc: Count | None = None
+    wbc_at_diagnosis: Count | None = None  # NCI risk group for children (RSK001)
     hemoglobin: Concentration | None = None
     bilirubin: Creatinine | None = None  # same dimensions accepted: mg/dL or umol/L
     ast: Activity | None = None
     alt: Activity | None = None
     lvef_percent: Percent | None = None
+    # Upper limits of normal of the reporting laboratory, for bands stated as multiples of ULN.
+    bilirubin_uln: Creatinine | None = None
+    ast_uln: Activity | None = None
+    alt_uln: Activity | None = None
 
-    @field_validator("bilirubin")
+    @field_validator("bilirubin", "bilirubin_uln")
     @classmethod
     def _bilirubin_mass(cls, value: Q) -> Q:
         if value.dimensionality != MG_PER_DL.dimensionality:
@@ -92,35 +124,105 @@ class Labs(Open):
         return value
 
 
+def _substance(value: object, field: str, *, free_text: bool) -> tuple[str, str | None]:
+    """(text as written, canonical drug or group or None) for a substance a person named.
+
+    An allergy may be to something that is not a drug we know (latex, penicillin): kept as
+    written. A near miss of a known drug name ("ritux") is refused, because an allergy that
+    silently fails to match is the one that reaches the patient.
+    """
+    from .drugs import drug_table
+
+    text = clean_text(value, field, 200)
+    table = drug_table()
+    found = table.lookup(text) or (text.lower() if text.lower() in table.groups else None)
+    if found is not None or not free_text:
+        return text, found or table.canonical_substance(text, field)
+    import difflib  # only for unknown names
+
+    near = difflib.get_close_matches(text.lower(), [*table.drugs, *table.groups], n=1, cutoff=0.75)
+    if near:
+        raise InputError(field, text, f"unknown drug name; did you mean {near[0]}?")
+    return text, None
+
+
+class Allergy(Frozen):
+    """A documented allergy: a drug, a drug group (``platinum``) or any other substance."""
+
+    substance: str
+    reaction: Annotated[str, BeforeValidator(lambda v: clean_text(v, "reaction", 200))] | None = None
+    drug: str | None = None  # the canonical drug or group; None for non-drug allergens
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = {"substance": value}
+        if isinstance(value, dict) and "substance" in value and "drug" not in value:
+            text, drug = _substance(value["substance"], "allergies.substance", free_text=True)
+            value = {**value, "substance": text, "drug": drug}
+        return value
+
+    def describe(self) -> str:
+        return f"{self.substance} ({self.reaction})" if self.reaction else self.substance
+
+
+class HistoryEvent(Frozen):
+    """A past event that may contraindicate a drug: ``{condition: pancreatitis, drug: pegaspargase}``."""
+
+    condition: Annotated[str, BeforeValidator(lambda v: clean_text(v, "history.condition", 60).lower())]
+    drug: str | None = None  # canonical drug or group the event occurred with
+    date: StrictDate | None = None
+    note: Annotated[str, BeforeValidator(lambda v: clean_text(v, "history.note", 500))] | None = None
+
+    @field_validator("drug", mode="before")
+    @classmethod
+    def _drug(cls, value: Any) -> Any:
+        return None if value is None else _substance(value, "history.drug", free_text=False)[1]
+
+
+def _prior_doses(value: object) -> object:
+    """``{DOXOrubicin: 540 mg/m2}`` → ``{"doxorubicin": 540 mg/m²}``: names canonical, doses per m² and ≥ 0."""
+    from .drugs import drug_table
+    from .quantities import parse_quantity
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError("prior_cumulative", value, "expected a mapping of drug: dose per m²")
+    doses: dict[str, Q] = {}
+    for name, dose in value.items():
+        field = f"prior_cumulative.{name}"
+        drug = drug_table().canonical(name, field)
+        if drug in doses:
+            raise InputError(field, name, f"{drug} is given twice")
+        doses[drug] = parse_quantity(dose, field, "[mass] / [length] ** 2")
+    return doses
+
+
 class Patient(Frozen):
     """One patient's identity, measurements, diagnosis and history."""
 
-    id: Annotated[str, Field(min_length=1)]
-    name: Annotated[str, Field(min_length=1)]
-    birth_date: dt.date | None = None
-    age: Annotated[int, Field(ge=0, le=120)] | None = None
+    id: Annotated[str, BeforeValidator(lambda v: clean_text(v, "id", 64))]
+    name: Annotated[str, BeforeValidator(lambda v: clean_text(v, "name", 1000))]
+    birth_date: StrictDate | None = None
+    age: Annotated[WholeNumber, Field(ge=0, le=120)] | None = None
     sex: Literal["female", "male"]
     height: Length
     weight: Mass
     serum_creatinine: Creatinine | None = None
     measured_gfr: Annotated[Q, BeforeValidator(lambda v: _flow(v))] | None = None
-    measured_on: dt.date | None = None
+    measured_on: StrictDate | None = None
     diagnosis: Annotated[str, BeforeValidator(parse_diagnosis)]
     disease_status: DiseaseStatus | None = None
     markers: Markers = Markers()
     labs: Labs = Labs()
-    allergies: tuple[str, ...] = ()
+    allergies: tuple[Allergy, ...] = ()
+    history: tuple[HistoryEvent, ...] = ()
+    ecog: Annotated[WholeNumber, Field(ge=0, le=4)] | None = None
+    measurements_confirmed: bool = False  # extreme BMI re-measured and confirmed (plausibility)
     previous_weight: Mass | None = None
-    prior_cumulative: Annotated[
-        dict[str, Annotated[Q, BeforeValidator(lambda v: _per_area(v))]], Field(default_factory=dict)
-    ]
-
-    @field_validator("id", "name", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        return value
+    prior_cumulative: Annotated[dict[str, Q], BeforeValidator(_prior_doses), Field(default_factory=dict)]
 
     @field_validator("sex", mode="before")
     @classmethod
@@ -130,10 +232,10 @@ class Patient(Frozen):
         text = value.strip().lower()
         return {"f": "female", "m": "male"}.get(text, text)
 
-    @field_validator("allergies", mode="before")
+    @field_validator("allergies", "history", mode="before")
     @classmethod
-    def _allergies(cls, value: Any) -> Any:
-        return (value,) if isinstance(value, str) else () if value is None else value
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str | dict) else () if value is None else value
 
     @field_validator("height", "weight", "previous_weight", "serum_creatinine")
     @classmethod
@@ -156,7 +258,28 @@ class Patient(Frozen):
     def _age_known(self) -> Patient:
         if self.birth_date is None and self.age is None:
             raise InputError("birth_date", "", "required field is missing (or give age)")
+        if self.birth_date is not None:
+            dated = [("measured_on", self.measured_on)] + [
+                (f"history.{i}.date", event.date) for i, event in enumerate(self.history)
+            ]
+            for field, date in dated:
+                if date is not None and date < self.birth_date:
+                    raise InputError(field, date.isoformat(), f"before birth_date {self.birth_date.isoformat()}")
         return self
+
+    def check_dates(self, on: dt.date) -> None:
+        """Measurements and events cannot postdate the order date they are used on."""
+        dated = [("measured_on", self.measured_on)] + [
+            (f"history.{i}.date", event.date) for i, event in enumerate(self.history)
+        ]
+        for field, date in dated:
+            if date is not None and date > on:
+                raise InputError(field, date.isoformat(), f"after the order date {on.isoformat()}")
+
+    @property
+    def allergy_substances(self) -> tuple[str, ...]:
+        """The drugs and drug groups the patient is allergic to (free-text allergens omitted)."""
+        return tuple(a.drug for a in self.allergies if a.drug is not None)
 
     def age_years(self, on: dt.date) -> int:
         """Completed years on ``on``; a stated ``age`` is used for de-identified files."""
@@ -174,7 +297,8 @@ class Patient(Frozen):
 
 
 def _flow(value: object) -> Q:
-    from .units import ML_PER_MIN, parse_quantity
+    from .quantities import parse_quantity
+    from .units import ML_PER_MIN
 
     quantity = parse_quantity(value, "measured_gfr", "[length] ** 3 / [time]")
     if not 1 <= quantity.to(ML_PER_MIN).magnitude <= 250:
@@ -182,10 +306,6 @@ def _flow(value: object) -> Q:
     return quantity
 
 
-def _per_area(value: object) -> Q:
-    from .units import parse_quantity
-
-    return parse_quantity(value, "prior_cumulative", "[mass] / [length] ** 2")
 
 
 def load_patient(path: Path) -> Patient:

@@ -86,11 +86,13 @@ class PdfProcess:
     weasyprint's import (~0.6 s) and our own stack's (~0.4 s) are both CPU-bound Python, so a
     thread cannot overlap them; a forked process uses the second core. Measured: a cold
     ``render`` then costs about what weasyprint alone does (bench/run.py). Where ``fork`` is
-    not available the PDF is written in this process instead.
+    not available the PDF is written in this process instead. The helper dies with its
+    parent (:mod:`lifeline`): killing a ``render`` must not leave it running.
     """
 
     def __init__(self) -> None:
         import multiprocessing
+        import os
 
         self._process: Any = None
         try:
@@ -98,7 +100,7 @@ class PdfProcess:
         except ValueError:  # no fork on this platform: render in-process
             return
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=_pdf_process_main, args=(child,), daemon=True)
+        self._process = context.Process(target=_pdf_process_main, args=(child, os.getpid()), daemon=True)
         self._process.start()
 
     def render(self, html: str, record: bytes) -> bytes:
@@ -121,7 +123,10 @@ class PdfProcess:
             self._process.join()
 
 
-def _pdf_process_main(connection: Any) -> None:
+def _pdf_process_main(connection: Any, parent: int) -> None:
+    from .lifeline import die_with_parent
+
+    die_with_parent(parent)
     import weasyprint  # noqa: F401  - the point of this process: import while the parent works
 
     try:

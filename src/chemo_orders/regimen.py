@@ -17,8 +17,10 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
-from .models import Duration, Frozen, Mass, read_yaml, validate
+from .loader import read_yaml
+from .models import Duration, Frozen, Mass, validate
 from .patient import Patient
+from .quantities import parse_quantity
 from .units import (
     DIM_ACTIVITY,
     DIM_AUC,
@@ -27,7 +29,6 @@ from .units import (
     Q,
     QuantityClass,
     format_quantity,
-    parse_quantity,
     quantity,
     time_power,
     unit_powers,
@@ -270,7 +271,12 @@ class Population(Frozen):
     age_min: float | None = None
     age_below: float | None = None
     cd20_percent_min: float | None = None
+    cd22_percent_min: float | None = None  # inotuzumab (MRK004)
+    mrd_percent_min: float | None = None  # an MRD-positive indication's threshold (MRK005)
     philadelphia: Literal["positive", "negative"] | None = None
+    nci_risk: Literal["standard", "high"] | None = None  # children's induction (RSK001)
+    ecog_max: int | None = None  # fitness for the intensity (options)
+    source: Sources = ()  # where the thresholds above come from
 
 
 class Indication(Frozen):
@@ -336,9 +342,8 @@ class Regimen(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Regimen:
         if (self.status == "reference") != (self.reference_reason is not None):
-            raise InputError(
-                "reference_reason", self.reference_reason or "", "required with, and only with, status reference"
-            )
+            problem = "required with, and only with, status reference"
+            raise InputError("reference_reason", self.reference_reason or "", problem)
         length_days = self.cycle_length.to(ureg.day).magnitude if self.cycle_length is not None else None
         for index, line in enumerate(self.drugs):
             where = f"drugs.{index}"

@@ -16,6 +16,7 @@ from typing import Any
 from . import DISCLAIMER, __version__
 from .body import BSA_FORMULAS
 from .diagnosis import DIAGNOSIS_NAMES, in_family
+from .dosing import Order
 from .drugs import drug_table
 from .orderset import Acknowledgement, OrderSet, calc_record
 from .pdf import pdf_from_html, templates_dir
@@ -23,7 +24,7 @@ from .regimen import ROUTE_DISPLAY, regimen_paths
 from .report import days_text
 from .rules.labs import criterion_text, show
 from .rules.route import INTRATHECAL_LABEL, VINCA_LABEL
-from .units import format_quantity
+from .units import format_number, format_quantity
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class OrderRow:
     notes: tuple[str, ...]
     rate: str
     vinca: bool
+    modification: str = ""  # full dose, percent, modified dose, band and source
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,21 @@ def regimen_hash(regimen_id: str) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path else "unknown"
 
 
+def _short(text: str, limit: int = 60) -> str:
+    """The running header has one line: a long name is cut there (in full in the facts table)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _modification_text(order: Order) -> str:
+    change = order.modification
+    if change is None:
+        return ""
+    return (
+        f"{change.rule} dose modification: full dose {format_quantity(change.full)} × "
+        f"{format_number(change.percent)}% = {format_quantity(order.final)} ({change.band}). Source: {change.source}"
+    )
+
+
 def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None = None) -> DocumentView:
     """``content_hash``: the regimen file's, when it is not the library's (a stored order)."""
     patient, regimen, body = order_set.patient, order_set.regimen, order_set.calculation.body
@@ -150,6 +167,7 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
                     notes=tuple(order.notes) + ((line.note,) if line.note else ()),
                     rate=line.rate or "",
                     vinca=table.get(order.drug).drug_class == "vinca",
+                    modification=_modification_text(order),
                 ),
             )
         )
@@ -198,7 +216,7 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
         title=f"{regimen.name} cycle {order_set.options.cycle} — {patient.name}",
         paper=PAPER[paper],
         disclaimer=DISCLAIMER,
-        patient_line=f"{patient.name} · ID {patient.id} · DOB {patient.birth_date or f'age {patient.age}'}",
+        patient_line=f"ID {patient.id} · {_short(patient.name)} · DOB {patient.birth_date or f'age {patient.age}'}",
         footer_line=(
             f"{regimen.id} v{regimen.version} · content {content_hash} · input {order_set.input_hash} · {DISCLAIMER}"
         ),
@@ -210,7 +228,7 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
         diagnosis=DIAGNOSIS_NAMES[patient.diagnosis],
         disease_status=patient.disease_status or "not given",
         indication=indication,
-        allergies=", ".join(patient.allergies) if patient.allergies else "No known allergies recorded",
+        allergies=", ".join(a.describe() for a in patient.allergies) or "No known allergies recorded",
         height=format_quantity(patient.height),
         weight=format_quantity(patient.weight),
         bsa=bsa,

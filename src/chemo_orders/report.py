@@ -12,7 +12,7 @@ from .orderset import OrderSet
 from .regimen import ROUTE_DISPLAY, DoseLine, Regimen
 from .rules.indication import describe
 from .rules.labs import criterion_text
-from .units import format_quantity
+from .units import format_number, format_quantity
 
 
 def days_text(days: tuple[int, ...]) -> str:
@@ -39,7 +39,7 @@ def calc_text(order_set: OrderSet) -> str:
         f"date {order_set.options.on.isoformat()}",
         "",
     ]
-    if order_set.blocked:
+    if order_set.stopped:
         lines.extend(blocked_lines(order_set))
     else:
         table = drug_table()
@@ -50,21 +50,32 @@ def calc_text(order_set: OrderSet) -> str:
                 f"{ROUTE_DISPLAY[line.route]:11} days {days_text(line.days)}"
             )
             lines.append(f"    {order.calculation}")
+            if order.modification is not None:
+                change = order.modification
+                lines.append(
+                    f"    {change.rule}: {format_number(change.percent)}% of {format_quantity(change.full)} "
+                    f"({change.band}); source: {change.source}"
+                )
             for note in order.notes:
                 lines.append(f"    {note}")
-    others = [f for f in order_set.findings if f.severity != "block"]
+    others = [f for f in order_set.findings if f not in order_set.blocking]
     if others:
         lines.append("")
         lines.extend(f"{f.severity.upper()} {f.rule} {f.name}: {f.message}" for f in others)
     for ack in order_set.acknowledgements:
         lines.append(f"ACKNOWLEDGED {ack.code}: {ack.reason}")
+    for order in order_set.omitted:
+        lines.append(f"OMITTED {drug_table().display_name(order.drug)}: removed by a dose-modification band")
     lines += ["", DISCLAIMER]
     return "\n".join(lines)
 
 
 def blocked_lines(order_set: OrderSet, references: bool = True) -> list[str]:
-    """Why an order set is blocked, what to use instead, and the sources (terminal text)."""
-    lines = ["BLOCKED: this regimen must not be ordered for this patient."]
+    """Why an order set is blocked or held, what to use instead, and the sources (terminal text)."""
+    if order_set.blocked:
+        lines = ["BLOCKED: this regimen must not be ordered for this patient."]
+    else:
+        lines = ["HELD: a pharmacist must review and acknowledge (--acknowledge CODE --reason TEXT) before ordering."]
     for finding in order_set.blocking:
         lines.append(f"  {finding.rule} {finding.name}: {finding.message}")
         if finding.use_instead:

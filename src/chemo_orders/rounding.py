@@ -19,7 +19,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .models import AnyQuantity, Frozen, read_yaml, validate
+from .loader import read_yaml
+from .models import AnyQuantity, Frozen, validate
 from .units import Q, format_number, format_quantity, format_unit, magnitude_in, quantity
 
 HOPA_MAX_DEVIATION_PERCENT = 10.0

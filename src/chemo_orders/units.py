@@ -3,23 +3,18 @@
 Why one registry: pint quantities from two registries cannot be combined, and building a
 registry costs ~200 ms cold. ``cache_folder=":auto:"`` keeps later processes at ~25 ms.
 
-Why a preprocessor: clinicians write ``mg/m2``, ``AUC 5`` and ``1.8 x10^9/L``; pint reads
-``m2`` as an unknown unit and has no AUC. Each accepted spelling is rewritten explicitly
-(never guessed) before pint sees it, and anything pint would misread (``U``, ``MG``) is
-refused by dimension checks or by name.
+Text a person wrote never reaches pint here: :mod:`chemo_orders.quantities` reads it with a
+strict grammar and builds quantities from the pre-parsed units of its own spellings.
 """
 
 from __future__ import annotations
 
-import re
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import pint
-
-from .errors import InputError
 
 ureg: pint.UnitRegistry[Any] = pint.UnitRegistry(cache_folder=":auto:")
 ureg.load_definitions(str(Path(__file__).with_name("units.txt")))
@@ -66,69 +61,6 @@ DIM_ACTIVITY = ureg.get_dimensionality("[biological_activity]")
 DIM_TIME = ureg.get_dimensionality("[time]")
 DIM_AUC = AUC_UNIT.dimensionality
 
-_AUC = re.compile(r"^\s*AUC\s*=?\s*([0-9]*\.?[0-9]+)\s*(?:mg\s*/\s*mL\s*[*·.]?\s*min)?\s*$", re.I)
-_TIMES_TEN = re.compile(r"\s*[x×*]\s*10\s*(?:\^|\*\*)\s*(\d+)")
-_TIMES_TEN_SUPER = re.compile(r"\s*[x×*]\s*10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
-_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
-_M2 = re.compile(r"(?<=/)\s*m2\b")
-_ACTIVITY = re.compile(r"\b(?:units?|IU)\b")
-_NUMBER_ONLY = re.compile(r"^\s*[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?\s*$")
-# ISMP error-prone unit abbreviations, refused on input so they cannot reach an order.
-_REFUSED = {
-    "U": "write 'units' (ISMP: 'U' is read as 0 or 4)",
-    "u": "write 'units' (ISMP: 'u' is read as 0 or 4)",
-    "MG": "write 'mg' (pint reads 'MG' as megagauss)",
-    "gr": "write 'g' or 'mg' ('gr' is grain)",
-    "cc": "write 'mL' (ISMP: 'cc' is read as 'u')",
-}
-_TOKEN = re.compile(r"[A-Za-zµμ]+")
-
-
-def normalise(text: str) -> str:
-    """Rewrite the spellings clinicians use into ones pint parses exactly."""
-    out = text.strip()
-    match = _AUC.match(out)
-    if match:
-        return f"{match.group(1)} mg*min/mL"
-    out = _TIMES_TEN.sub(lambda m: f"e{m.group(1)}", out)
-    out = _TIMES_TEN_SUPER.sub(lambda m: f"e{m.group(1).translate(_SUPERSCRIPT)}", out)
-    out = _M2.sub("m**2", out)
-    out = _ACTIVITY.sub("biological_unit", out)
-    return out.replace("μ", "µ")
-
-
-def parse_quantity(value: object, field: str, expected: str | None = None) -> Q:
-    """Parse ``value`` as a quantity with a unit, optionally of one dimensionality.
-
-    ``expected`` is a pint dimensionality string such as ``"[mass]"``. A bare number is an
-    error: a weight of "80" could be kilograms or pounds, and guessing is how overdoses happen.
-    """
-    if isinstance(value, bool) or value is None:
-        raise InputError(field, value, "expected a number with a unit")
-    if isinstance(value, int | float):
-        raise InputError(field, value, f"missing unit{_example(expected)}")
-    if not isinstance(value, str):
-        raise InputError(field, value, "expected a number with a unit, as text")
-    text = normalise(value)
-    if _NUMBER_ONLY.match(text):
-        raise InputError(field, value, f"missing unit{_example(expected)}")
-    for token in _TOKEN.findall(text.replace("e", " ") if _looks_scientific(text) else text):
-        if token in _REFUSED:
-            raise InputError(field, value, f"unit '{token}' refused: {_REFUSED[token]}")
-    try:
-        quantity = _parse(text)
-    except Exception as exc:  # pint raises several unrelated types for bad strings
-        raise InputError(field, value, "not a quantity pint can read") from exc
-    if not isinstance(quantity, QuantityClass) or (quantity.dimensionless and not _has_units(quantity)):
-        raise InputError(field, value, f"missing unit{_example(expected)}")
-    magnitude = float(quantity.magnitude)
-    if magnitude != magnitude or magnitude in (float("inf"), float("-inf")):
-        raise InputError(field, value, "not a finite number")
-    if expected is not None and quantity.dimensionality != _dimensionality(expected):
-        raise InputError(field, value, f"wrong kind of unit: expected {_KIND.get(expected, expected)}")
-    return quantity
-
-
 def unit_powers(quantity: Q) -> dict[str, float]:
     """The quantity's units and their exponents: ``mg/m**2 -> {"milligram": 1, "meter": -2}``."""
     return {name: float(cast(float, power)) for name, power in quantity._units.items()}
@@ -137,55 +69,6 @@ def unit_powers(quantity: Q) -> dict[str, float]:
 def time_power(quantity: Q) -> float:
     """The exponent of time in the dimensionality (-1 for a per-day rate)."""
     return float(cast(float, quantity.dimensionality.get("[time]", 0)))
-
-
-_NUMBER_THEN_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S.*)$")
-
-
-def _parse(text: str) -> Any:
-    """``"<number> <units>"`` as number × a unit parsed once per distinct unit text (pint's
-    full expression parser costs ~240 µs a string, a cached unit ~4 µs); anything else, or a
-    unit text pint will not take alone, goes through pint's expression parser."""
-    match = _NUMBER_THEN_UNIT.match(text)
-    if match:
-        units_text = match.group(2)
-        try:
-            units = _units("1" + units_text if units_text.startswith("/") else units_text)
-        except Exception:  # not a pure unit expression: let pint evaluate the whole text
-            return Quantity(text)
-        return Quantity(float(match.group(1)), units)
-    return Quantity(text)
-
-
-@lru_cache(maxsize=512)
-def _units(text: str) -> Any:
-    return ureg.parse_units(text)
-
-
-@lru_cache(maxsize=64)
-def _dimensionality(expected: str) -> Any:
-    return ureg.get_dimensionality(expected)
-
-
-def _looks_scientific(text: str) -> bool:
-    return bool(re.search(r"\de[-+]?\d", text))
-
-
-def _has_units(quantity: Q) -> bool:
-    return bool(quantity._units)
-
-
-_KIND = {
-    "[mass]": "a mass such as '80 kg' or '176 lb'",
-    "[length]": "a length such as '175 cm' or '68.9 in'",
-    "[time]": "a duration such as '24 h' or '14 d'",
-    "[mass] / [length] ** 3": "a concentration such as '0.9 mg/dL'",
-    "1 / [length] ** 3": "a count such as '1.5 x10^9/L'",
-}
-
-
-def _example(expected: str | None) -> str:
-    return f": expected {_KIND[expected]}" if expected in _KIND else ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from pydantic import BeforeValidator, Field
 
 from .dosing import Options, Order
 from .errors import InputError
-from .models import AnyQuantity, Frozen, read_yaml, validate
+from .loader import read_yaml
+from .models import AnyQuantity, Frozen, validate
 from .orderset import OrderSet, build
 from .patient import Patient
 from .regimen import ROUTE_SYNONYMS, Route, load_regimen

@@ -3,31 +3,45 @@
 from __future__ import annotations
 
 from .age import AGE001
+from .allergy import ALG001, HIS001
 from .base import Context, Finding, Rule
+from .cardiac import CAR001
 from .dose import DOS001, DOS002
+from .hepatic import HEP001
 from .indication import IND001, IND002
 from .labs import LAB001
-from .markers import MRK001, MRK002
+from .markers import MRK001, MRK002, MRK003, MRK004, MRK005
 from .renal import REN001
+from .risk import RSK001
 from .route import ROU001, ROU002
+from .status import REG001
 from .weight import WGT001
 
 RULES: tuple[Rule, ...] = (
+    REG001,
     IND001,
     IND002,
     MRK001,
     MRK002,
+    MRK003,
+    MRK004,
+    MRK005,
+    RSK001,
     AGE001,
+    ALG001,
+    HIS001,
     DOS001,
     DOS002,
     REN001,
+    HEP001,
+    CAR001,
     LAB001,
     WGT001,
     ROU001,
     ROU002,
 )
 BY_CODE = {rule.code: rule for rule in RULES}
-SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
+SEVERITY_ORDER = {"block": 0, "hold": 1, "warn": 2, "info": 3}
 
 
 def run_rules(ctx: Context) -> list[Finding]:
@@ -42,7 +56,8 @@ def rules_markdown() -> str:
         "# Safety rules\n\n"
         "Generated from `src/chemo_orders/rules/` by `scripts/generate_docs.py`; do not edit by hand.\n"
         "`chemo-orders rule CODE` prints the same text. Block-level findings cannot be overridden;\n"
-        "warn-level findings can be acknowledged with `--acknowledge CODE --reason TEXT`.\n\n"
+        "a hold stops the order until a pharmacist acknowledges it, and warn-level findings can be\n"
+        "acknowledged, with `--acknowledge CODE --reason TEXT`.\n\n"
         "| code | slug | severity |\n|---|---|---|\n"
         + "".join(f"| {r.code} | {r.name} | {r.severity} |\n" for r in RULES)
     )

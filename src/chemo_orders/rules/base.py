@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..dosing import Calculation, Options
+from ..modifications import Verdict
 from ..patient import Patient
 from ..regimen import Regimen
 
-Severity = Literal["block", "warn", "info"]
+Severity = Literal["block", "hold", "warn", "info"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Context:
     regimen: Regimen
     calculation: Calculation
     options: Options
+    verdicts: tuple[Verdict, ...] = ()  # the organ-function bands applied (REN001/HEP001/CAR001)
 
     @property
     def age(self) -> int:

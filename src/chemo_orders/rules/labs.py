@@ -27,18 +27,18 @@ class CriteriaToTreat(Rule):
             refs = tuple(ctx.regimen.references[k].citation for k in criterion.source)
             if value is None:
                 yield self.finding(
-                    "warn",
+                    "hold",
                     f"{criterion.lab} not given; criterion to treat: {criterion_text(criterion)}",
                     references=refs,
                 )
             elif criterion.min is not None and value < criterion.min:
                 note = f" ({criterion.note})" if criterion.note else ""
                 yield self.finding(
-                    "warn", f"hold: {criterion.lab} {show(value)} is below {show(criterion.min)}{note}", references=refs
+                    "hold", f"hold: {criterion.lab} {show(value)} is below {show(criterion.min)}{note}", references=refs
                 )
             elif criterion.max is not None and value > criterion.max:
                 yield self.finding(
-                    "warn", f"hold: {criterion.lab} {show(value)} is above {show(criterion.max)}", references=refs
+                    "hold", f"hold: {criterion.lab} {show(value)} is above {show(criterion.max)}", references=refs
                 )
 
 
@@ -55,8 +55,9 @@ def criterion_text(criterion: Criterion) -> str:
 LAB001 = CriteriaToTreat(
     code="LAB001",
     name="criteria-to-treat",
-    severity="warn",
-    what="Compares the patient's labs with the regimen's criteria to treat and says 'hold' when one is not met or not given.",
+    severity="hold",
+    what="Holds the order (until a pharmacist acknowledges with a reason) when a criterion to treat is not met or "
+    "its lab is not given. Compares the patient's labs with the regimen's criteria to treat and says 'hold' when one is not met or not given.",
     why="Giving myelosuppressive chemotherapy before counts recover risks neutropenic sepsis and bleeding; "
     "ASCO/ONS requires criteria to treat on the order.",
     example="ANC 0.6 x10^9/L against a criterion of ≥ 1 x10^9/L.",

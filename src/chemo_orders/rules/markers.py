@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ..diagnosis import DIAGNOSIS_NAMES, FAMILIES
 from ..drugs import drug_table
 from .base import Context, Finding, Rule
-from .sources import NELARABINE_LABEL, THOMAS_2010
+from .sources import BLINATUMOMAB_LABEL, INOTUZUMAB_LABEL, NELARABINE_LABEL, THOMAS_2010
 
 # Thomas 2010: rituximab was given in ALL only when CD20 was expressed on >= 20% of blasts.
 CD20_THRESHOLD_PERCENT = 20.0
@@ -74,4 +74,124 @@ MRK002 = LineageRestricted(
     example="Nelarabine ordered for relapsed B-ALL.",
     use_instead="B-ALL salvage options (inotuzumab ozogamicin, blinatumomab) per indication.",
     references=(NELARABINE_LABEL,),
+)
+
+
+def _population_sources(ctx: Context, attribute: str) -> tuple[str, ...]:
+    """The citations behind a population threshold in the regimen's indications."""
+    keys = [k for i in ctx.regimen.indications if getattr(i.population, attribute) is not None for k in i.population.source]
+    return tuple(ctx.regimen.references[k].citation for k in dict.fromkeys(keys) if k in ctx.regimen.references)
+
+
+class PhiladelphiaNeedsTki(Rule):
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        patient, regimen = ctx.patient, ctx.regimen
+        if patient.diagnosis not in FAMILIES["all"]:
+            return
+        table = drug_table()
+        tkis = table.groups["tki"].drugs if "tki" in table.groups else ()
+        has_tki = any(line.drug in tkis for line in regimen.drugs)
+        ph = patient.markers.philadelphia
+        if ph == "positive" and not has_tki:
+            yield self.finding(
+                "block",
+                f"Philadelphia-positive ALL: {regimen.name} contains no BCR::ABL1 tyrosine kinase inhibitor",
+                use_instead="a Ph-positive regimen with a TKI (imatinib, dasatinib or ponatinib with chemotherapy "
+                "or blinatumomab)",
+            )
+        elif ph is None and regimen.category == "all-induction" and ctx.calculation.body.adult:
+            yield self.finding(
+                "warn",
+                f"Philadelphia status not given (markers.philadelphia) before adult ALL induction with {regimen.name}",
+            )
+
+
+class Cd22ForInotuzumab(Rule):
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        drugs = sorted({line.drug for line in ctx.regimen.drugs if line.drug == "inotuzumab ozogamicin"})
+        if not drugs:
+            return
+        thresholds = [i.population.cd22_percent_min for i in ctx.regimen.indications]
+        known = [t for t in thresholds if t is not None]
+        cd22 = ctx.patient.markers.cd22_percent
+        refs = _population_sources(ctx, "cd22_percent_min") or self.references
+        if known:
+            needed = min(known)
+            if cd22 is None or cd22 < needed:
+                got = "not given (markers.cd22_percent)" if cd22 is None else f"{cd22:g}%"
+                yield self.finding(
+                    "block",
+                    f"inotuzumab ozogamicin needs CD22 on ≥ {needed:g}% of blasts; CD22 {got}",
+                    drug=drugs[0],
+                    references=refs,
+                )
+        elif cd22 is None or cd22 <= 0:
+            got = "not given (markers.cd22_percent)" if cd22 is None else "0%"
+            yield self.finding(
+                "block",
+                f"inotuzumab ozogamicin is for CD22-positive ALL; CD22 {got}",
+                drug=drugs[0],
+                references=self.references,
+            )
+
+
+class MrdThreshold(Rule):
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        patient = ctx.patient
+        if patient.disease_status != "mrd-positive":
+            return
+        thresholds = [
+            i.population.mrd_percent_min
+            for i in ctx.regimen.indications
+            if "mrd-positive" in i.status and i.population.mrd_percent_min is not None
+        ]
+        if not thresholds:
+            return
+        needed, mrd = min(thresholds), patient.markers.mrd_percent
+        if mrd is None or mrd < needed:
+            got = "not given (markers.mrd_percent)" if mrd is None else f"{mrd:g}%"
+            yield self.finding(
+                "block",
+                f"{ctx.regimen.name} for MRD-positive disease needs MRD ≥ {needed:g}%; MRD {got}",
+                references=_population_sources(ctx, "mrd_percent_min") or self.references,
+            )
+
+
+MRK003 = PhiladelphiaNeedsTki(
+    code="MRK003",
+    name="philadelphia",
+    severity="block / warn",
+    what="Blocks a regimen without a BCR::ABL1 tyrosine kinase inhibitor (drugs.yaml group tki) for "
+    "Philadelphia-positive ALL; warns when Ph status is not given before adult ALL induction.",
+    why="Ph-positive ALL treated with chemotherapy alone has a far worse outcome than with a TKI; the Ph status "
+    "decides the whole treatment approach and must be known before induction.",
+    example="Hyper-CVAD course A for Ph-positive B-ALL.",
+    use_instead="A TKI-containing regimen for Ph-positive ALL.",
+    references=(THOMAS_2010,),
+)
+
+MRK004 = Cd22ForInotuzumab(
+    code="MRK004",
+    name="cd22-for-inotuzumab",
+    severity="block",
+    what="Blocks inotuzumab ozogamicin when CD22 is not given or below the regimen's cited threshold (indication "
+    "population cd22_percent_min), or when CD22 is 0 % where the regimen states none.",
+    why="Inotuzumab is an anti-CD22 antibody-drug conjugate: without the target it gives hepatotoxicity and "
+    "veno-occlusive disease risk for no benefit.",
+    example="Inotuzumab ozogamicin for relapsed B-ALL with CD22 on 0 % of blasts.",
+    use_instead="Measure CD22; blinatumomab (CD19) or chemotherapy when CD22 is absent.",
+    references=(INOTUZUMAB_LABEL,),
+)
+
+MRK005 = MrdThreshold(
+    code="MRK005",
+    name="mrd-threshold",
+    severity="block",
+    what="Blocks a regimen ordered for MRD-positive disease when MRD is not given or below the indication's cited "
+    "threshold (population mrd_percent_min: blinatumomab ≥ 0.1 %).",
+    why="The MRD-positive indications were studied and approved above a measured threshold; below it the patient "
+    "is not in the population that benefited and bears cytokine release and neurotoxicity risk.",
+    example="Blinatumomab for MRD-positive B-ALL with MRD 0.01 %.",
+    use_instead="Repeat MRD by a validated assay; continue the planned therapy.",
+    references=(BLINATUMOMAB_LABEL,),
 )

@@ -54,3 +54,11 @@ PEDIATRIC_WEIGHT = (
     "APHON forum, NIH Clinical Center: recalculation at 10% weight change in adults and 5% in "
     "children (SECONDARY; institutional practice)"
 )
+INOTUZUMAB_LABEL = (
+    "Inotuzumab ozogamicin (Besponsa) US prescribing information: indicated for CD22-positive B-cell precursor "
+    "acute lymphoblastic leukemia"
+)
+BLINATUMOMAB_LABEL = (
+    "Blinatumomab (Blincyto) US prescribing information: CD19-positive B-cell precursor ALL in first or second "
+    "complete remission with minimal residual disease greater than or equal to 0.1%"
+)
