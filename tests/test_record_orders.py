@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -139,6 +140,18 @@ def test_a_blocked_prepare_records_only_the_audit_event(record: Database) -> Non
     event = _events(record)[-1]
     detail = json.loads(event.detail_json)
     assert (event.action, event.actor, detail["findings"], detail["rows"]) == ("refused", "pam", ["DOS002"], {})
+
+
+def test_a_held_prepare_goes_ahead_only_with_an_acknowledgement(record: Database) -> None:
+    seventeen = {"id": "MRN-17", "name": "Young, Adult", "birth_date": dt.date(2009, 6, 1), "weight": "70 kg"}
+    with pytest.raises(BlockedPrepare) as raised:
+        prepare(record, prepare_request(**seventeen))  # R-CHOP is an adult regimen: AGE001 holds
+    assert raised.value.calc["status"] == "held" and count(record, Order) == 0
+    assert json.loads(_events(record)[-1].detail_json)["findings"] == ["AGE001"]
+    request = prepare_request(**seventeen)
+    acknowledged = PrepareRequest(**{**request.__dict__, "acknowledgements": (("AGE001", "tumour board 2026-11-20"),)})
+    order = prepare(record, acknowledged)
+    assert order.state == "prepared" and order.acknowledgements == (("AGE001", "tumour board 2026-11-20"),)
 
 
 def test_acknowledgements_are_stored_and_shown(record: Database) -> None:
