@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from record_fixtures import prepare_request
@@ -35,6 +37,23 @@ def test_migrations_build_the_models_schema_from_an_empty_database(record_url: s
     upgrade(database)  # a second upgrade is a no-op
     assert current_revision(database) == HEAD
     database.close()
+
+
+def _open(url: str, barrier: Any) -> None:
+    barrier.wait(30)
+    open_database(url).close()
+
+
+def test_processes_opening_a_fresh_record_at_once_migrate_it_once(record_url: str) -> None:
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(3)
+    workers = [context.Process(target=_open, args=(record_url, barrier)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    assert current_revision(connect(resolve_url(record_url))) == HEAD
 
 
 def test_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

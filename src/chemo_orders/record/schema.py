@@ -40,7 +40,9 @@ def upgrade(database: Database) -> str:
     """Bring the schema to the newest revision; returns it."""
     from alembic import command
 
-    with database.engine.connect() as connection:
+    # write=True: on SQLite the migration begins IMMEDIATE, so a second process waits for the
+    # first and then finds the schema current (PostgreSQL: the lock in migrations/env.py).
+    with database.engine.execution_options(write=True).connect() as connection:
         command.upgrade(alembic_config(connection), "head")
         connection.commit()
     return HEAD
