@@ -56,6 +56,13 @@ def test_processes_opening_a_fresh_record_at_once_migrate_it_once(record_url: st
     assert current_revision(connect(resolve_url(record_url))) == HEAD
 
 
+def test_the_command_line_knows_the_tables_roles_and_states() -> None:
+    from chemo_orders.record import cli as record_cli
+    from chemo_orders.record.tables import ROLES, STATES
+
+    assert record_cli.ROLE_NAMES == ROLES and record_cli.STATE_NAMES == STATES
+
+
 def test_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     url = resolve_url("postgresql://clerk:s3cret@db.example/orders")
     assert url.drivername == "postgresql+psycopg"

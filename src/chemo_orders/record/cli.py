@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from .tables import Role
 
 EXIT_OK, EXIT_REFUSED, EXIT_DISCREPANCY = 0, 3, 4
-ROLE_NAMES = ("prescriber", "pharmacist", "nurse", "admin")  # tables.ROLES, without loading SQLAlchemy
+# tables.ROLES and tables.STATES, without loading SQLAlchemy (a test checks that they agree)
+ROLE_NAMES = ("prescriber", "pharmacist", "nurse", "admin")
+STATE_NAMES = ("prepared", "verified", "released", "cancelled")
 
 
 def _date(text: str) -> dt.date:
@@ -86,7 +88,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--reason", required=True, metavar="TEXT")
     p = orders.add_parser("list", parents=[database, as_json], help="list orders")
     p.add_argument("--patient", metavar="MRN")
-    p.add_argument("--state", choices=("prepared", "verified", "released", "cancelled"))
+    p.add_argument("--state", choices=STATE_NAMES)
     p = orders.add_parser("show", parents=[database, as_json], help="one order with its calc record")
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
     p = orders.add_parser("pdf", parents=[database], help="re-render an order's PDF from the record")
