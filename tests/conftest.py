@@ -1,3 +1,4 @@
 """Fixtures; plain helpers live in helpers.py (importable as `helpers`)."""
 
 from helpers import write_yaml  # noqa: F401  (a fixture)
+from record_fixtures import postgres_server, record, record_url  # noqa: F401  (fixtures)

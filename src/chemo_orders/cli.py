@@ -19,6 +19,7 @@ from . import DISCLAIMER, __version__
 from .errors import InputError
 from .fhir.cli import add_commands as add_fhir_commands
 from .fhir.cli import cmd_fhir
+from .record import cli as record_cli
 
 if TYPE_CHECKING:  # annotations only: the heavy modules load inside the commands
     from .orderset import OrderSet
@@ -135,6 +136,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("lint", help="validate regimen files")
     p.add_argument("paths", nargs="*", type=Path)
     add_fhir_commands(sub)
+    record_cli.add_commands(sub)
     return parser
 
 
@@ -313,6 +315,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "rule": cmd_rule,
     "lint": cmd_lint,
     "fhir": cmd_fhir,
+    **record_cli.COMMANDS,
 }
 
 

@@ -8,6 +8,7 @@ imported only here (~0.6 s), never on the ``calc`` path.
 
 from __future__ import annotations
 
+import datetime as dt
 import mimetypes
 from functools import cache
 from pathlib import Path
@@ -54,13 +55,19 @@ def _font_config() -> Any:
     return FontConfiguration()
 
 
-def pdf_from_html(html: str, record: bytes) -> bytes:
-    """weasyprint on our HTML, with only the templates folder reachable."""
+def pdf_from_html(html: str, record: bytes, created: dt.datetime | None = None) -> bytes:
+    """weasyprint on our HTML, with only the templates folder reachable. ``created`` dates the
+    attached record (default now); a fixed date makes the same document the same bytes."""
     import weasyprint
 
     root = templates_dir()
     attachment = weasyprint.Attachment(
-        string=record, name="calculation.json", description="chemo-orders calc record (JSON)", relationship="Data"
+        string=record,
+        name="calculation.json",
+        description="chemo-orders calc record (JSON)",
+        relationship="Data",
+        created=created,
+        modified=created,
     )
     document = weasyprint.HTML(string=html, base_url=str(root) + "/", url_fetcher=_fetcher_class()(root))
     result = document.write_pdf(

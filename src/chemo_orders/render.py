@@ -136,7 +136,8 @@ def _modification_text(order: Order) -> str:
     )
 
 
-def build_view(order_set: OrderSet, paper: str = "a4") -> DocumentView:
+def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None = None) -> DocumentView:
+    """``content_hash``: the regimen file's, when it is not the library's (a stored order)."""
     patient, regimen, body = order_set.patient, order_set.regimen, order_set.calculation.body
     table = drug_table()
     rows: list[tuple[str, OrderRow]] = []
@@ -201,7 +202,7 @@ def build_view(order_set: OrderSet, paper: str = "a4") -> DocumentView:
         )
         for key, ref in regimen.references.items()
     )
-    content_hash = regimen_hash(regimen.id)
+    content_hash = content_hash or regimen_hash(regimen.id)
     creatinine = format_quantity(patient.serum_creatinine) if patient.serum_creatinine is not None else "not given"
     crcl = (
         f"{format_quantity(body.crcl)} ({body.crcl_note})"

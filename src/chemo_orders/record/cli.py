@@ -1,0 +1,401 @@
+"""The record's commands (design §10.5): ``users``, ``orders``, ``audit``, ``db``.
+
+argparse stops here: each ``cmd_*`` turns its Namespace into typed values and calls a
+command function, which calls the service (``record.orders``, ``record.users``) and prints.
+Exit codes as elsewhere: 0 ok, 2 bad input or an unknown order id (an InputError, printed by
+``chemo_orders.cli.main``), 3 refused, 4 a discrepancy (a prescription that disagrees, an
+audit chain that does not verify). This module imports only the standard library at load
+time, so the other commands start as fast as before; the database layer loads on use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from . import Refused
+
+if TYPE_CHECKING:
+    from .db import Database
+    from .orders import OrderRecord, PrepareRequest, VerifyRequest
+    from .tables import Role
+
+EXIT_OK, EXIT_REFUSED, EXIT_DISCREPANCY = 0, 3, 4
+# tables.ROLES and tables.STATES, without loading SQLAlchemy (a test checks that they agree)
+ROLE_NAMES = ("prescriber", "pharmacist", "nurse", "admin")
+STATE_NAMES = ("prepared", "verified", "released", "cancelled")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError("--date", text, "expected YYYY-MM-DD") from None
+
+
+def _order_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError("ORDER_ID", text, "expected an order number") from None
+    if value < 1:
+        raise InputError("ORDER_ID", text, "expected an order number")
+    return value
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add ``users``, ``orders``, ``audit`` and ``db`` to the top-level subparsers."""
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument("--db", metavar="URL", help="sqlite:///PATH or postgresql://… (default: $CHEMO_ORDERS_DB)")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true")
+    user = argparse.ArgumentParser(add_help=False)
+    user.add_argument("--user", required=True, metavar="NAME", help="who does this (see `users add`)")
+
+    users = subparsers.add_parser("users", help="users of the order record").add_subparsers(
+        dest="users_command", required=True
+    )
+    p = users.add_parser("add", parents=[database], help="add a user")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--role", required=True, choices=ROLE_NAMES)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (never argv)")
+    p = users.add_parser("token", parents=[database], help="issue an API token (printed once, on the last line)")
+    p.add_argument("name", metavar="NAME")
+
+    orders = subparsers.add_parser("orders", help="prepared, verified and released orders").add_subparsers(
+        dest="orders_command", required=True
+    )
+    p = orders.add_parser("prepare", parents=[database, user, as_json], help="calculate and record an order")
+    p.add_argument("patient", type=Path, help="patient YAML file")
+    p.add_argument("--regimen", required=True, help="regimen id")
+    p.add_argument("--cycle", type=int, help="cycle (course) number; default: the regimen's first")
+    p.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today)")
+    p.add_argument("--acknowledge", action="append", default=[], metavar="CODE", help="repeat; one --reason each")
+    p.add_argument("--reason", action="append", default=[], metavar="TEXT")
+    p = orders.add_parser("verify", parents=[database, user, as_json], help="second pharmacist's verification")
+    p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
+    p.add_argument("--prescribed", type=Path, help="an independently written prescription to recalculate")
+    p.add_argument("--tolerance", default="5%", help="with --prescribed: allowed deviation (default 5%%)")
+    p = orders.add_parser("release", parents=[database, user, as_json], help="release a verified order")
+    p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
+    p = orders.add_parser("cancel", parents=[database, user, as_json], help="cancel a prepared or verified order")
+    p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
+    p.add_argument("--reason", required=True, metavar="TEXT")
+    p = orders.add_parser("list", parents=[database, as_json], help="list orders")
+    p.add_argument("--patient", metavar="MRN")
+    p.add_argument("--state", choices=STATE_NAMES)
+    p = orders.add_parser("show", parents=[database, as_json], help="one order with its calc record")
+    p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
+    p = orders.add_parser("pdf", parents=[database], help="re-render an order's PDF from the record")
+    p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
+    p.add_argument("-o", "--output", required=True, type=Path, help="PDF file to write")
+    p.add_argument("--paper", choices=["a4", "letter"], default="a4")
+
+    p = subparsers.add_parser("audit", parents=[database], help="the audit trail")
+    p.add_argument("--verify", action="store_true", help="check the hash chain and every row against it")
+    p.add_argument("--order", type=_order_id, metavar="ORDER_ID", help="only this order's events")
+
+    db = subparsers.add_parser("db", help="the record's database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", parents=[database], help="apply schema migrations")
+    p = db.add_parser("backup", parents=[database], help="online backup of an SQLite record")
+    p.add_argument("file", type=Path, metavar="FILE")
+
+
+def _open(url: str | None) -> Database:
+    from .schema import open_database
+
+    return open_database(url)
+
+
+def _refused(error: Refused) -> int:
+    print(f"chemo-orders: refused: {error}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+# users
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    if args.users_command == "add":
+        password = _read_password() if args.password_stdin else None
+        return users_add(args.db, args.name, args.role, password)
+    return users_token(args.db, args.name)
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("Password: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def users_add(url: str | None, name: str, role: Role, password: str | None) -> int:
+    from .users import NewUser, add_user
+
+    with _open(url).write() as session:
+        add_user(session, NewUser(name, role, password))
+    print(f"added {name} ({role})" + ("" if password is not None else "; no password set"))
+    return EXIT_OK
+
+
+def users_token(url: str | None, name: str) -> int:
+    from .users import issue_token
+
+    with _open(url).write() as session:
+        token = issue_token(session, name)
+    print(f"API token for {name} (shown once; the record keeps only its hash):")
+    print(token)
+    return EXIT_OK
+
+
+# orders
+
+
+def cmd_orders(args: argparse.Namespace) -> int:
+    command = args.orders_command
+    if command == "prepare":
+        return orders_prepare(args.db, _prepare_request(args), args.json)
+    if command == "verify":
+        return orders_verify(args.db, _verify_request(args), args.json)
+    if command == "release":
+        return orders_release(args.db, args.order_id, args.user, args.json)
+    if command == "cancel":
+        return orders_cancel(args.db, args.order_id, args.user, args.reason, args.json)
+    if command == "list":
+        return orders_list(args.db, args.patient, args.state, args.json)
+    if command == "show":
+        return orders_show(args.db, args.order_id, args.json)
+    return orders_pdf(args.db, args.order_id, args.output, args.paper)
+
+
+def _prepare_request(args: argparse.Namespace) -> PrepareRequest:
+    from .orders import PrepareRequest
+
+    if len(args.acknowledge) != len(args.reason):
+        raise InputError("--reason", len(args.reason), f"give one --reason per --acknowledge ({len(args.acknowledge)})")
+    return PrepareRequest(
+        patient_file=_read(args.patient, "patient file"),
+        patient_source=str(args.patient),
+        regimen_id=args.regimen,
+        user=args.user,
+        cycle=args.cycle,
+        on=args.date,
+        acknowledgements=tuple(zip(args.acknowledge, args.reason, strict=True)),
+    )
+
+
+def _verify_request(args: argparse.Namespace) -> VerifyRequest:
+    from ..verify import parse_tolerance
+    from .orders import VerifyRequest
+
+    prescribed = None if args.prescribed is None else _read(args.prescribed, "prescription")
+    return VerifyRequest(args.order_id, args.user, prescribed, str(args.prescribed), parse_tolerance(args.tolerance))
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(what, str(path), "file not found") from None
+    except OSError as exc:
+        raise InputError(what, str(path), f"cannot read file ({exc.__class__.__name__})") from None
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def orders_prepare(url: str | None, request: PrepareRequest, as_json: bool) -> int:
+    from .orders import BlockedPrepare, prepare
+
+    database = _open(url)
+    try:
+        record = prepare(database, request)
+    except BlockedPrepare as error:
+        if as_json:
+            print(_dumps(error.calc))
+        else:
+            from ..report import calc_text
+
+            print(calc_text(error.order_set))
+        return _refused(error)
+    except Refused as error:
+        return _refused(error)
+    print(_dumps(record.as_json()) if as_json else order_text(record))
+    return EXIT_OK
+
+
+def orders_verify(url: str | None, request: VerifyRequest, as_json: bool) -> int:
+    from .orders import verify
+
+    try:
+        outcome = verify(_open(url), request)
+    except Refused as error:
+        return _refused(error)
+    if as_json:
+        data = outcome.order.as_json()
+        if outcome.check_json is not None:
+            data["check"] = outcome.check_json
+        print(_dumps(data))
+    else:
+        if outcome.check is not None:
+            from ..verify_report import print_verification
+
+            print_verification(outcome.check)
+        print(order_text(outcome.order))
+    if not outcome.passed:
+        print(f"chemo-orders: order {request.order_id} not verified: the prescription disagrees", file=sys.stderr)
+        return EXIT_DISCREPANCY
+    return EXIT_OK
+
+
+def orders_release(url: str | None, order_id: int, user: str, as_json: bool) -> int:
+    from .orders import release
+
+    try:
+        record = release(_open(url), order_id, user)
+    except Refused as error:
+        return _refused(error)
+    print(_dumps(record.as_json()) if as_json else order_text(record))
+    return EXIT_OK
+
+
+def orders_cancel(url: str | None, order_id: int, user: str, reason: str, as_json: bool) -> int:
+    from .orders import cancel
+
+    try:
+        record = cancel(_open(url), order_id, user, reason)
+    except Refused as error:
+        return _refused(error)
+    print(_dumps(record.as_json()) if as_json else order_text(record))
+    return EXIT_OK
+
+
+def orders_list(url: str | None, patient: str | None, state: str | None, as_json: bool) -> int:
+    from .orders import list_orders
+
+    records = list_orders(_open(url), patient, state)
+    if as_json:
+        print(_dumps({"orders": [r.as_json() for r in records]}))
+    else:
+        for r in records:
+            print(f"{r.order_id:>6}  {r.state:<9}  {r.patient_id:<16} {r.regimen} cycle {r.cycle}  by {r.prepared_by}")
+        print(f"{len(records)} order(s)")
+    return EXIT_OK
+
+
+def orders_show(url: str | None, order_id: int, as_json: bool) -> int:
+    from .orders import show
+
+    record = show(_open(url), order_id)
+    print(_dumps(record.as_json()) if as_json else order_text(record))
+    return EXIT_OK
+
+
+def orders_pdf(url: str | None, order_id: int, output: Path, paper: str) -> int:
+    from ..files import write_atomic
+    from .orders import pdf
+
+    if output.suffix.lower() != ".pdf":
+        raise InputError("--output", str(output), "expected a .pdf file name")
+    try:
+        data = pdf(_open(url), order_id, paper)
+    except Refused as error:
+        return _refused(error)
+    write_atomic(output, data)
+    print(f"wrote {output}")
+    return EXIT_OK
+
+
+def order_text(record: OrderRecord) -> str:
+    """A few lines for the terminal: who did what, and each dose as calculated."""
+    calc = record.calc
+    lines = [
+        f"Order {record.order_id}: {record.state} — {calc['patient']['id']}, {record.regimen} "
+        f"v{record.regimen_version} cycle {record.cycle}, calculated on {calc['calculated_on']}",
+        f"  prepared by {record.prepared_by} at {record.prepared_at:%Y-%m-%d %H:%M} UTC",
+    ]
+    if record.verified_by:
+        lines.append(f"  verified by {record.verified_by} at {record.verified_at:%Y-%m-%d %H:%M} UTC")
+    if record.released_by:
+        lines.append(f"  released by {record.released_by} at {record.released_at:%Y-%m-%d %H:%M} UTC")
+    if record.cancelled_by:
+        lines.append(f"  cancelled by {record.cancelled_by}: {record.cancel_reason}")
+    for order in calc["orders"]:
+        final = order["final"]
+        days = ", ".join(map(str, order["days"]))
+        lines.append(f"  {order['display_name']} {final['value']} {final['unit']} {order['route']} day {days}")
+    for finding in calc["findings"]:
+        if finding["severity"] != "info":
+            lines.append(f"  {finding['severity'].upper()} {finding['rule']}: {finding['message']}")
+    for rule, reason in record.acknowledgements:
+        lines.append(f"  ACKNOWLEDGED {rule}: {reason}")
+    return "\n".join(lines)
+
+
+# audit and db
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    return audit_verify(args.db) if args.verify else audit_list(args.db, args.order)
+
+
+def audit_list(url: str | None, order_id: int | None) -> int:
+    from .audit import events
+
+    with _open(url).read() as session:
+        for event in events(session, order_id):
+            order = f" order {event.order_id}" if event.order_id is not None else ""
+            print(f"{event.seq:>6}  {event.at}  {event.actor or '-':<12} {event.action}{order}  {event.detail_json}")
+    return EXIT_OK
+
+
+def audit_verify(url: str | None) -> int:
+    from .audit import verify
+
+    with _open(url).read() as session:
+        problems = verify(session)
+    if problems:
+        print(f"audit chain broken: {problems[0]}")
+        for problem in problems[1:]:
+            print(f"  also: {problem}")
+        return EXIT_DISCREPANCY
+    print("audit chain intact; every recorded row matches its last event")
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    return db_upgrade(args.db) if args.db_command == "upgrade" else db_backup(args.db, args.file)
+
+
+def db_upgrade(url: str | None) -> int:
+    from .db import connect, resolve_url
+    from .schema import upgrade
+
+    database = connect(resolve_url(url))
+    print(f"{database.display_url}: schema at revision {upgrade(database)}")
+    return EXIT_OK
+
+
+def db_backup(url: str | None, target: Path) -> int:
+    from .db import backup
+
+    backup(_open(url), target)
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "users": cmd_users,
+    "orders": cmd_orders,
+    "audit": cmd_audit,
+    "db": cmd_db,
+}

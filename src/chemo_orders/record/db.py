@@ -1,0 +1,150 @@
+"""Engines and transactions for SQLite (embedded default) and PostgreSQL (several workstations).
+
+Why the connection events: SQLite leaves foreign keys off unless every connection turns them
+on, and WAL lets readers go on while one writer commits. Python's sqlite3 driver would begin
+transactions lazily on its own, so it is told to stay out of the way and every transaction is
+begun here: ``BEGIN IMMEDIATE`` for writes, which takes SQLite's single write lock up front.
+That is what serialises two prepares for one patient on SQLite (PostgreSQL uses row locks,
+see :func:`lock_patient`), and it avoids the deadlock of two readers that both upgrade.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import InputError
+
+ENV_VAR = "CHEMO_ORDERS_DB"
+SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for SQLite's write lock before failing
+
+
+def default_url() -> str:
+    """An SQLite file in the user's data directory (created on first use)."""
+    from platformdirs import user_data_path
+
+    return f"sqlite:///{user_data_path('chemo-orders') / 'orders.sqlite3'}"
+
+
+def resolve_url(explicit: str | None) -> URL:
+    """``--db``, else ``$CHEMO_ORDERS_DB``, else the default; ``postgresql://`` gets psycopg 3."""
+    text_url = explicit or os.environ.get(ENV_VAR) or default_url()
+    try:
+        url = make_url(text_url)
+    except ArgumentError:
+        raise InputError("--db", _masked(text_url), "not a database URL (sqlite:///PATH or postgresql://…)") from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InputError("--db", url.render_as_string(hide_password=True), "only sqlite and postgresql are supported")
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+        raise InputError("--db", url.render_as_string(hide_password=True), "PostgreSQL is reached through psycopg 3")
+    return url
+
+
+def _masked(text_url: str) -> str:
+    """A URL as safe to print: never the password."""
+    head, at, tail = text_url.rpartition("@")
+    return f"{head.split(':', 2)[0]}:…@{tail}" if at else text_url
+
+
+@dataclass
+class Database:
+    """One engine and its session factory; app processes hold no other state."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    writers: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def display_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction that commits on success and rolls back on any error (no half order)."""
+        with self.writers() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def connect(url: URL) -> Database:
+    """An engine for ``url``; no schema work (see :func:`chemo_orders.record.schema.open_database`).
+    ``hide_parameters``: an error message never carries a patient file or a password hash."""
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    writer = engine.execution_options(write=True)
+    return Database(engine, sessionmaker(engine, expire_on_commit=False), sessionmaker(writer, expire_on_commit=False))
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver begins nothing; _sqlite_begin does
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    immediate = connection.get_execution_options().get("write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def advisory_lock(session: Session, key: int) -> None:
+    """PostgreSQL: a transaction-scoped lock on a number (SQLite holds its write lock already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def backup(database: Database, target: Path) -> None:
+    """SQLite's online backup API: a consistent copy while others keep reading and writing,
+    written beside the target and renamed into place (no half file)."""
+    import sqlite3
+    import tempfile
+
+    if not database.is_sqlite:
+        raise InputError("--db", database.display_url, "db backup copies SQLite; back up PostgreSQL with pg_dump")
+    directory = target.parent if str(target.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    os.close(handle)
+    raw = database.engine.raw_connection()
+    try:
+        copy = sqlite3.connect(temporary)
+        try:
+            raw.driver_connection.backup(copy)  # type: ignore[union-attr]
+        finally:
+            copy.close()
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    finally:
+        raw.close()

@@ -1,0 +1,551 @@
+"""Orders: prepare, verify, release, cancel, list, show and re-render (design §10.5).
+
+The service layer the command line, the web page and batch call, with typed requests and
+results. States: ``prepared`` → ``verified`` → ``released``, or ``cancelled``.
+
+What the record feeds the calculation, read once under the patient's lock before the engine
+runs (the engine stays a pure function of its inputs):
+
+* ``prior_cumulative``: per drug, the per-m² amount of every order of this patient id that is
+  not cancelled (released ones were given; prepared and verified ones are committed to and
+  counted so that two orders for one patient cannot each pass a lifetime limit only one
+  fits), added to the patient file's own ``prior_cumulative`` (what was given elsewhere).
+* ``previous_weight``: the weight the last released order was dosed on (WGT001's baseline);
+  the patient file's value only when the record has none.
+
+Per patient serialisation: PostgreSQL locks the patient's row (``SELECT … FOR UPDATE``),
+SQLite takes its write lock up front (``BEGIN IMMEDIATE``). Every change and its audit event
+commit together or not at all, so a crash leaves no half order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from ..errors import InputError
+from . import Refused, audit
+from .db import Database
+from .tables import (
+    Acknowledgement,
+    Exposure,
+    Measurement,
+    Order,
+    PatientRow,
+    Role,
+    Verification,
+)
+from .users import find_user, require_role
+
+if TYPE_CHECKING:
+    from ..orderset import OrderSet
+    from ..patient import Patient
+    from ..verify import Verification as Check
+
+T = TypeVar("T")
+
+PREPARERS: tuple[Role, ...] = ("prescriber", "pharmacist")
+CANCELLERS: tuple[Role, ...] = ("prescriber", "pharmacist", "admin")
+
+
+class BlockedPrepare(Refused):
+    """A blocked or held calculation: nothing is recorded but the audit event."""
+
+    def __init__(self, message: str, order_set: OrderSet, calc: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.order_set = order_set
+        self.calc = calc
+
+
+# Requests: typed values, filled by the command line or the web page.
+
+
+@dataclass(frozen=True)
+class PrepareRequest:
+    patient_file: bytes  # the patient file as read, stored byte for byte
+    patient_source: str  # where it came from, for error messages
+    regimen_id: str
+    user: str
+    cycle: int | None = None
+    on: dt.date | None = None
+    acknowledgements: tuple[tuple[str, str], ...] = ()  # (rule code, reason)
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    order_id: int
+    user: str
+    prescribed: bytes | None = None  # an independently written prescription (design §4)
+    prescribed_source: str = "prescription"
+    tolerance_percent: float = 5.0
+
+
+# Results.
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """One order as the record holds it; ``as_json`` is the contract's order object."""
+
+    order_id: int
+    state: str
+    patient_id: str
+    regimen: str
+    regimen_version: str
+    regimen_sha256: str
+    cycle: int
+    calc: dict[str, Any]
+    basis: dict[str, Any]
+    prepared_by: str
+    prepared_at: dt.datetime
+    acknowledgements: tuple[tuple[str, str], ...]
+    verified_by: str | None = None
+    verified_at: dt.datetime | None = None
+    verification: dict[str, Any] | None = None
+    released_by: str | None = None
+    released_at: dt.datetime | None = None
+    cancelled_by: str | None = None
+    cancelled_at: dt.datetime | None = None
+    cancel_reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        def when(value: dt.datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {
+            "order_id": self.order_id,
+            "state": self.state,
+            "patient_id": self.patient_id,
+            "regimen": self.regimen,
+            "regimen_version": self.regimen_version,
+            "regimen_sha256": self.regimen_sha256,
+            "cycle": self.cycle,
+            "prepared_by": self.prepared_by,
+            "prepared_at": when(self.prepared_at),
+            "verified_by": self.verified_by,
+            "verified_at": when(self.verified_at),
+            "verification": self.verification,
+            "released_by": self.released_by,
+            "released_at": when(self.released_at),
+            "cancelled_by": self.cancelled_by,
+            "cancelled_at": when(self.cancelled_at),
+            "cancel_reason": self.cancel_reason,
+            "acknowledgements": [{"rule": r, "reason": why} for r, why in self.acknowledgements],
+            "record": self.basis,
+            "calc": self.calc,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """A verification: ``order`` is verified unless the prescription disagreed (``passed`` false)."""
+
+    order: OrderRecord
+    passed: bool
+    check: Check | None = None  # the recalculation, when a prescription was given
+    check_json: dict[str, Any] | None = None
+
+
+# What the record adds to a calculation.
+
+
+@dataclass(frozen=True)
+class Basis:
+    """The record's contribution to one calculation, stored with the order to recalculate it."""
+
+    prior_mg_per_m2: dict[str, float]  # drug -> sum over the counted orders
+    counted_orders: tuple[int, ...]
+    previous_weight_kg: float | None
+    previous_weight_order: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "prior_cumulative_mg_per_m2": dict(sorted(self.prior_mg_per_m2.items())),
+            "counted_orders": list(self.counted_orders),
+            "previous_weight_kg": self.previous_weight_kg,
+            "previous_weight_order": self.previous_weight_order,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Basis:
+        return cls(
+            dict(data["prior_cumulative_mg_per_m2"]),
+            tuple(data["counted_orders"]),
+            data["previous_weight_kg"],
+            data["previous_weight_order"],
+        )
+
+
+def read_basis(session: Session, patient_id: str) -> Basis:
+    """Exposure of every order of this patient that is not cancelled; the last dosed weight."""
+    counted = select(Order.id).where(Order.patient_id == patient_id, Order.state != "cancelled")
+    ids = tuple(session.scalars(counted.order_by(Order.id)))
+    sums = session.execute(
+        select(Exposure.drug, func.sum(Exposure.mg_per_m2))
+        .where(Exposure.order_id.in_(counted))
+        .group_by(Exposure.drug)
+        .order_by(Exposure.drug)
+    ).all()
+    last = session.execute(
+        select(Measurement.weight_kg, Order.id)
+        .join(Order, Order.id == Measurement.order_id)
+        .where(Order.patient_id == patient_id, Order.state == "released")
+        .order_by(Order.released_at.desc(), Order.id.desc())
+        .limit(1)
+    ).first()
+    return Basis(
+        {drug: float(total) for drug, total in sums},
+        ids,
+        None if last is None else float(last[0]),
+        None if last is None else int(last[1]),
+    )
+
+
+# Transactions whose refusals are audited.
+
+
+def _audited(database: Database, actor: str, action: str, order_id: int | None, work: Callable[[Session], T]) -> T:
+    """``work`` in one write transaction. A :class:`Refused` inside it undoes its changes (a
+    savepoint) but commits an audit event saying who was refused what, and why; then it
+    propagates."""
+    with database.write() as session:
+        try:
+            with session.begin_nested():
+                return work(session)
+        except Refused as error:
+            detail: dict[str, Any] = {"action": action, "why": str(error)}
+            if isinstance(error, BlockedPrepare):
+                detail.update(_refused_calc(error.calc))
+            audit.append(session, actor, "refused", detail, order_id=order_id)
+            refusal = error
+    raise refusal
+
+
+def _refused_calc(calc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "patient_id": calc["patient"]["id"],
+        "regimen": calc["regimen"]["id"],
+        "cycle": calc["regimen"]["cycle"],
+        "status": calc["status"],
+        "findings": sorted({f["rule"] for f in calc["findings"] if f["severity"] in ("block", "hold")}),
+    }
+
+
+# The transitions.
+
+
+def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
+    """Calculate with the record's inputs and store the order; blocked or held → BlockedPrepare."""
+    from ..orderset import Acknowledgement as Ack
+    from ..orderset import build, dumps, to_json
+    from .calculation import (
+        exposures,
+        options_from_json,
+        options_json,
+        parse_patient,
+        parse_regimen,
+        patient_with_basis,
+        regimen_text,
+    )
+
+    patient = parse_patient(request.patient_file, request.patient_source)
+    text = regimen_text(request.regimen_id)
+    regimen = parse_regimen(text, request.regimen_id)
+    cycle = request.cycle if request.cycle is not None else regimen.first_cycle()
+    options = options_json(request.on or dt.date.today(), cycle)
+    acks = tuple(Ack(code.upper(), reason) for code, reason in request.acknowledgements)
+
+    def work(session: Session) -> OrderRecord:
+        user = find_user(session, request.user)
+        require_role(user, PREPARERS, "preparing an order")
+        row = _lock_patient(session, patient)
+        basis = read_basis(session, patient.id)
+        order_set = build(
+            patient_with_basis(patient, basis), regimen, options_from_json(options), acks, request.patient_file
+        )
+        calc = to_json(order_set)
+        if calc["status"] != "ok":
+            raise BlockedPrepare(f"{calc['status']}: nothing recorded", order_set, calc)
+        order = Order(
+            patient_id=patient.id,
+            state="prepared",
+            regimen_id=regimen.id,
+            regimen_version=regimen.version,
+            regimen_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            regimen_text=text,
+            cycle=order_set.options.cycle,
+            patient_file=request.patient_file,
+            patient_sha256=hashlib.sha256(request.patient_file).hexdigest(),
+            options_json=audit.canonical(options),
+            basis_json=audit.canonical(basis.as_json()),
+            calc_json=dumps(calc),
+            prepared_by=user.id,
+            prepared_at=audit.now(),
+            acknowledgements=[Acknowledgement(rule=a.code, reason=a.reason) for a in acks],
+            exposures=[Exposure(drug=d, mg_per_m2=v) for d, v in exposures(order_set).items()],
+            measurement=Measurement(
+                height_cm=calc["patient"]["height_cm"],
+                weight_kg=calc["patient"]["weight_kg"],
+                bsa_m2=calc["patient"]["bsa_m2"],
+                serum_creatinine_mg_dl=_creatinine_mg_dl(patient),
+                crcl_ml_min=calc["patient"]["crcl_ml_min"],
+                measured_on=patient.measured_on,
+            ),
+        )
+        session.add(order)
+        session.flush()
+        audit.append(
+            session,
+            user.name,
+            "prepared",
+            {
+                "patient_id": patient.id,
+                "regimen": regimen.id,
+                "version": regimen.version,
+                "cycle": order.cycle,
+                "acknowledged": [{"rule": a.code, "why": a.reason} for a in acks],
+            },
+            order_id=order.id,
+            rows=(row, order),
+        )
+        return _record(session, order.id)
+
+    return _audited(database, request.user, "prepare", None, work)
+
+
+def _creatinine_mg_dl(patient: Patient) -> float | None:
+    from ..patient import creatinine_mg_dl
+
+    return None if patient.serum_creatinine is None else float(creatinine_mg_dl(patient.serum_creatinine).magnitude)
+
+
+def _lock_patient(session: Session, patient: Patient) -> PatientRow:
+    """The patient's row, created on first sight and locked until commit (PostgreSQL)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {"id": patient.id, "name": patient.name, "birth_date": patient.birth_date, "created_at": audit.now()}
+    session.execute(insert(PatientRow).values(values).on_conflict_do_nothing(index_elements=["id"]))
+    row = session.get(PatientRow, patient.id, with_for_update=True, populate_existing=True)
+    assert row is not None
+    if row.name != patient.name or (patient.birth_date is not None and row.birth_date != patient.birth_date):
+        raise InputError(
+            "id",
+            patient.id,
+            f"the record has this id for {row.name} (born {row.birth_date or 'not given'}): wrong patient file?",
+        )
+    return row
+
+
+def _locked_order(session: Session, order_id: int) -> Order:
+    order = session.get(Order, order_id, with_for_update=True, populate_existing=True)
+    if order is None:
+        raise InputError("ORDER_ID", order_id, "no such order")
+    return order
+
+
+def _expect_state(order: Order, state: str, action: str) -> None:
+    if order.state != state:
+        raise Refused(f"order {order.id} is {order.state}; {action} needs a {state} order")
+
+
+def verify(database: Database, request: VerifyRequest) -> VerifyOutcome:
+    """The second pharmacist's check; with a prescription, an independent recalculation too."""
+
+    def work(session: Session) -> VerifyOutcome:
+        order = _locked_order(session, request.order_id)
+        user = find_user(session, request.user)
+        require_role(user, ("pharmacist",), "verification")
+        if user.id == order.prepared_by:
+            raise Refused(f"{user.name} prepared order {order.id}; a second pharmacist must verify it")
+        _expect_state(order, "prepared", "verification")
+        check: Check | None = None
+        check_json: dict[str, Any] | None = None
+        if request.prescribed is not None:
+            check = _check_prescription(order, request)
+            from ..verify import to_json
+
+            check_json = to_json(check)
+            if not check.passed:
+                audit.append(
+                    session,
+                    user.name,
+                    "verify-discrepancy",
+                    {"counts": check.counts(), "status": check.status},
+                    order_id=order.id,
+                )
+                return VerifyOutcome(_record(session, order.id), False, check, check_json)
+        verification = Verification(
+            order_id=order.id,
+            pharmacist_id=user.id,
+            verified_at=audit.now(),
+            prescribed_text=request.prescribed.decode("utf-8") if request.prescribed is not None else None,
+            result_json=audit.canonical(check_json) if check_json is not None else None,
+        )
+        order.state = "verified"
+        session.add(verification)
+        audit.append(
+            session,
+            user.name,
+            "verified",
+            {"prescribed": request.prescribed is not None},
+            order_id=order.id,
+            rows=(order, verification),
+        )
+        return VerifyOutcome(_record(session, order.id), True, check, check_json)
+
+    return _audited(database, request.user, "verify", request.order_id, work)
+
+
+def _check_prescription(order: Order, request: VerifyRequest) -> Check:
+    """chemo_orders.verify against the stored inputs (the pinned regimen must be the library's)."""
+    from ..models import validate
+    from ..verify import Prescription
+    from ..verify import verify as recalculate
+    from .calculation import options_from_json, parse_patient, parse_yaml, patient_with_basis, regimen_text
+
+    assert request.prescribed is not None
+    prescription = validate(
+        Prescription,
+        parse_yaml(request.prescribed, "prescription", request.prescribed_source),
+        request.prescribed_source,
+    )
+    if prescription.regimen != order.regimen_id or (prescription.cycle or order.cycle) != order.cycle:
+        raise InputError(
+            "regimen",
+            f"{prescription.regimen} cycle {prescription.cycle or '-'}",
+            f"the prescription is not for order {order.id} ({order.regimen_id} cycle {order.cycle})",
+            source=request.prescribed_source,
+        )
+    if hashlib.sha256(regimen_text(order.regimen_id).encode("utf-8")).hexdigest() != order.regimen_sha256:
+        raise Refused(
+            f"the library's {order.regimen_id} changed since order {order.id} was prepared: "
+            "cancel it and prepare again to verify against the current version"
+        )
+    patient = patient_with_basis(
+        parse_patient(order.patient_file, f"order {order.id}"), Basis.from_json(json.loads(order.basis_json))
+    )
+    options = options_from_json(json.loads(order.options_json))
+    return recalculate(
+        patient, prescription, options, request.tolerance_percent, order.patient_file + request.prescribed
+    )
+
+
+def release(database: Database, order_id: int, user_name: str) -> OrderRecord:
+
+    def work(session: Session) -> OrderRecord:
+        order = _locked_order(session, order_id)
+        user = find_user(session, user_name)
+        require_role(user, ("pharmacist",), "release")
+        _expect_state(order, "verified", "release")
+        order.state, order.released_by, order.released_at = "released", user.id, audit.now()
+        audit.append(session, user.name, "released", {}, order_id=order.id, rows=(order,))
+        return _record(session, order.id)
+
+    return _audited(database, user_name, "release", order_id, work)
+
+
+def cancel(database: Database, order_id: int, user_name: str, reason: str) -> OrderRecord:
+    if not reason.strip():
+        raise InputError("--reason", reason, "a cancellation needs a reason")
+
+    def work(session: Session) -> OrderRecord:
+        order = _locked_order(session, order_id)
+        user = find_user(session, user_name)
+        require_role(user, CANCELLERS, "cancelling an order")
+        if order.state not in ("prepared", "verified"):
+            raise Refused(f"order {order.id} is {order.state}; only prepared or verified orders can be cancelled")
+        order.state, order.cancelled_by, order.cancelled_at, order.cancel_reason = (
+            "cancelled",
+            user.id,
+            audit.now(),
+            reason,
+        )
+        audit.append(session, user.name, "cancelled", {"why": reason}, order_id=order.id, rows=(order,))
+        return _record(session, order.id)
+
+    return _audited(database, user_name, "cancel", order_id, work)
+
+
+# Reading.
+
+
+def show(database: Database, order_id: int) -> OrderRecord:
+    with database.read() as session:
+        if session.get(Order, order_id) is None:
+            raise InputError("ORDER_ID", order_id, "no such order")
+        return _record(session, order_id)
+
+
+def list_orders(database: Database, patient_id: str | None = None, state: str | None = None) -> list[OrderRecord]:
+    with database.read() as session:
+        query = select(Order.id).order_by(Order.id)
+        if patient_id is not None:
+            query = query.where(Order.patient_id == patient_id)
+        if state is not None:
+            query = query.where(Order.state == state)
+        return [_record(session, order_id) for order_id in session.scalars(query)]
+
+
+def _record(session: Session, order_id: int) -> OrderRecord:
+    order = session.scalars(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(
+            selectinload(Order.acknowledgements),
+            selectinload(Order.verification).selectinload(Verification.pharmacist),
+            selectinload(Order.preparer),
+            selectinload(Order.releaser),
+            selectinload(Order.canceller),
+        )
+    ).one()
+    verification = order.verification
+    return OrderRecord(
+        order_id=order.id,
+        state=order.state,
+        patient_id=order.patient_id,
+        regimen=order.regimen_id,
+        regimen_version=order.regimen_version,
+        regimen_sha256=order.regimen_sha256,
+        cycle=order.cycle,
+        calc=json.loads(order.calc_json),
+        basis=json.loads(order.basis_json),
+        prepared_by=order.preparer.name,
+        prepared_at=order.prepared_at,
+        acknowledgements=tuple((a.rule, a.reason) for a in order.acknowledgements),
+        verified_by=verification.pharmacist.name if verification else None,
+        verified_at=verification.verified_at if verification else None,
+        verification=json.loads(verification.result_json) if verification and verification.result_json else None,
+        released_by=order.releaser.name if order.releaser else None,
+        released_at=order.released_at,
+        cancelled_by=order.canceller.name if order.canceller else None,
+        cancelled_at=order.cancelled_at,
+        cancel_reason=order.cancel_reason,
+    )
+
+
+def pdf(database: Database, order_id: int, paper: str = "a4") -> bytes:
+    """The order's PDF re-rendered from the stored record: the pinned regimen text, the stored
+    inputs, the stored calc record attached, the preparation time as the attachment's date; so
+    the same order gives the same bytes whatever the library holds now."""
+    from ..pdf import pdf_from_html
+    from ..render import build_view, render_html
+    from .calculation import rebuild
+
+    with database.read() as session:
+        order = session.scalars(
+            select(Order).where(Order.id == order_id).options(selectinload(Order.acknowledgements))
+        ).one_or_none()
+        if order is None:
+            raise InputError("ORDER_ID", order_id, "no such order")
+        order_set = rebuild(order)
+        view = build_view(order_set, paper, content_hash=order.regimen_sha256[:16])
+        view = replace(view, engine=json.loads(order.calc_json)["engine"])  # the version that calculated it
+        return pdf_from_html(render_html(view), order.calc_json.encode("utf-8"), created=order.prepared_at)
