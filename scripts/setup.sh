@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Set up chemo-orders on a fresh Debian/Ubuntu machine (or a developer's checkout):
 #   1. the system libraries weasyprint needs (pango; harfbuzz-subset halves render time), a
-#      font (DejaVu) and PostgreSQL (the order record's tests start a real server), installed
-#      only when missing;
+#      font (DejaVu), PostgreSQL (the order record's tests start a real server) and Chromium
+#      (the workbench's browser tests drive Debian's build; never `playwright install`),
+#      installed only when missing;
 #   2. uv, if it is not installed;
 #   3. the locked Python environment in .venv (uv.lock pins what a pharmacy validated).
 # Fails loudly: any step that fails stops the script with a non-zero status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-system_packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core postgresql)
+system_packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core postgresql chromium)
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
   for package in "${system_packages[@]}"; do

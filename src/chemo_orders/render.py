@@ -45,6 +45,8 @@ class OrderRow:
     rate: str
     vinca: bool
     modification: str = ""  # full dose, percent, modified dose, band and source
+    calculated: str = ""  # before rounding and caps (the screen shows it beside the final dose)
+    intrathecal: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,8 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
                     rate=line.rate or "",
                     vinca=table.get(order.drug).drug_class == "vinca",
                     modification=_modification_text(order),
+                    calculated=format_quantity(order.calculated),
+                    intrathecal=line.route == "intrathecal",
                 ),
             )
         )
@@ -272,9 +276,13 @@ def environment() -> Any:
     )
 
 
+ROUTE_LABELS = {"vinca_label": VINCA_LABEL, "intrathecal_label": INTRATHECAL_LABEL}
+
+
 def render_html(view: DocumentView) -> str:
+    """The printable document; the workbench renders the same ``_orders.html.j2`` with ``screen``."""
     template = environment().get_template("order_set.html.j2")
-    return str(template.render(doc=view, vinca_label=VINCA_LABEL, intrathecal_label=INTRATHECAL_LABEL))
+    return str(template.render(doc=view, screen=False, **ROUTE_LABELS))
 
 
 def pdf_bytes(html: str, order_set: OrderSet) -> bytes:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .db import advisory_lock
-from .tables import ApiToken, AuditEvent, Base, Order, PatientRow, User, Verification
+from .tables import ApiToken, AuditEvent, Base, Order, PatientRow, PatientVersion, User, Verification
 
 GENESIS = "0" * 64
 # One number for pg_advisory_xact_lock, derived from a name so it cannot collide by accident.
@@ -161,6 +161,7 @@ def _recorded_rows(session: Session) -> Iterator[Base]:
     yield from session.scalars(select(User).order_by(User.id))
     yield from session.scalars(select(ApiToken).order_by(ApiToken.id))
     yield from session.scalars(select(PatientRow).order_by(PatientRow.id))
+    yield from session.scalars(select(PatientVersion).order_by(PatientVersion.id))
     orders = select(Order).order_by(Order.id)
     loads = orders.options(
         selectinload(Order.acknowledgements), selectinload(Order.exposures), selectinload(Order.measurement)

@@ -48,6 +48,7 @@ from .users import find_user, require_role
 if TYPE_CHECKING:
     from ..orderset import OrderSet
     from ..patient import Patient
+    from ..render import DocumentView
     from ..verify import Verification as Check
 
 T = TypeVar("T")
@@ -531,21 +532,34 @@ def _record(session: Session, order_id: int) -> OrderRecord:
     )
 
 
+def view(database: Database, order_id: int, paper: str = "a4") -> DocumentView:
+    """What the order's PDF shows, recalculated from the stored record (see :func:`pdf`): the
+    workbench puts the same view through the same order-table template on screen."""
+    with database.read() as session:
+        return _stored_view(session, order_id, paper)[0]
+
+
+def _stored_view(session: Session, order_id: int, paper: str) -> tuple[DocumentView, Order]:
+    from ..render import build_view
+    from .calculation import rebuild
+
+    order = session.scalars(
+        select(Order).where(Order.id == order_id).options(selectinload(Order.acknowledgements))
+    ).one_or_none()
+    if order is None:
+        raise InputError("ORDER_ID", order_id, "no such order")
+    order_set = rebuild(order)
+    view = build_view(order_set, paper, content_hash=order.regimen_sha256[:16])
+    return replace(view, engine=json.loads(order.calc_json)["engine"]), order  # the version that calculated it
+
+
 def pdf(database: Database, order_id: int, paper: str = "a4") -> bytes:
     """The order's PDF re-rendered from the stored record: the pinned regimen text, the stored
     inputs, the stored calc record attached, the preparation time as the attachment's date; so
     the same order gives the same bytes whatever the library holds now."""
     from ..pdf import pdf_from_html
-    from ..render import build_view, render_html
-    from .calculation import rebuild
+    from ..render import render_html
 
     with database.read() as session:
-        order = session.scalars(
-            select(Order).where(Order.id == order_id).options(selectinload(Order.acknowledgements))
-        ).one_or_none()
-        if order is None:
-            raise InputError("ORDER_ID", order_id, "no such order")
-        order_set = rebuild(order)
-        view = build_view(order_set, paper, content_hash=order.regimen_sha256[:16])
-        view = replace(view, engine=json.loads(order.calc_json)["engine"])  # the version that calculated it
+        view, order = _stored_view(session, order_id, paper)
         return pdf_from_html(render_html(view), order.calc_json.encode("utf-8"), created=order.prepared_at)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -203,3 +204,36 @@ class AuditEvent(Base):
     detail_json: Mapped[str] = mapped_column(Text)
     prev_sha256: Mapped[str] = mapped_column(String(64))
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PatientVersion(Base):
+    """One saved version of a patient file, entered in the workbench (design §10.6).
+
+    A save never changes an earlier version: the measurements a dose was calculated on stay
+    readable beside the later ones (weight and creatinine history). ``data_json`` is the
+    patient file as a canonical JSON mapping, with every quantity as the text that was typed
+    (``"68.9 in"``); orders prepared from it keep those bytes as their patient file.
+    """
+
+    __tablename__ = "patient_versions"
+    __table_args__ = (UniqueConstraint("patient_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    version: Mapped[int]
+    data_json: Mapped[str] = mapped_column(Text)
+    saved_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    saved_at: Mapped[dt.datetime]
+
+
+class WebSession(Base):
+    """A signed-in browser: only the cookie value's sha256 is kept, so a copy of the database
+    signs no one in; signing out deletes the row (the cookie is worthless from then on)."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
