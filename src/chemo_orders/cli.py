@@ -20,6 +20,7 @@ from .errors import InputError
 from .fhir.cli import add_commands as add_fhir_commands
 from .fhir.cli import cmd_fhir
 from .record import cli as record_cli
+from .web import cli as web_cli
 
 if TYPE_CHECKING:  # annotations only: the heavy modules load inside the commands
     from .orderset import OrderSet
@@ -137,6 +138,7 @@ def build_parser() -> Parser:
     p.add_argument("paths", nargs="*", type=Path)
     add_fhir_commands(sub)
     record_cli.add_commands(sub)
+    web_cli.add_commands(sub)
     return parser
 
 
@@ -316,6 +318,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "lint": cmd_lint,
     "fhir": cmd_fhir,
     **record_cli.COMMANDS,
+    **web_cli.COMMANDS,
 }
 
 

@@ -219,7 +219,12 @@ def reprepare(
 
     old = show(database, order_id)
     what = ", ".join(name.replace("_", " ") for name in changed)
-    cancel(database, order_id, user_name, f"{what} changed after it was calculated: prepared again for verification")
+    cancel(
+        database,
+        order_id,
+        user_name,
+        f"{what} changed after it was calculated; a new order replaces it for verification",
+    )
     request = PrepareRequest(
         patient_file=file_bytes(data),
         patient_source="the workbench",
@@ -260,3 +265,12 @@ def replaced_by(database: Database, order_id: int) -> tuple[int | None, int | No
         if old == order_id:
             replacement = event.order_id
     return replaces, replacement
+
+
+def names(database: Database, patient_ids: set[str]) -> dict[str, str]:
+    """The patients' names, for lists of orders (an order keeps only the id)."""
+    if not patient_ids:
+        return {}
+    with database.read() as session:
+        rows = session.execute(select(PatientRow.id, PatientRow.name).where(PatientRow.id.in_(patient_ids))).all()
+    return {patient_id: name for patient_id, name in rows}

@@ -1,0 +1,145 @@
+"""The JSON API for integrations (design §10.6), with ``Authorization: Bearer TOKEN``.
+
+``POST /api/calc`` answers exactly what ``calc --json`` prints for the same patient file,
+regimen and cycle (the service layer and ``orderset.to_json``), HTTP 200 whatever the
+``status``: a blocked or held calculation is an answer, not an error. Bad input is 422 with
+``{"error": {"field": …, "message": …}}`` naming the field as the request spelled it
+(``patient.height``, ``cycle``); no token or an unknown one is 401. Like ``calc``, the API
+does not read the order record: it is a calculator, and nothing it is sent is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import InputError
+from ..record.users import user_for_token
+from .pages import Workbench
+
+log = logging.getLogger("chemo_orders.web")
+CALC_KEYS = frozenset({"patient", "regimen", "cycle", "date", "acknowledge"})
+OPTIONS_KEYS = frozenset({"patient", "date"})
+
+
+def _error(status: int, field: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"field": field, "message": message}}, status_code=status)
+
+
+def _unauthorized() -> JSONResponse:
+    response = JSONResponse({"error": {"field": "Authorization", "message": "a valid Bearer token is required"}}, 401)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="chemo-orders"'
+    return response
+
+
+def _authorized(request: Request) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    app: Workbench = request.app.state.workbench
+    with app.database.read() as session:
+        return user_for_token(session, token.strip()) is not None
+
+
+def _body(raw: bytes, allowed: frozenset[str]) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("(body)", "", "expected a JSON object") from None
+    if not isinstance(data, dict):
+        raise InputError("(body)", type(data).__name__, "expected a JSON object")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InputError(unknown[0], "", f"unknown field; expected {', '.join(sorted(allowed))}")
+    patient = data.get("patient")
+    if not isinstance(patient, dict):
+        raise InputError("patient", "", "expected the patient file's fields as an object")
+    return data
+
+
+def _date(data: dict[str, Any]) -> dt.date | None:
+    value = data.get("date")
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        pass
+    raise InputError("date", value, "expected YYYY-MM-DD")
+
+
+def _field(error: InputError) -> str:
+    """The request's own name for the field an error is about."""
+    if error.source == "patient":
+        return f"patient.{error.field}"
+    name = error.field.removeprefix("--")
+    return {"reason": "acknowledge.reason", "ORDER_ID": "order"}.get(name, name)
+
+
+def _calc(raw: bytes) -> dict[str, Any]:
+    from ..orderset import to_json
+    from ..service import CalcRequest, DoseSettings, acknowledgements, calculate
+
+    data = _body(raw, CALC_KEYS)
+    regimen, cycle = data.get("regimen"), data.get("cycle")
+    if not isinstance(regimen, str) or not regimen:
+        raise InputError("regimen", regimen or "", "expected a regimen id (GET /api/regimens)")
+    if cycle is not None and (isinstance(cycle, bool) or not isinstance(cycle, int)):
+        raise InputError("cycle", cycle, "expected a whole number from 1")
+    acks = data.get("acknowledge") or []
+    if not isinstance(acks, list) or not all(isinstance(a, dict) for a in acks):
+        raise InputError("acknowledge", "", 'expected a list of {"rule": CODE, "reason": TEXT}')
+    codes = [str(a.get("rule", "")) for a in acks]
+    reasons = [str(a.get("reason", "")) for a in acks]
+    request = CalcRequest(
+        patient=data["patient"],
+        regimen=regimen,
+        cycle=cycle,
+        settings=DoseSettings(on=_date(data)),
+        acknowledgements=acknowledgements(codes, reasons),
+    )
+    return to_json(calculate(request))
+
+
+def _options(raw: bytes) -> dict[str, Any]:
+    from ..service import treatment_options
+
+    data = _body(raw, OPTIONS_KEYS)
+    return treatment_options(data["patient"], _date(data)).as_json()
+
+
+def _regimens(_: bytes) -> dict[str, Any]:
+    from ..regimen import all_regimens
+    from ..report import regimen_summary
+
+    return {"regimens": [regimen_summary(r) for r in all_regimens()]}
+
+
+def _run(work: Callable[[bytes], dict[str, Any]], raw: bytes) -> Response:
+    try:
+        return JSONResponse(work(raw))
+    except InputError as error:
+        return _error(422, _field(error), error.message)
+
+
+def api(work: Callable[[bytes], dict[str, Any]]) -> Callable[[Request], Any]:
+    async def run(request: Request) -> Response:
+        if not await run_in_threadpool(_authorized, request):
+            return _unauthorized()
+        raw = await request.body() if request.method == "POST" else b""
+        return await run_in_threadpool(_run, work, raw)
+
+    run.__name__ = f"api{work.__name__}"
+    return run
+
+
+api_calc = api(_calc)
+api_options = api(_options)
+api_regimens = api(_regimens)

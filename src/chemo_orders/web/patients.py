@@ -1,0 +1,341 @@
+"""Patient screens: the list, the patient form, and the patient's page with its live doses.
+
+The dose preview is calculated exactly as :func:`chemo_orders.record.orders.prepare` will
+calculate the order: the same patient file, the record's prior exposure and last dosed
+weight, today's date, the regimen's first cycle unless one is given. What the screen shows
+is what gets recorded. A blocked or held preview shows no dose and offers no way to prepare;
+a hold is released only by an acknowledgement with a reason, carried with the order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import RedirectResponse, Response
+
+from ..errors import InputError
+from ..record import patients as store
+from ..record.orders import BlockedPrepare, PrepareRequest, list_orders, prepare, read_basis
+from . import forms
+from .pages import Ctx, Urls, message_page, render
+
+if TYPE_CHECKING:
+    from ..options import Approach
+    from ..orderset import OrderSet
+    from ..record.orders import OrderRecord
+    from ..render import DocumentView, FindingRow
+
+
+@lru_cache(maxsize=256)
+def _approach(data_json: str, on: str) -> Approach:
+    """``options`` for a patient file (31 ms for the whole library): cached per file and day."""
+    from ..options import treatment_options
+
+    return treatment_options(store.parse(json.loads(data_json)), dt.date.fromisoformat(on))
+
+
+def approach(data: dict[str, Any]) -> Approach | None:
+    try:
+        return _approach(json.dumps(data, sort_keys=True), dt.date.today().isoformat())
+    except InputError:
+        return None
+
+
+# The list and the patient form.
+
+
+def patient_list(ctx: Ctx) -> Response:
+    query = ctx.field("q")
+    return render(ctx, "patients.html.j2", title="Patients", query=query, patients=store.search(ctx.database, query))
+
+
+def _form_page(ctx: Ctx, values: dict[str, str], *, new: bool, error: InputError | None = None) -> Response:
+    problem = field = None
+    if error is not None:
+        found = forms.field_for(error)
+        problem, field = forms.message(error, found), (found.name if found else "")
+    mrn = values.get("mrn", "")
+    return render(
+        ctx,
+        "patient_form.html.j2",
+        422 if error else 200,
+        title="New patient" if new else f"Edit {values.get('name', '')}",
+        new=new,
+        sections=forms.SECTIONS,
+        values=values,
+        problem=problem,
+        problem_field=field,
+        action="/patients" if new else Urls.patient(mrn),
+        mrn=mrn,
+    )
+
+
+def new_patient_page(ctx: Ctx) -> Response:
+    return _form_page(ctx, forms.values(None), new=True)
+
+
+def create_patient(ctx: Ctx) -> Response:
+    submitted = {f.name: ctx.field(f.name) for f in forms.FIELDS}
+    try:
+        data = forms.patient_data(submitted, None)
+        store.save(ctx.database, ctx.me.name, data, new=True)
+    except InputError as error:
+        return _form_page(ctx, submitted, new=True, error=error)
+    return RedirectResponse(Urls.patient(data["id"]), status_code=303)
+
+
+def _entry(ctx: Ctx) -> store.PatientEntry:
+    mrn = ctx.path_param("mrn")
+    found = store.entry(ctx.database, mrn)
+    if found is None:
+        raise InputError("MRN", mrn, "no such patient")
+    return found
+
+
+def edit_patient_page(ctx: Ctx) -> Response:
+    entry = _entry(ctx)
+    values = forms.values(entry.data)
+    values["mrn"] = entry.patient_id
+    return _form_page(ctx, values, new=False)
+
+
+def update_patient(ctx: Ctx) -> Response:
+    entry = _entry(ctx)
+    submitted = {f.name: ctx.field(f.name) for f in forms.FIELDS}
+    submitted["mrn"] = entry.patient_id  # an MRN is who the orders are for: it never changes
+    try:
+        data = forms.patient_data(submitted, entry.data)
+        notices = _save(ctx, data)
+    except InputError as error:
+        return _form_page(ctx, submitted, new=False, error=error)
+    return patient_view(ctx, _entry(ctx), OrderForm.initial(data), notices=notices)
+
+
+def _save(ctx: Ctx, data: dict[str, Any]) -> list[str]:
+    """A new version, and every unreleased order calculated on other measurements sent back."""
+    version = store.save(ctx.database, ctx.me.name, data, new=False)
+    notices = [f"Saved as version {version}."]
+    for order_id, changed in store.stale_orders(ctx.database, data["id"], data):
+        replaced = store.reprepare(ctx.database, order_id, changed, ctx.me.name, data)
+        what = ", ".join(name.replace("_", " ") for name in changed)
+        if replaced.new_order is not None:
+            notices.append(
+                f"Order {order_id} was calculated on another {what}: cancelled and prepared again as "
+                f"order {replaced.new_order.order_id}, which needs verification."
+            )
+        else:
+            notices.append(
+                f"Order {order_id} was calculated on another {what}: cancelled; it could not be prepared "
+                f"again ({replaced.refusal}). Choose the regimen below to see why."
+            )
+    return notices
+
+
+# The patient's page: the order form and its live doses.
+
+
+@dataclass(frozen=True)
+class OrderForm:
+    """What the order form holds: the regimen, the cycle, the measurements, the acknowledgements."""
+
+    regimen: str = ""
+    cycle: str = ""
+    measurements: dict[str, str] = field(default_factory=dict)  # height, weight, serum_creatinine
+    acks: tuple[tuple[str, str], ...] = ()
+    reason: str = ""  # typed for the hold shown now
+    acknowledge: str = ""  # the hold's code when the Acknowledge button sent the form
+
+    @classmethod
+    def initial(cls, data: dict[str, Any] | None, regimen: str = "") -> OrderForm:
+        values = forms.values(data)
+        return cls(regimen, "", {f.name: values[f.name] for f in forms.ORDER_MEASUREMENTS})
+
+    @classmethod
+    def read(cls, ctx: Ctx) -> OrderForm:
+        codes, reasons = ctx.fields("ack"), ctx.fields("ack_reason")
+        acks = tuple((c.strip().upper(), r) for c, r in zip(codes, reasons, strict=False) if c.strip() and r.strip())
+        return cls(
+            ctx.field("regimen").strip(),
+            ctx.field("cycle").strip(),
+            {f.name: ctx.field(f.name) for f in forms.ORDER_MEASUREMENTS},
+            acks,
+            ctx.field("reason"),
+            ctx.field("acknowledge").strip().upper(),
+        )
+
+
+@dataclass(frozen=True)
+class Doses:
+    """The live part of the patient's page: findings, the dose table, acknowledge, prepare."""
+
+    status: str  # "none" (no regimen chosen), "error", "ok", "held", "blocked"
+    form: OrderForm
+    doc: DocumentView | None = None
+    problem: str = ""
+    problem_field: str = ""
+    holding: FindingRow | None = None  # the first hold still to acknowledge
+    reason_error: str = ""
+    blocking: tuple[FindingRow, ...] = ()
+
+
+def _cycle(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise InputError("cycle", text, "expected a whole number from 1")
+    return int(text)
+
+
+def calculate(ctx: Ctx, data: dict[str, Any], form: OrderForm) -> OrderSet:
+    """The order set ``prepare`` would record now (same inputs from the record, same options)."""
+    from ..orderset import Acknowledgement, build
+    from ..record.calculation import options_from_json, options_json, patient_with_basis
+    from ..regimen import load_regimen
+
+    patient = store.parse(data)
+    regimen = load_regimen(form.regimen)
+    cycle = _cycle(form.cycle) or regimen.first_cycle()
+    with ctx.database.read() as session:
+        basis = read_basis(session, patient.id)
+    acks = tuple(Acknowledgement(code, reason) for code, reason in form.acks)
+    options = options_from_json(options_json(dt.date.today(), cycle))
+    return build(patient_with_basis(patient, basis), regimen, options, acks, store.file_bytes(data))
+
+
+def _with_measurements(entry: store.PatientEntry, form: OrderForm) -> dict[str, Any]:
+    return forms.patient_data(form.measurements, entry.data, forms.ORDER_MEASUREMENTS)
+
+
+def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
+    from ..render import FindingRow, build_view
+
+    if not form.regimen:
+        return Doses("none", form)
+    reason_error = ""
+    if form.acknowledge:
+        if form.reason.strip():
+            form = OrderForm(
+                form.regimen, form.cycle, form.measurements, (*form.acks, (form.acknowledge, form.reason.strip()))
+            )
+        else:
+            reason_error = f"Reason: acknowledging {form.acknowledge} needs a reason"
+    try:
+        data = _with_measurements(entry, form)
+        order_set = calculate(ctx, data, form)
+    except InputError as error:
+        found = forms.field_for(error, forms.ORDER_MEASUREMENTS)
+        name = found.name if found else ("cycle" if "cycle" in error.field else "regimen")
+        label = found.label if found else name.capitalize()
+        got = f" (got '{error.value}')" if error.value not in ("", None) else ""
+        return Doses("error", form, problem=f"{label}: {error.problem}{got}", problem_field=name)
+    view = build_view(order_set)
+    holding = order_set.holding
+    first_hold = (
+        FindingRow(holding[0].severity, holding[0].rule, holding[0].name, holding[0].message) if holding else None
+    )
+    blocking = tuple(r for r in view.findings if r.severity == "block")
+    return Doses(order_set.status, form, view, holding=first_hold, reason_error=reason_error, blocking=blocking)
+
+
+def patient_view(
+    ctx: Ctx,
+    entry: store.PatientEntry,
+    form: OrderForm,
+    *,
+    notices: list[str] | None = None,
+    refusal: str = "",
+    status: int = 200,
+) -> Response:
+    if entry.data is None:
+        return message_page(ctx, entry.name, "The record has no patient file for this patient yet.", 404)
+    live = doses(ctx, entry, form)
+    if ctx.htmx:
+        return render(ctx, "_doses.html.j2", status, d=live, entry=entry, refusal=refusal)
+    with ctx.database.read() as session:
+        basis = read_basis(session, entry.patient_id)
+    orders: list[OrderRecord] = list_orders(ctx.database, patient_id=entry.patient_id)
+    return render(
+        ctx,
+        "patient.html.j2",
+        status,
+        title=entry.name,
+        entry=entry,
+        facts=_facts(entry.data),
+        approach=approach(entry.data),
+        d=live,
+        orders=orders,
+        basis=basis,
+        history=_history(entry),
+        notices=notices or [],
+        refusal=refusal,
+    )
+
+
+def _facts(data: dict[str, Any]) -> list[tuple[str, str]]:
+    values = forms.values(data)
+    return [(f.label, values[f.name]) for f in forms.FIELDS if values[f.name] and f.name not in ("mrn", "name")]
+
+
+def _history(entry: store.PatientEntry) -> list[dict[str, str]]:
+    rows = []
+    for version in entry.versions:
+        values = forms.values(version.data)
+        rows.append(
+            {
+                "version": str(version.version),
+                "saved": f"{version.saved_at:%Y-%m-%d %H:%M} UTC",
+                "by": version.saved_by,
+                **{f.name: values[f.name] for f in (*forms.ORDER_MEASUREMENTS, forms.BY_NAME["measured_on"])},
+            }
+        )
+    return rows
+
+
+def patient_page(ctx: Ctx) -> Response:
+    entry = _entry(ctx)
+    return patient_view(ctx, entry, OrderForm.initial(entry.data, ctx.field("regimen").strip()))
+
+
+def live_doses(ctx: Ctx) -> Response:
+    """The dose table for the form as it is now: a fragment for htmx, else the whole page."""
+    return patient_view(ctx, _entry(ctx), OrderForm.read(ctx))
+
+
+def prepare_order(ctx: Ctx) -> Response:
+    entry = _entry(ctx)
+    form = OrderForm.read(ctx)
+    if entry.data is None:
+        raise InputError("MRN", entry.patient_id, "no patient file to prepare from")
+    try:
+        data = _with_measurements(entry, form)
+        store.parse(data)
+    except InputError:
+        return patient_view(ctx, entry, form, status=422)
+    notices: list[str] = []
+    if data != entry.data:
+        notices = _save(ctx, data)
+        entry = _entry(ctx)
+    request = PrepareRequest(
+        patient_file=store.file_bytes(data),
+        patient_source="the workbench",
+        regimen_id=form.regimen,
+        user=ctx.me.name,
+        cycle=_cycle(form.cycle),
+        acknowledgements=form.acks,
+    )
+    try:
+        record = prepare(ctx.database, request)
+    except BlockedPrepare as error:
+        why = "; ".join(
+            f"{f['rule']}: {f['message']}" for f in error.calc["findings"] if f["severity"] in ("block", "hold")
+        )
+        return patient_view(
+            ctx, entry, form, notices=notices, refusal=f"Not prepared ({error.calc['status']}): {why}", status=409
+        )
+    except InputError as error:
+        return patient_view(ctx, entry, form, notices=notices, refusal=f"Not prepared: {error.message}", status=422)
+    return RedirectResponse(Urls.order(record.order_id), status_code=303)
