@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 from pypdf import PdfReader
-from web_fixtures import Server, browser, page, page_for_axe, page_without_js, server  # noqa: F401  (fixtures)
+from web_fixtures import Server
 from web_steps import (
     LINDQVIST,
     RIVERA,
@@ -26,6 +27,7 @@ from web_steps import (
     sign_in,
     sign_out,
 )
+
 
 def expect(locator: Any) -> Any:
     from playwright.sync_api import expect as playwright_expect
@@ -119,7 +121,7 @@ def test_pdf_download_is_a_valid_pdf(page: Any) -> None:
     prepare_rhcvad(page)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download PDF").click()
-    data = open(download.value.path(), "rb").read()
+    data = Path(download.value.path()).read_bytes()
     assert data.startswith(b"%PDF")
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
     assert "Rivera, Ana" in text and "530 mg" in text

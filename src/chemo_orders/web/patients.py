@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from ..render import DocumentView, FindingRow
 
 
+ACKNOWLEDGERS = ("pharmacist",)  # design §10.2: a hold stops the order until a pharmacist acknowledges it
+
+
 @lru_cache(maxsize=256)
 def _approach(data_json: str, on: str) -> Approach:
     """``options`` for a patient file (31 ms for the whole library): cached per file and day."""
@@ -217,7 +220,9 @@ def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
         return Doses("none", form)
     reason_error = ""
     if form.acknowledge:
-        if form.reason.strip():
+        if not ctx.me.may(*ACKNOWLEDGERS):
+            reason_error = f"Acknowledging {form.acknowledge} needs a pharmacist"
+        elif form.reason.strip():
             form = OrderForm(
                 form.regimen, form.cycle, form.measurements, (*form.acks, (form.acknowledge, form.reason.strip()))
             )
@@ -315,6 +320,8 @@ def prepare_order(ctx: Ctx) -> Response:
         store.parse(data)
     except InputError:
         return patient_view(ctx, entry, form, status=422)
+    if form.acks and not ctx.me.may(*ACKNOWLEDGERS):
+        return patient_view(ctx, entry, form, refusal="Not prepared: only a pharmacist acknowledges a hold", status=403)
     notices: list[str] = []
     if data != entry.data:
         notices = _save(ctx, data)
