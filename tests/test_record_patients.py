@@ -42,7 +42,10 @@ def test_versions_are_kept_and_the_newest_is_shown(record: Database) -> None:
     entry = store.entry(record, data()["id"])
     assert entry is not None and entry.data is not None
     assert entry.data["weight"] == "95 kg"
-    assert [(v.version, v.saved_by, v.data["weight"]) for v in entry.versions] == [(2, "priya", "95 kg"), (1, "pam", "90 kg")]
+    assert [(v.version, v.saved_by, v.data["weight"]) for v in entry.versions] == [
+        (2, "priya", "95 kg"),
+        (1, "pam", "90 kg"),
+    ]
     with record.read() as session:
         assert audit.verify(session) == []
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from pypdf import PdfReader
 from web_fixtures import Server
 from web_steps import (
@@ -176,7 +176,7 @@ def test_signed_out_requests_are_refused(page: Any, server: Server) -> None:
     assert "/signin" in page.url
     expect(page.get_by_label("Username")).to_be_visible()
     assert page.request.post("/patients", form={"mrn": "X"}).status == 401
-    assert httpx.post(f"{server.url}/api/calc", json={}).status_code == 401
+    assert httpx2.post(f"{server.url}/api/calc", json={}).status_code == 401
 
 
 def test_core_flow_without_javascript(page_without_js: Any) -> None:
