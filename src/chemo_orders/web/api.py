@@ -16,13 +16,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import InputError
 from ..record.users import user_for_token
-from .pages import Workbench
+from .pages import Workbench, in_worker
 
 log = logging.getLogger("chemo_orders.web")
 CALC_KEYS = frozenset({"patient", "regimen", "cycle", "date", "acknowledge"})
@@ -122,7 +121,9 @@ def _regimens(_: bytes) -> dict[str, Any]:
     return {"regimens": [regimen_summary(r) for r in all_regimens()]}
 
 
-def _run(work: Callable[[bytes], dict[str, Any]], raw: bytes) -> Response:
+def _run(request: Request, work: Callable[[bytes], dict[str, Any]], raw: bytes) -> Response:
+    if not _authorized(request):
+        return _unauthorized()
     try:
         return JSONResponse(work(raw))
     except InputError as error:
@@ -131,10 +132,8 @@ def _run(work: Callable[[bytes], dict[str, Any]], raw: bytes) -> Response:
 
 def api(work: Callable[[bytes], dict[str, Any]]) -> Callable[[Request], Any]:
     async def run(request: Request) -> Response:
-        if not await run_in_threadpool(_authorized, request):
-            return _unauthorized()
         raw = await request.body() if request.method == "POST" else b""
-        return await run_in_threadpool(_run, work, raw)
+        return await in_worker(request, _run, request, work, raw)
 
     run.__name__ = f"api{work.__name__}"
     return run

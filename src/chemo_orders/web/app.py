@@ -10,6 +10,7 @@ access log is off for the same reason. A request body over 1 MB is refused.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -75,7 +76,7 @@ class Guard:
                     headers["Cache-Control"] = "no-store"
                 if self.secure:
                     headers["Strict-Transport-Security"] = "max-age=31536000"
-                headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.2f}"
+                headers.append("Server-Timing", f"total;dur={(time.perf_counter() - start) * 1000:.2f}")
             await send(message)
 
         await self.app(scope, limited, guarded)
@@ -134,7 +135,7 @@ def create_app(database: Database, *, secure: bool = False) -> Starlette:
         Route("/patients/{mrn}/orders", endpoint(patients.prepare_order, roles=EDITORS), methods=["POST"]),
         Route("/queue", endpoint(orders.queue), methods=["GET"]),
         Route("/orders/{order_id}", endpoint(orders.order_page), methods=["GET"]),
-        Route("/orders/{order_id}/pdf", endpoint(orders.order_pdf), methods=["GET"]),
+        Route("/orders/{order_id}/pdf", endpoint(orders.order_pdf, pdf=True), methods=["GET"]),
         Route("/orders/{order_id}/verify", endpoint(orders.verify_order, roles=pharmacist), methods=["POST"]),
         Route("/orders/{order_id}/release", endpoint(orders.release_order, roles=pharmacist), methods=["POST"]),
         Route("/orders/{order_id}/cancel", endpoint(orders.cancel_order, roles=CANCELLERS), methods=["POST"]),
@@ -148,3 +149,14 @@ def create_app(database: Database, *, secure: bool = False) -> Starlette:
     app.state.workbench = Workbench(database, secure)
     app.add_middleware(Guard, secure=secure)
     return app
+
+
+SECURE_ENV = "CHEMO_ORDERS_BEHIND_TLS"
+
+
+def from_environment() -> Starlette:
+    """The app for each of ``serve --workers N``'s processes: the record URL and the TLS flag
+    come from the environment ``serve`` set (uvicorn imports the factory in each worker)."""
+    from ..record.schema import open_database
+
+    return create_app(open_database(None), secure=os.environ.get(SECURE_ENV) == "1")

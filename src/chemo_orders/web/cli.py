@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+MAX_WORKERS = 32  # processes are CPU-bound: more than the cores only add memory
 
 
 def add_commands(subparsers: Any) -> None:
@@ -23,15 +24,24 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--behind-tls", action="store_true", help="served through HTTPS (a TLS proxy): Secure cookies and HSTS"
     )
+    p.add_argument("--workers", type=_workers, default=1, help="app processes sharing the record (default 1)")
+
+
+def _workers(text: str) -> int:
+    if not (text.isdigit() and 1 <= int(text) <= MAX_WORKERS):
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_WORKERS}")
+    return int(text)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
+    import os
 
     import uvicorn
 
+    from ..record.db import ENV_VAR, resolve_url
     from ..record.schema import open_database
-    from .app import create_app
+    from .app import SECURE_ENV, create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.host not in LOOPBACK and not args.behind_tls:
@@ -39,8 +49,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"chemo-orders: warning: serving plain HTTP on {args.host}; put it behind TLS and use --behind-tls",
             file=sys.stderr,
         )
-    app = create_app(open_database(args.db), secure=args.behind_tls)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info", server_header=False)
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)  # its progress lines name nothing useful
+    database = open_database(args.db)  # migrated once, here, before any worker starts
+    settings: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "access_log": False,  # it would log paths (MRNs) and queries
+        "log_level": "info",
+        "server_header": False,
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(database, secure=args.behind_tls), **settings)
+        return 0
+    database.close()
+    os.environ[ENV_VAR] = resolve_url(args.db).render_as_string(hide_password=False)  # for the workers
+    os.environ[SECURE_ENV] = "1" if args.behind_tls else "0"
+    uvicorn.run("chemo_orders.web.app:from_environment", factory=True, workers=args.workers, **settings)
     return 0
 
 

@@ -10,12 +10,13 @@ So no handler can forget one. Templates come from the PDF's jinja2 environment
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
+from anyio import CapacityLimiter, to_thread
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +32,7 @@ ALL_ROLES = ("prescriber", "pharmacist", "nurse", "admin")
 EDITORS = ("prescriber", "pharmacist")  # enter patients and prepare orders (record.orders.PREPARERS)
 AUDITORS = ("pharmacist", "admin")
 MAX_FORM_FIELDS = 500
+WORKER_THREADS = 1  # per process: requests run Python under one GIL (see in_worker)
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Workbench:
     database: Database
     secure: bool = False  # behind TLS: Secure and __Host- cookies, HSTS
     throttle: Throttle = field(default_factory=Throttle)
+    limiter: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(WORKER_THREADS))
+    pdf_limiter: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(1))  # PDFs queue apart
 
     @property
     def session_cookie(self) -> str:
@@ -144,8 +148,32 @@ def message_page(ctx: Ctx, title: str, text: str, status: int) -> HTMLResponse:
 Handler = Callable[[Ctx], Response]
 
 
+async def in_worker(request: Request, work: Callable[..., Response], *args: Any, pdf: bool = False) -> Response:
+    """``work`` in a worker thread, at most ``Workbench.limiter`` at once per process.
+
+    The work is CPU-bound Python: more threads than cores only share the GIL and make every
+    request slower, so a request waits for the worker instead (scale with ``serve --workers``).
+    A PDF (~0.3 s) waits for a worker of its own, so that it never holds up the live dose
+    table. The ``Server-Timing`` header tells the wait (``queue``) from the work (``app``).
+    """
+    app: Workbench = request.app.state.workbench
+    arrived = time.perf_counter()
+    started = arrived
+
+    def timed() -> Response:
+        nonlocal started
+        started = time.perf_counter()
+        return work(*args)
+
+    response = await to_thread.run_sync(timed, limiter=app.pdf_limiter if pdf else app.limiter)
+    done = time.perf_counter()
+    response.headers.append("Server-Timing", f"queue;dur={(started - arrived) * 1000:.2f}")
+    response.headers.append("Server-Timing", f"app;dur={(done - started) * 1000:.2f}")
+    return response
+
+
 def endpoint(
-    handler: Handler, *, roles: tuple[str, ...] = ALL_ROLES, public: bool = False
+    handler: Handler, *, roles: tuple[str, ...] = ALL_ROLES, public: bool = False, pdf: bool = False
 ) -> Callable[[Request], Awaitable[Response]]:
     """An ASGI endpoint running ``handler`` after the checks every request gets."""
 
@@ -153,7 +181,7 @@ def endpoint(
         form = None
         if request.method == "POST":
             form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
-        return await run_in_threadpool(_dispatch, handler, request, form, roles, public)
+        return await in_worker(request, _dispatch, handler, request, form, roles, public, pdf=pdf)
 
     run.__name__ = handler.__name__
     run.__doc__ = handler.__doc__

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import RedirectResponse, Response
@@ -39,6 +39,15 @@ def _approach(data_json: str, on: str) -> Approach:
     from ..options import treatment_options
 
     return treatment_options(store.parse(json.loads(data_json)), dt.date.fromisoformat(on))
+
+
+@cache
+def _content_hash(regimen_id: str) -> str:
+    """The library file's hash, once per process (``load_regimen`` keeps the file's content
+    from the first use on, so the hash of that content does not change either)."""
+    from ..render import regimen_hash
+
+    return regimen_hash(regimen_id)
 
 
 def approach(data: dict[str, Any]) -> Approach | None:
@@ -237,7 +246,7 @@ def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
         label = found.label if found else name.capitalize()
         got = f" (got '{error.value}')" if error.value not in ("", None) else ""
         return Doses("error", form, problem=f"{label}: {error.problem}{got}", problem_field=name)
-    view = build_view(order_set)
+    view = build_view(order_set, content_hash=_content_hash(order_set.regimen.id))
     holding = order_set.holding
     first_hold = (
         FindingRow(holding[0].severity, holding[0].rule, holding[0].name, holding[0].message) if holding else None
