@@ -183,6 +183,10 @@ def test_core_flow_without_javascript(page_without_js: Any) -> None:
     page = page_without_js
     sign_in(page, "pam")
     new_patient(page, RIVERA)
+    page.get_by_label("Regimen").select_option("r-ice")
+    page.get_by_role("button", name="Prepare order").click()  # straight away: the server calculates
+    expect(page.get_by_role("alert").first).to_contain_text("IND002")
+    expect(page.get_by_role("button", name="Prepare order")).to_be_disabled()
     page.get_by_label("Regimen").select_option("r-hyper-cvad-a")
     page.get_by_role("button", name="Update doses").click()
     assert dose_rows(page)["cyclophosphamide"] == "530 mg"

@@ -236,9 +236,9 @@ def test_live_doses_are_a_fragment_for_htmx_and_a_page_otherwise(site: tuple[Tes
 def test_bad_measurements_name_the_field(site: tuple[TestClient, str, str]) -> None:
     client = site[0]
     token = sign_in(client, "pam")
-    response = client.post("/patients", data={**PATIENT, "height": "175", "csrf_token": token})
-    assert response.status_code == 422
-    assert "Height: missing unit" in response.text and 'id="height"' in response.text
+    response = client.post("/patients", data={**PATIENT, "height": "175", "weight": "", "csrf_token": token})
+    assert response.status_code == 422 and "Not saved: 2 problems" in response.text
+    assert "Height: missing unit" in response.text and "Weight: required field is missing" in response.text
     assert 'aria-invalid="true"' in response.text and 'value="175"' in response.text  # what was typed stays
     response = client.post("/patients", data={**PATIENT, "cd20": "lots", "csrf_token": token})
     assert "CD20 (%): expected a number" in response.text

@@ -139,13 +139,15 @@ def values(data: Mapping[str, Any] | None) -> dict[str, str]:
 def _value(f: Field, text: str) -> Any:
     if f.kind == "percent":
         try:
-            return float(text)
+            return float(text.removesuffix("%").strip())
         except ValueError:
             raise FormError(f, "expected a number from 0 to 100") from None
     if f.kind in ("select", "whole") and text not in f.choices:
         raise FormError(f, f"expected one of {', '.join(f.choices)}")
     if f.kind == "whole":
         return int(text)
+    if f.name in ("diagnosis", "disease_status"):  # the vocabulary is lower case with hyphens
+        return "-".join(text.lower().split())
     if f.kind == "lines":
         items: list[Any] = []
         for line in (raw.strip() for raw in text.splitlines()):
@@ -211,3 +213,19 @@ def message(error: InputError, f: Field | None) -> str:
     got = f" (got '{excerpt(error.value)}')" if error.value not in ("", None) else ""
     name = f.label if f is not None else error.field
     return f"{name}: {error.problem}{got}"
+
+
+def problems(data: dict[str, Any]) -> list[InputError]:
+    """Every problem of a patient file at once (the form marks each field), not just the first."""
+    from pydantic import ValidationError
+
+    from ..models import translate_all
+    from ..patient import Patient
+
+    try:
+        Patient.model_validate(data)
+    except ValidationError as exc:
+        return translate_all(exc, "patient")
+    except InputError as error:
+        return [error]
+    return []

@@ -65,25 +65,47 @@ def patient_list(ctx: Ctx) -> Response:
     return render(ctx, "patients.html.j2", title="Patients", query=query, patients=store.search(ctx.database, query))
 
 
-def _form_page(ctx: Ctx, values: dict[str, str], *, new: bool, error: InputError | None = None) -> Response:
-    problem = field = None
-    if error is not None:
+def _form_page(ctx: Ctx, values: dict[str, str], *, new: bool, errors: list[InputError] | None = None) -> Response:
+    marked: dict[str, str] = {}  # field name -> its message
+    general: list[str] = []
+    for error in errors or []:
         found = forms.field_for(error)
-        problem, field = forms.message(error, found), (found.name if found else "")
+        if found is None:
+            general.append(forms.message(error, None))
+        else:
+            marked.setdefault(found.name, forms.message(error, found))
     mrn = values.get("mrn", "")
     return render(
         ctx,
         "patient_form.html.j2",
-        422 if error else 200,
+        422 if errors else 200,
         title="New patient" if new else f"Edit {values.get('name', '')}",
         new=new,
         sections=forms.SECTIONS,
         values=values,
-        problem=problem,
-        problem_field=field,
+        marked=marked,
+        general=general,
         action="/patients" if new else Urls.patient(mrn),
         mrn=mrn,
     )
+
+
+def _read_form(ctx: Ctx, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The patient file the submitted form makes; every problem is raised at once."""
+    submitted = {f.name: ctx.field(f.name) for f in forms.FIELDS}
+    if previous is not None:
+        submitted["mrn"] = str(previous.get("id", ""))  # an MRN is who the orders are for: it never changes
+    data = forms.patient_data(submitted, previous)
+    found = forms.problems(data)
+    if found:
+        raise _FormProblems(found)
+    return data
+
+
+class _FormProblems(InputError):
+    def __init__(self, errors: list[InputError]) -> None:
+        super().__init__(errors[0].field, errors[0].value, errors[0].problem, source=errors[0].source)
+        self.errors = errors
 
 
 def new_patient_page(ctx: Ctx) -> Response:
@@ -93,10 +115,12 @@ def new_patient_page(ctx: Ctx) -> Response:
 def create_patient(ctx: Ctx) -> Response:
     submitted = {f.name: ctx.field(f.name) for f in forms.FIELDS}
     try:
-        data = forms.patient_data(submitted, None)
+        data = _read_form(ctx, None)
         store.save(ctx.database, ctx.me.name, data, new=True)
+    except _FormProblems as error:
+        return _form_page(ctx, submitted, new=True, errors=error.errors)
     except InputError as error:
-        return _form_page(ctx, submitted, new=True, error=error)
+        return _form_page(ctx, submitted, new=True, errors=[error])
     return RedirectResponse(Urls.patient(data["id"]), status_code=303)
 
 
@@ -117,13 +141,14 @@ def edit_patient_page(ctx: Ctx) -> Response:
 
 def update_patient(ctx: Ctx) -> Response:
     entry = _entry(ctx)
-    submitted = {f.name: ctx.field(f.name) for f in forms.FIELDS}
-    submitted["mrn"] = entry.patient_id  # an MRN is who the orders are for: it never changes
+    submitted = {f.name: ctx.field(f.name) for f in forms.FIELDS} | {"mrn": entry.patient_id}
     try:
-        data = forms.patient_data(submitted, entry.data)
+        data = _read_form(ctx, entry.data or {"id": entry.patient_id})
         notices = _save(ctx, data)
+    except _FormProblems as error:
+        return _form_page(ctx, submitted, new=False, errors=error.errors)
     except InputError as error:
-        return _form_page(ctx, submitted, new=False, error=error)
+        return _form_page(ctx, submitted, new=False, errors=[error])
     return patient_view(ctx, _entry(ctx), OrderForm.initial(data), notices=notices)
 
 
@@ -329,6 +354,8 @@ def prepare_order(ctx: Ctx) -> Response:
         store.parse(data)
     except InputError:
         return patient_view(ctx, entry, form, status=422)
+    if not form.regimen:
+        return patient_view(ctx, entry, form, refusal="Not prepared: choose a regimen first", status=422)
     if form.acks and not ctx.me.may(*ACKNOWLEDGERS):
         return patient_view(ctx, entry, form, refusal="Not prepared: only a pharmacist acknowledges a hold", status=403)
     notices: list[str] = []
