@@ -252,8 +252,33 @@ def adjust(
         if reductions:
             order = _reduce(order, reductions, table, options, verdicts)
         orders.append(order)
+    orders = _follow(orders, options)
     adjusted = dataclasses.replace(calculation, orders=tuple(orders))
     return Adjusted(adjusted, _merge_unchecked(verdicts), tuple(omitted))
+
+
+def _follow(orders: list[Order], options: Options) -> list[Order]:
+    """A line that ``scales_with`` a modified drug (mesna with ifosfamide) takes the same percent."""
+    changed = {o.drug: o.modification for o in orders if o.modification is not None}
+    followed: list[Order] = []
+    for order in orders:
+        leader = changed.get(order.line.scales_with or "")
+        if leader is None or order.modification is not None:
+            followed.append(order)
+            continue
+        full = order.final
+        reduced = quantity(full.magnitude * leader.percent / 100, full.units)
+        if order.line.round:
+            reduced = round_dose(order.drug, reduced, order.cap, options.policy).value
+        reduced = reduced if reduced.magnitude <= full.magnitude else full
+        band = f"follows {order.line.scales_with} ({leader.band})"
+        modification = Modification(leader.rule, leader.percent, band, leader.source, full)
+        text = (
+            f"{order.calculation}; {format_number(leader.percent)}% with {order.line.scales_with} "
+            f"({leader.rule}) = {format_quantity(reduced)}"
+        )
+        followed.append(dataclasses.replace(order, final=reduced, calculation=text, modification=modification))
+    return followed
 
 
 def _merge_unchecked(verdicts: list[Verdict]) -> tuple[Verdict, ...]:
