@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -174,6 +174,14 @@ class ModificationTable(Frozen):
     sources: dict[str, Reference]
     tables: tuple[Table, ...]
 
+    @cached_property
+    def by_drug(self) -> dict[str, tuple[Table, ...]]:
+        """Tables per drug, in file order (an order set asks once per order: hot path)."""
+        index: dict[str, list[Table]] = {}
+        for entry in self.tables:
+            index.setdefault(entry.drug, []).append(entry)
+        return {drug: tuple(entries) for drug, entries in index.items()}
+
     @model_validator(mode="after")
     def _units_and_sources(self) -> ModificationTable:
         for index, entry in enumerate(self.tables):
@@ -227,7 +235,7 @@ def adjust(
     orders: list[Order] = []
     omitted: list[Order] = []
     for order in calculation.orders:
-        tables = _tables_for(order, regimen, table.tables)
+        tables = _tables_for(order, regimen, table.by_drug.get(order.drug, ()))
         reductions: list[tuple[float, Table, Band, str]] = []
         omit = False
         for entry in tables:
