@@ -196,3 +196,18 @@ def test_mesna_follows_a_reduced_ifosfamide() -> None:
     assert mesna.modification is not None and mesna.modification.percent == 70
     assert mesna.final == ifosfamide.final  # 5000 mg/m² each: 9,860 mg → 70 % = 6,902 → 6,900 mg
     assert float(mesna.final.magnitude) == 6900
+
+
+def test_verification_honours_the_preparers_acknowledgement() -> None:
+    """A held order acknowledged with a reason is verified against the same acknowledged calculation."""
+    from chemo_orders.verify import Prescription, verify
+
+    patient = make_patient(birth_date=None, age=76, **B_ALL)
+    prescription = Prescription.model_validate(
+        {"regimen": "hyper-cvad-a", "cycle": 1, "doses": [{"drug": "cyclophosphamide", "day": 1, "dose": "590 mg"}]}
+    )
+    assert verify(patient, prescription, options(), 5).order_set.status == "held"
+    ack = (Acknowledgement("AGE001", "fit; tumour board"),)
+    checked = verify(patient, prescription, options(), 5, acknowledgements=ack)
+    assert checked.order_set.status == "ok"
+    assert next(line for line in checked.lines if line.drug == "cyclophosphamide").verdict == "ok"
