@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pydantic import Field
 
+from .body import bmi as body_mass_index
 from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
-from .body import bmi as body_mass_index
 from .patient import Patient
 from .units import QuantityClass, format_number, format_quantity
 
