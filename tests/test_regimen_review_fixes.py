@@ -76,6 +76,9 @@ def supportive(regimen: Regimen) -> str:
 # Version 3: changed again by the independent review of the same day (mesna follows ifosfamide,
 # drug-information pages levelled secondary, the allopurinol caution re-sourced).
 SECOND_REVIEW = {"ice", "r-ice", "mini-hyper-cvd-ino", "pomp", "nelarabine"}
+# ... and by the lead's citation clean-up (an unofficial mirror dropped, drug-information pages
+# levelled secondary, a test-server URL replaced).
+SECOND_REVIEW |= {"hyper-cvad-a", "r-hyper-cvad-a", "blinatumomab", "inotuzumab"}
 
 
 @pytest.mark.parametrize("regimen_id", REVIEWED)
