@@ -146,7 +146,12 @@ def test_default_rounding_stays_within_half_a_percent(value: float) -> None:
 def test_policy_rounding_stays_within_its_tolerance(value: float, step: int, tolerance: float) -> None:
     policy = validate(
         RoundingPolicy,
-        {"name": "p", "source": "s", "max_deviation_percent": tolerance, "drugs": {"etoposide": {"increment": f"{step} mg"}}},
+        {
+            "name": "p",
+            "source": "s",
+            "max_deviation_percent": tolerance,
+            "drugs": {"etoposide": {"increment": f"{step} mg"}},
+        },
         "test",
     )
     rounded = round_dose("etoposide", value * MG, None, policy).value.to(MG).magnitude

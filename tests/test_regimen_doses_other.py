@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import make_patient, options
+from helpers import child, make_patient, options
 
 from chemo_orders.dosing import calculate_regimen
 from chemo_orders.regimen import load_regimen
@@ -21,17 +21,6 @@ BSA15 = {"height": "162 cm", "weight": "50 kg"}
 BSA1 = {"height": "120 cm", "weight": "30 kg"}
 INFANT = {"height": "75 cm", "weight": "9 kg"}  # 0.433 m²
 MRD = {"diagnosis": "b-all", "disease_status": "mrd-positive", "markers": {"mrd_percent": 0.05}}
-
-
-def child(age: int, size: dict[str, str]) -> dict[str, Any]:
-    return {
-        "birth_date": None,
-        "age": age,
-        "diagnosis": "b-all",
-        "disease_status": "newly-diagnosed",
-        "serum_creatinine": None,
-        **size,
-    }
 
 
 # (regimen, cycle, patient, {drug: [final doses in file order]}); mg, or mg/day for /day doses.

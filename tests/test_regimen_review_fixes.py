@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import make_patient, options
+from helpers import child, make_patient, options
 
 from chemo_orders import orderset
 from chemo_orders.dosing import Calculation, calculate_regimen
@@ -46,18 +46,6 @@ REVIEWED = (
     "nelarabine",
     "inotuzumab",
 )
-
-
-def child(age: int, size: dict[str, str], **more: Any) -> dict[str, Any]:
-    return {
-        "birth_date": None,
-        "age": age,
-        "diagnosis": "b-all",
-        "disease_status": "newly-diagnosed",
-        "serum_creatinine": None,
-        **size,
-        **more,
-    }
 
 
 def calc(regimen_id: str, patient: dict[str, Any], cycle: int | None = None) -> Calculation:
