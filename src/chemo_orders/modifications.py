@@ -404,8 +404,7 @@ def _reduce(
     source = table.cite(band.source or entry.source)
     modification = Modification(entry.rule, percent, f"{value_text}: {band.describe()}", source, full)
     text = (
-        f"{order.calculation}; {format_number(percent)}% for {value_text} ({entry.rule}) = "
-        f"{format_quantity(reduced)}"
+        f"{order.calculation}; {format_number(percent)}% for {value_text} ({entry.rule}) = {format_quantity(reduced)}"
     )
     return dataclasses.replace(order, final=reduced, calculation=text, modification=modification)
 
