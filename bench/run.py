@@ -155,7 +155,9 @@ def main() -> None:
         ]
 
         big = Path(tmp) / "big.csv"
-        big.write_text("patient,regimen\n" + "".join(f"{Path(tmp) / f'p{i % count}.yaml'},r-ice\n" for i in range(100)))
+        for i in range(count, 100):  # one patient file per row: a batch refuses two rows writing one PDF
+            (Path(tmp) / f"p{i}.yaml").write_text(PATIENT.read_text())
+        big.write_text("patient,regimen\n" + "".join(f"{Path(tmp) / f'p{i}.yaml'},r-ice\n" for i in range(100)))
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         subprocess.run(
             [PYTHON, "-m", "chemo_orders.cli", "render", "--batch", str(big), "-o", str(Path(tmp) / "big")],

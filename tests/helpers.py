@@ -35,6 +35,19 @@ def make_patient(**changes: Any) -> Patient:
     return validate(Patient, {k: v for k, v in data.items() if v is not None}, "test")
 
 
+def child(age: int, size: dict[str, str], **more: Any) -> dict[str, Any]:
+    """A newly diagnosed child with B-ALL of ``age`` years and ``size`` (no creatinine: CG is adults only)."""
+    return {
+        "birth_date": None,
+        "age": age,
+        "diagnosis": "b-all",
+        "disease_status": "newly-diagnosed",
+        "serum_creatinine": None,
+        **size,
+        **more,
+    }
+
+
 def options(**changes: Any) -> Options:
     return Options(**{"on": TODAY, **changes})
 

@@ -146,10 +146,15 @@ def test_default_rounding_stays_within_half_a_percent(value: float) -> None:
 def test_policy_rounding_stays_within_its_tolerance(value: float, step: int, tolerance: float) -> None:
     policy = validate(
         RoundingPolicy,
-        {"name": "p", "source": "s", "max_deviation_percent": tolerance, "drugs": {"x": {"increment": f"{step} mg"}}},
+        {
+            "name": "p",
+            "source": "s",
+            "max_deviation_percent": tolerance,
+            "drugs": {"etoposide": {"increment": f"{step} mg"}},
+        },
         "test",
     )
-    rounded = round_dose("x", value * MG, None, policy).value.to(MG).magnitude
+    rounded = round_dose("etoposide", value * MG, None, policy).value.to(MG).magnitude
     assert abs(rounded - value) / value * 100 <= max(tolerance, 0.5) + 1e-9
 
 
@@ -186,3 +191,15 @@ def test_pediatric_carboplatin_needs_measured_gfr() -> None:
 def test_crcl_uses_actual_weight() -> None:
     body = measure(make_patient(), options())
     assert body.crcl is not None and body.crcl.to(ML_PER_MIN).magnitude == 99.7
+
+
+def test_policy_drug_names_are_canonical_and_unknown_ones_refused() -> None:
+    from chemo_orders.errors import InputError
+    from chemo_orders.models import validate
+    from chemo_orders.rounding import RoundingPolicy
+
+    base = {"name": "p", "source": "s", "max_deviation_percent": 5}
+    policy = validate(RoundingPolicy, {**base, "drugs": {"CARBOplatin": {"increment": "10 mg"}}}, "policy")
+    assert set(policy.drugs) == {"carboplatin"}
+    with pytest.raises(InputError, match="unknown drug"):
+        validate(RoundingPolicy, {**base, "drugs": {"carboplatinum": {"increment": "10 mg"}}}, "policy")

@@ -176,3 +176,38 @@ def test_a_cycle_with_no_drugs_for_this_patient_is_bad_input(
     path.write_text(text.replace("disease_status: newly-diagnosed", "disease_status: mrd-positive"))
     code = main(["calc", str(path), "--regimen", "blinatumomab", "--cycle", cycle, "--date", "2026-11-30"])
     assert code == 2 and "--cycle" in capsys.readouterr().err
+
+
+def test_mesna_follows_a_reduced_ifosfamide() -> None:
+    """ICE: ifosfamide 70 % at CrCl 40-60 mL/min; mesna (100 % of the ifosfamide dose) follows."""
+    from chemo_orders.loader import read_yaml
+    from chemo_orders.models import validate
+    from chemo_orders.regimen import Regimen, regimen_paths
+
+    data = read_yaml(regimen_paths()["ice"], "regimen file")
+    for line in data["drugs"]:
+        if line["drug"] == "mesna":
+            line["scales_with"] = "ifosfamide"
+    regimen = validate(Regimen, data, "ice")
+    result = build(make_patient(serum_creatinine="1.8 mg/dL"), regimen, options())
+    ifosfamide = next(o for o in result.orders if o.drug == "ifosfamide")
+    mesna = next(o for o in result.orders if o.drug == "mesna")
+    assert ifosfamide.modification is not None and ifosfamide.modification.percent == 70
+    assert mesna.modification is not None and mesna.modification.percent == 70
+    assert mesna.final == ifosfamide.final  # 5000 mg/m² each: 9,860 mg → 70 % = 6,902 → 6,900 mg
+    assert float(mesna.final.magnitude) == 6900
+
+
+def test_verification_honours_the_preparers_acknowledgement() -> None:
+    """A held order acknowledged with a reason is verified against the same acknowledged calculation."""
+    from chemo_orders.verify import Prescription, verify
+
+    patient = make_patient(birth_date=None, age=76, **B_ALL)
+    prescription = Prescription.model_validate(
+        {"regimen": "hyper-cvad-a", "cycle": 1, "doses": [{"drug": "cyclophosphamide", "day": 1, "dose": "590 mg"}]}
+    )
+    assert verify(patient, prescription, options(), 5).order_set.status == "held"
+    ack = (Acknowledgement("AGE001", "fit; tumour board"),)
+    checked = verify(patient, prescription, options(), 5, acknowledgements=ack)
+    assert checked.order_set.status == "ok"
+    assert next(line for line in checked.lines if line.drug == "cyclophosphamide").verdict == "ok"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import make_patient, options
+from helpers import child, make_patient, options
 
 from chemo_orders.dosing import calculate_regimen
 from chemo_orders.regimen import load_regimen, regimen_paths
@@ -25,18 +25,6 @@ B_ALL = {
     "disease_status": "newly-diagnosed",
     "markers": {"cd20_percent": 40, "philadelphia": "negative"},
 }
-
-
-def child(age: int, size: dict[str, str], **more: Any) -> dict[str, Any]:
-    return {
-        "birth_date": None,
-        "age": age,
-        "diagnosis": "b-all",
-        "disease_status": "newly-diagnosed",
-        "serum_creatinine": None,
-        **size,
-        **more,
-    }
 
 
 # (regimen, cycle, patient, {drug: [final doses in file order]}) - units: mg unless noted in the id.

@@ -71,10 +71,29 @@ def test_reference_files_load_as_reference_with_a_reason(regimen_id: str) -> Non
 
 @pytest.mark.parametrize("regimen_id", REFERENCE)
 def test_reference_files_can_never_give_a_complete_order_set(regimen_id: str) -> None:
-    """Each reference file keeps at least one line without a dose, so a calculation is
-    incomplete (blocked) even where the status itself were not checked."""
+    """Each reference file has no drug lines at all, or keeps at least one line without a dose,
+    so a calculation is incomplete (blocked) even where the status itself were not checked."""
     regimen = load_regimen(regimen_id)
-    assert any(line.dose is None and not line.alternatives for line in regimen.drugs)
+    assert not regimen.drugs or any(line.dose is None and not line.alternatives for line in regimen.drugs)
+
+
+@pytest.mark.parametrize("regimen_id", ["calgb-8811-induction", "allold07-induction"])
+def test_no_schedule_borrowed_from_another_trial(regimen_id: str) -> None:
+    """Review 2026-11-30: CALGB 8811 carried the days and routes of CALGB 19802, ALL-OLD07 the EWALL
+    vincristine line; neither is the regimen's own, so neither file has drug lines now."""
+    regimen = load_regimen(regimen_id)
+    assert regimen.drugs == () and regimen.status == "reference"
+
+
+def test_gmall_pegaspargase_has_no_dose_because_it_depends_on_age_and_protocol_version() -> None:
+    """GMALL induction pegaspargase: 1000 U/m² (500 over 55), later 2000 U/m² (1000 over 55)."""
+    (peg,) = [line for line in load_regimen("gmall-induction").drugs if line.drug == "pegaspargase"]
+    assert peg.dose is None and not peg.alternatives and "gmall-2008-peg" in peg.source
+
+
+def test_graall_rituximab_route_is_sourced() -> None:
+    (rituximab,) = load_regimen("graall-induction").drugs
+    assert rituximab.route == "IV" and rituximab.days == (1, 7) and "rituximab-label" in rituximab.source
 
 
 def test_every_contract_id_has_a_file() -> None:

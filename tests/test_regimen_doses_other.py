@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import make_patient, options
+from helpers import child, make_patient, options
 
 from chemo_orders.dosing import calculate_regimen
 from chemo_orders.regimen import load_regimen
@@ -21,17 +21,6 @@ BSA15 = {"height": "162 cm", "weight": "50 kg"}
 BSA1 = {"height": "120 cm", "weight": "30 kg"}
 INFANT = {"height": "75 cm", "weight": "9 kg"}  # 0.433 m²
 MRD = {"diagnosis": "b-all", "disease_status": "mrd-positive", "markers": {"mrd_percent": 0.05}}
-
-
-def child(age: int, size: dict[str, str]) -> dict[str, Any]:
-    return {
-        "birth_date": None,
-        "age": age,
-        "diagnosis": "b-all",
-        "disease_status": "newly-diagnosed",
-        "serum_creatinine": None,
-        **size,
-    }
 
 
 # (regimen, cycle, patient, {drug: [final doses in file order]}); mg, or mg/day for /day doses.
@@ -110,14 +99,34 @@ def test_conflicting_doses_are_left_out() -> None:
     assert lines["codox-m-ivac", "methotrexate", "IV"].dose is None
     assert lines["codox-m-ivac", "vincristine", "IV"].dose is None
     assert lines["car-t-referral", "tisagenlecleucel", "IV"].dose is None
-    assert lines["vincristine-prednisone", "vincristine", "IV"].dose is None
+    assert lines["hidac-consolidation", "cytarabine", "IV"].dose is None  # 2 g/m² x 2, interval unknown
 
 
-def test_high_dose_methotrexate_and_rituximab_carry_their_safeguards() -> None:
-    hd = load_regimen("hd-methotrexate-consolidation")
-    assert "leucovorin" in {line.drug for line in hd.drugs}
-    epoch = load_regimen("da-epoch-r")
-    assert any("Hepatitis B" in item.text and "rituximab-label" in item.source for item in epoch.supportive)
+def test_no_placeholder_or_inferred_lines() -> None:
+    """Review 2026-11-30: vincristine-prednisone had a placeholder day 1 on both lines, HiDAC a
+    placeholder day 1 (now the GMALL day 5), CODOX-M and HD-MTX a leucovorin line whose route or
+    day was not in any source. Drug names stay in the notes or supportive care."""
+    assert load_regimen("vincristine-prednisone").drugs == ()
+    (hidac,) = load_regimen("hidac-consolidation").drugs
+    assert hidac.days == (5,)
+    for regimen_id in ("codox-m-ivac", "hd-methotrexate-consolidation"):
+        assert "leucovorin" not in {line.drug for line in load_regimen(regimen_id).drugs}, regimen_id
+
+
+@pytest.mark.parametrize("regimen_id", ["codox-m-ivac", "hd-methotrexate-consolidation"])
+def test_high_dose_methotrexate_is_never_orderable_without_its_rescue(regimen_id: str) -> None:
+    """Without a sourced leucovorin line, no intravenous methotrexate line may carry a dose; the
+    rescue is named as mandatory supportive care."""
+    regimen = load_regimen(regimen_id)
+    iv_mtx = [line for line in regimen.drugs if line.drug == "methotrexate" and line.route == "IV"]
+    assert iv_mtx and all(line.dose is None and not line.alternatives for line in iv_mtx)
+    assert any("eucovorin" in item.text and "mandatory" in item.text for item in regimen.supportive)
+
+
+@pytest.mark.parametrize("regimen_id", ["da-epoch-r", "mini-hyper-cvd-ino-blinatumomab"])
+def test_rituximab_regimens_carry_hepatitis_b_screening(regimen_id: str) -> None:
+    regimen = load_regimen(regimen_id)
+    assert any("epatitis B" in item.text and "rituximab-label" in item.source for item in regimen.supportive)
 
 
 def test_indication_thresholds_carry_their_source() -> None:
@@ -127,6 +136,8 @@ def test_indication_thresholds_carry_their_source() -> None:
     assert (ino_dex.population.cd22_percent_min, ino_dex.population.age_min) == (20, 56)
     tisa, brexu = load_regimen("car-t-referral").indications
     assert (tisa.population.age_below, brexu.population.age_min) == (26, 18)
+    _relapsed, older = load_regimen("mini-hyper-cvd-ino-blinatumomab").indications
+    assert (older.population.age_min, older.population.ecog_max) == (60, 3)  # ASH 2018: PS <= 3
     for regimen_id in ("codox-m-ivac", "da-epoch-r"):
         regimen = load_regimen(regimen_id)
         assert regimen.category == "burkitt"

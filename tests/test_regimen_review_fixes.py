@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import make_patient, options
+from helpers import child, make_patient, options
 
 from chemo_orders import orderset
 from chemo_orders.dosing import Calculation, calculate_regimen
@@ -48,18 +48,6 @@ REVIEWED = (
 )
 
 
-def child(age: int, size: dict[str, str], **more: Any) -> dict[str, Any]:
-    return {
-        "birth_date": None,
-        "age": age,
-        "diagnosis": "b-all",
-        "disease_status": "newly-diagnosed",
-        "serum_creatinine": None,
-        **size,
-        **more,
-    }
-
-
 def calc(regimen_id: str, patient: dict[str, Any], cycle: int | None = None) -> Calculation:
     regimen = load_regimen(regimen_id)
     return calculate_regimen(make_patient(**patient), regimen, options(cycle=cycle or regimen.first_cycle()))
@@ -73,10 +61,19 @@ def supportive(regimen: Regimen) -> str:
     return "\n".join(s.text for s in regimen.supportive)
 
 
+# Version 3: changed again by the independent review of the same day (mesna follows ifosfamide,
+# drug-information pages levelled secondary, the allopurinol caution re-sourced).
+SECOND_REVIEW = {"ice", "r-ice", "mini-hyper-cvd-ino", "pomp", "nelarabine"}
+# ... and by the lead's citation clean-up (an unofficial mirror dropped, drug-information pages
+# levelled secondary, a test-server URL replaced).
+SECOND_REVIEW |= {"hyper-cvad-a", "r-hyper-cvad-a", "blinatumomab", "inotuzumab"}
+
+
 @pytest.mark.parametrize("regimen_id", REVIEWED)
 def test_reviewed_files_carry_the_review(regimen_id: str) -> None:
     regimen = load_regimen(regimen_id)
-    assert regimen.version == "2"
+    expected = "4" if regimen_id == "mini-hyper-cvd-ino" else "3" if regimen_id in SECOND_REVIEW else "2"
+    assert regimen.version == expected  # mini-hyper-CVD-InO v4: intensity moderate, as its sibling file
     assert str(regimen.reviewed) == "2026-11-30"
 
 
@@ -228,9 +225,13 @@ def test_pomp_vincristine_and_prednisone_stop_after_one_year() -> None:
 
 
 def test_pomp_mercaptopurine_cautions() -> None:
-    text = supportive(load_regimen("pomp"))
+    regimen = load_regimen("pomp")
+    text = supportive(regimen)
     assert "TPMT" in text and "NUDT15" in text
-    assert "allopurinol" in text and "two-thirds to three-quarters" in text
+    # Purinethol label summary (MPR): with allopurinol, 1/3-1/4 of the usual mercaptopurine dose.
+    assert "allopurinol" in text and "one-third to one-quarter of the usual dose" in text
+    allopurinol = next(s for s in regimen.supportive if "allopurinol" in s.text)
+    assert [regimen.references[key].url for key in allopurinol.source] == ["https://www.empr.com/purinethol/drug/2087/"]
 
 
 # --- nelarabine: the label's bands, nothing below 1 year.
@@ -271,3 +272,37 @@ def test_filgrastim_note_names_the_syringes(regimen_id: str) -> None:
     # 5 mcg/kg × 90.72 kg = 453.6 mcg, calculated unrounded; the note tells the pharmacist to round.
     patient = {"height": "180 cm", "weight": "90.72 kg", "measured_gfr": "100 mL/min"}
     assert finals(calc(regimen_id, patient), "filgrastim") == [453.6]
+
+
+# --- ICE / R-ICE: mesna is dosed as a proportion of ifosfamide, so it follows a renal reduction.
+
+
+@pytest.mark.parametrize("regimen_id", ["ice", "r-ice"])
+def test_mesna_follows_the_renal_reduction_of_ifosfamide(regimen_id: str) -> None:
+    # BASE patient: 175 cm, 80 kg, female, 45 y -> BSA sqrt(175 x 80 / 3600) = 1.972 m²;
+    # ifosfamide and mesna 5000 mg/m² each = 9860 mg. Creatinine 1.8 mg/dL -> Cockcroft-Gault
+    # (140 - 45) x 80 x 0.85 / (72 x 1.8) = 49.8 mL/min, inside East Midlands' 40-60 band:
+    # ifosfamide 70% = 6902 -> 6900 mg, and mesna the same (1:1, mesna label: % of ifosfamide).
+    regimen = load_regimen(regimen_id)
+    mesna_line = next(d for d in regimen.drugs if d.drug == "mesna")
+    assert mesna_line.scales_with == "ifosfamide"
+    reduced = orderset.build(make_patient(serum_creatinine="1.8 mg/dL"), regimen, options())
+    ifosfamide = next(o for o in reduced.orders if o.drug == "ifosfamide")
+    mesna = next(o for o in reduced.orders if o.drug == "mesna")
+    assert ifosfamide.modification is not None and mesna.modification is not None
+    assert (ifosfamide.modification.percent, mesna.modification.percent) == (70, 70)
+    assert float(ifosfamide.final.magnitude) == float(mesna.final.magnitude) == 6900
+    full = orderset.build(make_patient(), regimen, options())  # creatinine 0.9 mg/dL: no reduction
+    assert finals(full.calculation, "mesna") == finals(full.calculation, "ifosfamide") == [9860]
+    assert "3000 mg/m² IV over 22 hours on day 3" in supportive(regimen)
+
+
+# --- drug-information pages are secondary sources (CONTRIBUTING), not the label.
+
+
+@pytest.mark.parametrize("regimen_id", sorted(SECOND_REVIEW))
+def test_drug_information_pages_are_secondary(regimen_id: str) -> None:
+    regimen = load_regimen(regimen_id)
+    for key, ref in regimen.references.items():
+        if ref.url and any(site in ref.url for site in ("drugs.com", "rxreasoner.com", "empr.com", "mitchmedical")):
+            assert ref.level == "secondary", (regimen_id, key)

@@ -89,9 +89,12 @@ def dose_problems(regimen: Regimen) -> Iterator[tuple[str, str]]:
                 if bound.routes and line.route not in bound.routes:
                     continue
                 if _same_basis(dose, bound.max) and dose > bound.max:
-                    yield where, (
-                        f"{format_quantity(dose)} is above the largest cited {line.drug} dose "
-                        f"{format_quantity(bound.max)} ({'; '.join(table.cite(bound.source))})"
+                    yield (
+                        where,
+                        (
+                            f"{format_quantity(dose)} is above the largest cited {line.drug} dose "
+                            f"{format_quantity(bound.max)} ({'; '.join(table.cite(bound.source))})"
+                        ),
                     )
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -174,6 +174,14 @@ class ModificationTable(Frozen):
     sources: dict[str, Reference]
     tables: tuple[Table, ...]
 
+    @cached_property
+    def by_drug(self) -> dict[str, tuple[Table, ...]]:
+        """Tables per drug, in file order (an order set asks once per order: hot path)."""
+        index: dict[str, list[Table]] = {}
+        for entry in self.tables:
+            index.setdefault(entry.drug, []).append(entry)
+        return {drug: tuple(entries) for drug, entries in index.items()}
+
     @model_validator(mode="after")
     def _units_and_sources(self) -> ModificationTable:
         for index, entry in enumerate(self.tables):
@@ -227,7 +235,7 @@ def adjust(
     orders: list[Order] = []
     omitted: list[Order] = []
     for order in calculation.orders:
-        tables = _tables_for(order, regimen, table.tables)
+        tables = _tables_for(order, regimen, table.by_drug.get(order.drug, ()))
         reductions: list[tuple[float, Table, Band, str]] = []
         omit = False
         for entry in tables:
@@ -252,8 +260,33 @@ def adjust(
         if reductions:
             order = _reduce(order, reductions, table, options, verdicts)
         orders.append(order)
+    orders = _follow(orders, options)
     adjusted = dataclasses.replace(calculation, orders=tuple(orders))
     return Adjusted(adjusted, _merge_unchecked(verdicts), tuple(omitted))
+
+
+def _follow(orders: list[Order], options: Options) -> list[Order]:
+    """A line that ``scales_with`` a modified drug (mesna with ifosfamide) takes the same percent."""
+    changed = {o.drug: o.modification for o in orders if o.modification is not None}
+    followed: list[Order] = []
+    for order in orders:
+        leader = changed.get(order.line.scales_with or "")
+        if leader is None or order.modification is not None:
+            followed.append(order)
+            continue
+        full = order.final
+        reduced = quantity(full.magnitude * leader.percent / 100, full.units)
+        if order.line.round:
+            reduced = round_dose(order.drug, reduced, order.cap, options.policy).value
+        reduced = reduced if reduced.magnitude <= full.magnitude else full
+        band = f"follows {order.line.scales_with} ({leader.band})"
+        modification = Modification(leader.rule, leader.percent, band, leader.source, full)
+        text = (
+            f"{order.calculation}; {format_number(leader.percent)}% with {order.line.scales_with} "
+            f"({leader.rule}) = {format_quantity(reduced)}"
+        )
+        followed.append(dataclasses.replace(order, final=reduced, calculation=text, modification=modification))
+    return followed
 
 
 def _merge_unchecked(verdicts: list[Verdict]) -> tuple[Verdict, ...]:
@@ -371,8 +404,7 @@ def _reduce(
     source = table.cite(band.source or entry.source)
     modification = Modification(entry.rule, percent, f"{value_text}: {band.describe()}", source, full)
     text = (
-        f"{order.calculation}; {format_number(percent)}% for {value_text} ({entry.rule}) = "
-        f"{format_quantity(reduced)}"
+        f"{order.calculation}; {format_number(percent)}% for {value_text} ({entry.rule}) = {format_quantity(reduced)}"
     )
     return dataclasses.replace(order, final=reduced, calculation=text, modification=modification)
 

@@ -46,6 +46,18 @@ INDICATION_RULES = frozenset(
     }
 )
 INTENSITY_ORDER = {"high": 0, "standard": 1, "moderate": 2, "low": 3}
+# Within fitting regimens, the phase a patient meets first comes first.
+PHASE_ORDER = {
+    "all-induction": 0,
+    "lymphoma-first-line": 0,
+    "burkitt": 0,
+    "all-salvage": 1,
+    "lymphoma-salvage": 1,
+    "cellular-therapy-referral": 2,
+    "all-consolidation": 3,
+    "all-cns-prophylaxis": 4,
+    "all-maintenance": 5,
+}
 
 
 class When(Frozen):
@@ -173,7 +185,14 @@ def treatment_options(patient: Patient, on: dt.date) -> Approach:
     preferences = [p for p in table.preferred if p.when.matches(patient, age)]
     choices = [_choice(regimen, patient, on, preferences, table) for regimen in all_regimens()]
     choices.sort(
-        key=lambda c: (not c.fits, not c.preferred, not c.orderable, INTENSITY_ORDER[c.regimen.intensity], c.regimen.id)
+        key=lambda c: (
+            not c.fits,
+            not c.preferred,
+            PHASE_ORDER.get(c.regimen.category, 9),
+            not c.orderable,
+            INTENSITY_ORDER[c.regimen.intensity],
+            c.regimen.id,
+        )
     )
     statements = tuple(
         (s.text, tuple(table.sources[k] for k in s.source)) for s in table.guidance if s.when.matches(patient, age)
@@ -187,25 +206,33 @@ def _choice(regimen: Regimen, patient: Patient, on: dt.date, preferences: list[P
         order_set = build(patient, regimen, Options(on=on, cycle=regimen.first_cycle()))
     except InputError as error:
         return Choice(regimen, False, False, f"cannot be calculated for this patient: {error.problem}", (), refs)
-    against = [f for f in order_set.findings if _against(f, regimen)]
+    against = [f for f in order_set.findings if _against(f)]
     if against:
         why = "; ".join(f"{f.rule}: {f.message}" for f in against)
         return Choice(regimen, False, False, why, tuple(dict.fromkeys(f.rule for f in against)), refs)
+    gaps = [f.message for f in order_set.findings if _dose_gap(f)]
+    caveat = f" Not calculable for this patient: {'; '.join(gaps)}." if gaps and regimen.status == "active" else ""
     preferred = [p for p in preferences if p.regimen == regimen.id]
     if preferred:
-        why = " ".join(p.why for p in preferred)
+        why = " ".join(p.why for p in preferred) + caveat
         cited = tuple(table.sources[k] for p in preferred for k in p.source)
         return Choice(regimen, True, True, why, (), cited + refs)
     indicated = "; ".join(i.note or i.disease for i in regimen.indications)
-    return Choice(regimen, True, False, f"indicated: {indicated}", (), refs)
+    return Choice(regimen, True, False, f"indicated: {indicated}.{caveat}", (), refs)
 
 
-def _against(finding: Finding, regimen: Regimen) -> bool:
-    """A finding that says the regimen is not for this patient (not one about this cycle's doses)."""
-    if finding.rule not in INDICATION_RULES or finding.severity not in ("block", "hold"):
-        return False
-    # A reference regimen's lines may have no dose: that gap is REG001's business, not a misfit.
-    return not (regimen.status == "reference" and finding.rule == "IND001" and finding.drug is not None)
+def _dose_gap(finding: Finding) -> bool:
+    """IND001 about one drug: the file defines no dose for this patient (an age band no source gives)."""
+    return finding.rule == "IND001" and finding.drug is not None
+
+
+def _against(finding: Finding) -> bool:
+    """A finding that says the regimen is not for this patient (not one about this cycle's doses).
+
+    A dose the file does not define for this patient is a gap in the library, said in the
+    ``why``, not a reason the regimen does not fit (calc blocks it with IND001 all the same).
+    """
+    return finding.rule in INDICATION_RULES and finding.severity in ("block", "hold") and not _dose_gap(finding)
 
 
 def options_text(approach: Approach) -> str:
@@ -220,7 +247,9 @@ def options_text(approach: Approach) -> str:
     for choice in approach.choices:
         mark = "PREFERRED" if choice.preferred else "fits" if choice.fits else "no"
         status = "" if choice.orderable else " [reference: not orderable]"
-        lines.append(f"{mark:9} {choice.regimen.id:34} {choice.regimen.intensity:9}{status}")
+        lines.append(
+            f"{mark:9} {choice.regimen.id:34} {choice.regimen.category:18} {choice.regimen.intensity:9}{status}"
+        )
         lines.append(f"          {choice.why}")
     if approach.statements:
         lines += ["", "Guidance:"]

@@ -306,8 +306,6 @@ def _flow(value: object) -> Q:
     return quantity
 
 
-
-
 def load_patient(path: Path) -> Patient:
     """Load and validate a patient file; every problem is an InputError naming the field."""
     if path.suffix.lower() == ".json":  # a FHIR Bundle (issue 15), or the same mapping as JSON

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from .body import bmi as body_mass_index
 from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
@@ -62,7 +63,7 @@ def check_record(patient: Patient, age_years: int) -> None:
         if (bound.min is not None and value < bound.min) or (bound.max is not None and value > bound.max):
             problem = f"implausible for an adult (age {age_years}): outside {_range(bound)} ({bound.source})"
             raise InputError(field, format_quantity(value), problem)
-    bmi = float((patient.weight / patient.height**2).to("kg/m**2").magnitude)
+    bmi = body_mass_index(patient.height, patient.weight)
     bound = adult.bmi
     outside = (bound.min is not None and bmi < float(bound.min)) or (bound.max is not None and bmi > float(bound.max))
     if outside and not (bound.confirmable and patient.measurements_confirmed):

@@ -241,6 +241,9 @@ class DoseLine(Frozen):
     diluent: str | None = None
     sequence: int | None = None
     round: bool = True
+    # Mesna is given as a percentage of the ifosfamide dose: when an organ-function band
+    # reduces the drug named here, this line follows by the same percent.
+    scales_with: str | None = None
     source: Sources
     note: str | None = None
 
@@ -328,7 +331,7 @@ class Regimen(Frozen):
     cycle_note: str | None = None
     cycles: Annotated[int, Field(ge=1)] | None = None
     cycle_numbers: Days | None = None  # e.g. course A of hyper-CVAD is given in cycles 1, 3, 5, 7
-    drugs: Annotated[tuple[DoseLine, ...], Field(min_length=1)]
+    drugs: tuple[DoseLine, ...]  # at least one, except in a reference regimen nothing doses
     supportive: tuple[Supportive, ...] = ()
     criteria_to_treat: tuple[Criterion, ...] = ()
     notes: tuple[str, ...] = ()
@@ -350,6 +353,12 @@ class Regimen(Frozen):
         return self
 
     def _problems(self) -> Iterator[InputError]:
+        if not self.drugs and self.status != "reference":
+            yield InputError("drugs", [], "at least one drug line (only a reference regimen may have none)")
+        named = {line.drug for line in self.drugs}
+        for index, line in enumerate(self.drugs):
+            if line.scales_with is not None and line.scales_with not in named:
+                yield InputError(f"drugs.{index}.scales_with", line.scales_with, "no such drug in this regimen")
         if (self.status == "reference") != (self.reference_reason is not None):
             problem = "required with, and only with, status reference"
             yield InputError("reference_reason", self.reference_reason or "", problem)

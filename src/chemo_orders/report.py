@@ -12,7 +12,7 @@ from .orderset import OrderSet
 from .regimen import ROUTE_DISPLAY, DoseLine, Regimen
 from .rules.indication import describe
 from .rules.labs import criterion_text
-from .units import format_number, format_quantity
+from .units import Q, format_number, format_quantity
 
 
 def days_text(days: tuple[int, ...]) -> str:
@@ -107,19 +107,26 @@ def regimens_text(regimens: list[Regimen]) -> str:
     return "\n".join(rows)
 
 
-def dose_line_text(line: DoseLine) -> str:
-    dose = format_quantity(line.dose) if line.dose is not None else "see alternatives"
-    parts = [f"{drug_table().display_name(line.drug)} {dose}"]
-    if line.cap is not None:
-        parts.append(f"(max {format_quantity(line.cap)})")
-    parts.append(f"{ROUTE_DISPLAY[line.route]} days {days_text(line.days)}")
+def schedule_text(line: DoseLine, dose: Q | None, cap: Q | None, missing: str = "see alternatives") -> str:
+    """One drug line in words — drug, dose, cap, route and days, repeats, duration, cycles, who
+    for — one wording for ``show`` and for the FHIR export's text equivalents."""
+    parts = [drug_table().display_name(line.drug), format_quantity(dose) if dose is not None else missing]
+    if cap is not None:
+        parts.append(f"(max {format_quantity(cap)})")
+    parts.append(f"{ROUTE_DISPLAY[line.route]} on day{'s' if len(line.days) > 1 else ''} {days_text(line.days)}")
     if line.every is not None:
-        parts.append(f"every {format_quantity(line.every)} × {line.doses}")
+        parts.append(f"every {format_quantity(line.every)} × {line.doses} doses")
     if line.duration is not None:
         parts.append(f"over {format_quantity(line.duration)}")
     if line.cycles is not None:
-        parts.append(f"cycles {days_text(line.cycles)}")
-    text = " ".join(parts) + f"   [{', '.join(line.source)}]"
+        parts.append(f"in cycles {days_text(line.cycles)} only")
+    if line.only_when is not None:
+        parts.append(f"only when {line.only_when.describe()}")
+    return " ".join(parts)
+
+
+def dose_line_text(line: DoseLine) -> str:
+    text = schedule_text(line, line.dose, line.cap) + f"   [{', '.join(line.source)}]"
     for alt in line.alternatives:
         text += (
             f"\n      if {alt.when.describe()}: {format_quantity(alt.dose)}"

@@ -17,8 +17,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
+from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
 from .units import Q, format_number, format_quantity, format_unit, magnitude_in, quantity
@@ -32,13 +33,29 @@ class DrugRounding(Frozen):
     max_deviation_percent: Annotated[float, Field(gt=0, le=HOPA_MAX_DEVIATION_PERCENT)] | None = None
 
 
+def _canonical_drugs(value: object) -> object:
+    """Drug names as a pharmacy writes them (``CARBOplatin``, ``Paraplatin``) → generic names;
+    an unknown name is refused, never a rule that silently applies to nothing."""
+    from .drugs import drug_table
+
+    if not isinstance(value, dict):
+        return value
+    named: dict[str, object] = {}
+    for name, rule in value.items():
+        drug = drug_table().canonical(name, str(name))
+        if drug in named:
+            raise InputError(name, name, f"{drug} is given twice")
+        named[drug] = rule
+    return named
+
+
 class RoundingPolicy(Frozen):
     """An institution's rounding policy file (sample: ``samples/rounding-policy.yaml``)."""
 
     name: str
     source: str
     max_deviation_percent: Annotated[float, Field(gt=0, le=HOPA_MAX_DEVIATION_PERCENT)]
-    drugs: Annotated[dict[str, DrugRounding], Field(default_factory=dict)]
+    drugs: Annotated[dict[str, DrugRounding], BeforeValidator(_canonical_drugs), Field(default_factory=dict)]
 
 
 def load_policy(path: Path) -> RoundingPolicy:

@@ -116,9 +116,7 @@ def calculate(request: CalcRequest) -> OrderSet:
     return build(patient, regimen, request.settings.options(cycle), request.acknowledgements, input_bytes)
 
 
-def verify_prescription(
-    patient: Path, prescription: Path, settings: DoseSettings, tolerance: float
-) -> Verification:
+def verify_prescription(patient: Path, prescription: Path, settings: DoseSettings, tolerance: float) -> Verification:
     """An independent recalculation of someone else's prescription."""
     from .verify import load_and_verify
 

@@ -61,6 +61,7 @@ DIM_ACTIVITY = ureg.get_dimensionality("[biological_activity]")
 DIM_TIME = ureg.get_dimensionality("[time]")
 DIM_AUC = AUC_UNIT.dimensionality
 
+
 def unit_powers(quantity: Q) -> dict[str, float]:
     """The quantity's units and their exponents: ``mg/m**2 -> {"milligram": 1, "meter": -2}``."""
     return {name: float(cast(float, power)) for name, power in quantity._units.items()}

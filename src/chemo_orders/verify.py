@@ -27,7 +27,7 @@ from .drugs import drug_table
 from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
-from .orderset import OrderSet, build
+from .orderset import Acknowledgement, OrderSet, build
 from .patient import Patient
 from .regimen import ROUTE_SYNONYMS, DoseLine, Route, load_regimen
 from .rounding import HOPA_MAX_DEVIATION_PERCENT, RoundingPolicy, deviation_percent
@@ -230,14 +230,21 @@ def _check(dose: PrescribedDose, order: Order, allowed: Tolerance) -> LineResult
 
 
 def verify(
-    patient: Patient, prescription: Prescription, options: Options, tolerance_percent: float, input_text: bytes = b""
+    patient: Patient,
+    prescription: Prescription,
+    options: Options,
+    tolerance_percent: float,
+    input_text: bytes = b"",
+    acknowledgements: tuple[Acknowledgement, ...] = (),
 ) -> Verification:
+    """Recalculate independently and compare line by line; the preparer's acknowledgements of
+    holds (stored with an order) apply to the recalculation too."""
     regimen = load_regimen(prescription.regimen)
     doses = [
         dose.model_copy(update={"drug": drug_table().canonical(dose.drug, f"doses.{n}.drug")})
         for n, dose in enumerate(prescription.doses)
     ]
-    order_set = build(patient, regimen, options, input_text=input_text)
+    order_set = build(patient, regimen, options, acknowledgements, input_text)
     policy = options.policy
     overall = tolerance_for(tolerance_percent, policy)
     if order_set.stopped:

@@ -17,14 +17,13 @@ from .. import DISCLAIMER
 from ..diagnosis import DIAGNOSIS_NAMES
 from ..drugs import drug_table
 from ..regimen import ROUTE_DISPLAY, Alternative, DoseLine, Reference, Regimen
-from ..report import days_text
+from ..report import days_text, schedule_text
 from ..units import (
     DAY,
     DIM_AUC,
     DIM_TIME,
     Q,
     format_number,
-    format_quantity,
     format_unit,
     json_quantity,
     magnitude_in,
@@ -208,19 +207,7 @@ def line_timing(line: DoseLine) -> dict[str, Any]:
 
 
 def line_text(line: DoseLine, dose: Q | None, cap: Q | None) -> str:
-    parts = [drug_table().display_name(line.drug), format_quantity(dose) if dose is not None else "dose not defined"]
-    if cap is not None:
-        parts.append(f"(max {format_quantity(cap)})")
-    parts.append(f"{ROUTE_DISPLAY[line.route]} on day{'s' if len(line.days) > 1 else ''} {days_text(line.days)}")
-    if line.every is not None:
-        parts.append(f"every {format_quantity(line.every)} × {line.doses} doses")
-    if line.duration is not None:
-        parts.append(f"over {format_quantity(line.duration)}")
-    if line.cycles is not None:
-        parts.append(f"in cycles {days_text(line.cycles)} only")
-    if line.only_when is not None:
-        parts.append(f"only when {line.only_when.describe()}")
-    return " ".join(parts)
+    return schedule_text(line, dose, cap, missing="dose not defined")
 
 
 def _entry(

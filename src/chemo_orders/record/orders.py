@@ -408,6 +408,7 @@ def verify(database: Database, request: VerifyRequest) -> VerifyOutcome:
 def _check_prescription(order: Order, request: VerifyRequest) -> Check:
     """chemo_orders.verify against the stored inputs (the pinned regimen must be the library's)."""
     from ..models import validate
+    from ..orderset import Acknowledgement as Ack
     from ..verify import Prescription
     from ..verify import verify as recalculate
     from .calculation import options_from_json, parse_patient, parse_yaml, patient_with_basis, regimen_text
@@ -434,8 +435,9 @@ def _check_prescription(order: Order, request: VerifyRequest) -> Check:
         parse_patient(order.patient_file, f"order {order.id}"), Basis.from_json(json.loads(order.basis_json))
     )
     options = options_from_json(json.loads(order.options_json))
+    acknowledged = tuple(Ack(a.rule, a.reason) for a in order.acknowledgements)
     return recalculate(
-        patient, prescription, options, request.tolerance_percent, order.patient_file + request.prescribed
+        patient, prescription, options, request.tolerance_percent, order.patient_file + request.prescribed, acknowledged
     )
 
 

@@ -51,8 +51,12 @@ class HistoryContraindication(Rule):
                         continue
                     severity = rule.severity if covered else "hold"
                     after = f" with {rule.after}" if rule.after else ""
-                    given = f" ({event.drug}{', ' + event.date.isoformat() if event.date else ''})" if event.drug else ""
-                    message = f"{drug}: history of {event.condition}{given}; contraindicated after {rule.condition}{after}"
+                    given = (
+                        f" ({event.drug}{', ' + event.date.isoformat() if event.date else ''})" if event.drug else ""
+                    )
+                    message = (
+                        f"{drug}: history of {event.condition}{given}; contraindicated after {rule.condition}{after}"
+                    )
                     if unclear:
                         message += " (the history does not say which drug: a pharmacist must confirm)"
                     if rule.note:

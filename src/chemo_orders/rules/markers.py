@@ -79,7 +79,9 @@ MRK002 = LineageRestricted(
 
 def _population_sources(ctx: Context, attribute: str) -> tuple[str, ...]:
     """The citations behind a population threshold in the regimen's indications."""
-    keys = [k for i in ctx.regimen.indications if getattr(i.population, attribute) is not None for k in i.population.source]
+    keys = [
+        k for i in ctx.regimen.indications if getattr(i.population, attribute) is not None for k in i.population.source
+    ]
     return tuple(ctx.regimen.references[k].citation for k in dict.fromkeys(keys) if k in ctx.regimen.references)
 
 
