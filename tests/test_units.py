@@ -96,3 +96,8 @@ def test_formatted_numbers_never_trail_or_lead_bare(value: float) -> None:
     if "." in text:
         assert not text.endswith("0") and not text.endswith(".")
     assert float(text.replace(",", "")) == pytest.approx(value, abs=0.00006)
+
+
+def test_format_number_prints_values_beyond_decimal_precision() -> None:
+    # An implausible height of 1e24 cm must still print in the message that refuses it.
+    assert format_number(1e24) == "1,000,000,000,000,000,000,000,000"

@@ -9,7 +9,7 @@ strict grammar and builds quantities from the pre-parsed units of its own spelli
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -98,7 +98,11 @@ _SUPER = {2: "²", 3: "³"}
 
 def format_number(value: float | Decimal, decimals: int = 4) -> str:
     """``1500 -> "1,500"``, ``2.0 -> "2"``, ``0.5 -> "0.5"``: ISMP number style."""
-    exact = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    number = Decimal(str(value))
+    # quantize() needs every digit within the context's precision (28): 1e24 with 4 decimals
+    # has 29, and an implausible value must still be printable in the message refusing it.
+    precision = max(28, number.adjusted() + decimals + 2)
+    exact = number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP, context=Context(prec=precision))
     if exact == 0:
         exact = Decimal(0)
     text = f"{exact:,f}"
