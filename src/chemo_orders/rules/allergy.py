@@ -7,6 +7,7 @@ covers every member, and brands and spellings were canonicalised when the file w
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from ..drugs import drug_table
 from .base import Context, Finding, Rule
@@ -19,22 +20,55 @@ def _drugs(ctx: Context) -> list[str]:
     return sorted(set(names))
 
 
+# History conditions that are allergies: a label contraindication "after hypersensitivity to X"
+# is checked against the allergy list too (an allergy to pegaspargase and calaspargase pegol).
+ALLERGIC_CONDITIONS = frozenset({"hypersensitivity", "anaphylaxis"})
+
+
+def _overlap(first: str, second: str) -> bool:
+    """Whether two drug-or-group names share a drug (``platinum`` and ``carboplatin`` do)."""
+    table = drug_table()
+    return bool(table.members(first) & table.members(second))
+
+
 class DocumentedAllergy(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         table = drug_table()
         for drug in _drugs(ctx):
             for allergy in ctx.patient.allergies:
-                if allergy.drug is None or drug not in table.members(allergy.drug):
+                if allergy.drug is None:
                     continue
-                via = "" if allergy.drug == drug else f" (class {allergy.drug})"
-                alternative = table.get(drug).on_allergy
-                yield self.finding(
-                    "block",
-                    f"{drug}: documented allergy to {allergy.describe()}{via}",
-                    drug=drug,
-                    references=tuple(table.cite(alternative.source)) if alternative else self.references,
-                    use_instead=f"{alternative.alternative} (cited alternative)" if alternative else None,
-                )
+                if drug in table.members(allergy.drug):
+                    via = "" if allergy.drug == drug else f" (class {allergy.drug})"
+                    yield self.finding(
+                        "block",
+                        f"{drug}: documented allergy to {allergy.describe()}{via}",
+                        drug=drug,
+                        **self._alternative(drug, allergy.drug),
+                    )
+                    continue
+                for rule in table.get(drug).contraindicated_after:
+                    if rule.condition in ALLERGIC_CONDITIONS and rule.after and _overlap(allergy.drug, rule.after):
+                        yield self.finding(
+                            rule.severity,
+                            f"{drug}: documented allergy to {allergy.describe()}; the label contraindicates "
+                            f"{drug} after {rule.condition} to {rule.after}",
+                            drug=drug,
+                            references=tuple(table.cite(rule.source)),
+                        )
+                        break
+
+    def _alternative(self, drug: str, allergen: str) -> dict[str, Any]:
+        """The cited alternative, unless the allergy covers it too (an allergy to all asparaginases)."""
+        table = drug_table()
+        alternative = table.get(drug).on_allergy
+        if alternative is None:
+            return {"references": self.references}
+        refs = tuple(table.cite(alternative.source))
+        named = table.lookup(alternative.alternative.split(" (")[0]) or table.lookup(alternative.alternative)
+        if named is not None and named in table.members(allergen):
+            return {"references": refs, "use_instead": f"not {alternative.alternative}: the allergy covers it too"}
+        return {"references": refs, "use_instead": f"{alternative.alternative} (cited alternative)"}
 
 
 class HistoryContraindication(Rule):
@@ -45,7 +79,7 @@ class HistoryContraindication(Rule):
                 for event in ctx.patient.history:
                     if event.condition != rule.condition:
                         continue
-                    covered = rule.after is None or (event.drug is not None and event.drug in table.members(rule.after))
+                    covered = rule.after is None or (event.drug is not None and _overlap(event.drug, rule.after))
                     unclear = rule.after is not None and event.drug is None
                     if not covered and not unclear:
                         continue
