@@ -7,6 +7,7 @@ findings but exposes no orders, so no output format can print a dose that must n
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -96,9 +97,9 @@ def build(
         if not ack.reason.strip():
             raise InputError("--reason", ack.reason, "an acknowledgement needs a reason")
     calculation = calculate_regimen(patient, regimen, options)
-    if regimen.status == "active" and not calculation.orders and not calculation.missing:
-        problem = f"{regimen.name} gives this patient no drugs in cycle {options.cycle}"
-        raise InputError("--cycle", options.cycle, problem)
+    if regimen.status == "reference":
+        # Nothing is calculated from a regimen whose doses no source confirms: REG001 says why.
+        calculation = dataclasses.replace(calculation, orders=(), missing=())
     adjusted = adjust(calculation, patient, regimen, options, frozenset(a.code for a in acknowledgements))
     context = Context(patient, regimen, adjusted.calculation, options, adjusted.verdicts)
     findings = tuple(run_rules(context))
@@ -108,6 +109,12 @@ def build(
             raise InputError("--acknowledge", ack.code, "block-level findings cannot be overridden")
         if not raised & {"hold", "warn"}:
             raise InputError("--acknowledge", ack.code, "no hold or warning with this code to acknowledge")
+    # Indicated, nothing stops it, and still nothing to give: the cycle is the problem (a
+    # regimen not meant for the patient is blocked by its rule above instead).
+    stopped = any(f.severity in ("block", "hold") for f in findings)
+    if regimen.status == "active" and not calculation.orders and not calculation.missing and not stopped:
+        problem = f"{regimen.name} gives this patient no drugs in cycle {options.cycle}"
+        raise InputError("--cycle", options.cycle, problem)
     digest = hashlib.sha256(input_text).hexdigest()[:16]
     return OrderSet(
         patient, regimen, options, adjusted.calculation, findings, acknowledgements, digest, adjusted.omitted

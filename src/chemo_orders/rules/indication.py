@@ -11,12 +11,17 @@ from .sources import KANTARJIAN_2000, KEWALRAMANI_2004, THOMAS_2010
 
 
 def indication_references(regimen: Regimen) -> tuple[str, ...]:
-    """The regimen's own primary references: where its indication comes from."""
-    return tuple(
-        ref.citation + (f". PMID {ref.pmid}" if ref.pmid else "") + (f". doi:{ref.doi}" if ref.doi else "")
-        for ref in regimen.references.values()
-        if ref.level == "primary"
-    )
+    """The regimen's own references for its indication: the primary ones (trial papers), else the
+    label and guideline ones, never another regimen's papers."""
+    for levels in (("primary",), ("label", "guideline"), ("secondary",)):
+        found = tuple(
+            ref.citation + (f". PMID {ref.pmid}" if ref.pmid else "") + (f". doi:{ref.doi}" if ref.doi else "")
+            for ref in regimen.references.values()
+            if ref.level in levels
+        )
+        if found:
+            return found
+    return ()
 
 
 def describe(indication: Indication) -> str:

@@ -11,6 +11,14 @@ from .sources import BLINATUMOMAB_LABEL, INOTUZUMAB_LABEL, NELARABINE_LABEL, THO
 
 # Thomas 2010: rituximab was given in ALL only when CD20 was expressed on >= 20% of blasts.
 CD20_THRESHOLD_PERCENT = 20.0
+# "CD22-positive" (the inotuzumab label) made operational: Alliance A041703 (NCT03739814)
+# enrolled "CD22+ (>= 20% of blasts)". Used where a regimen file states no threshold of its own.
+CD22_THRESHOLD_PERCENT = 20.0
+ALLIANCE_A041703 = (
+    "Wieduwilt MJ, et al. Chemotherapy-free treatment with inotuzumab ozogamicin and blinatumomab for older "
+    "adults with newly diagnosed, Ph-negative, CD22-positive B-cell ALL: Alliance A041703. J Clin Oncol "
+    "2023;41(16_suppl):7006 (abstract): eligibility 'CD22+ (>=20% of blasts)'. NCT03739814"
+)
 
 
 class RituximabNeedsCd20(Rule):
@@ -113,27 +121,18 @@ class Cd22ForInotuzumab(Rule):
         drugs = sorted({line.drug for line in ctx.regimen.drugs if line.drug == "inotuzumab ozogamicin"})
         if not drugs:
             return
-        thresholds = [i.population.cd22_percent_min for i in ctx.regimen.indications]
-        known = [t for t in thresholds if t is not None]
+        stated = [i.population.cd22_percent_min for i in ctx.regimen.indications]
+        known = [t for t in stated if t is not None]
+        needed = min(known) if known else CD22_THRESHOLD_PERCENT
+        refs = _population_sources(ctx, "cd22_percent_min") if known else (ALLIANCE_A041703, INOTUZUMAB_LABEL)
         cd22 = ctx.patient.markers.cd22_percent
-        refs = _population_sources(ctx, "cd22_percent_min") or self.references
-        if known:
-            needed = min(known)
-            if cd22 is None or cd22 < needed:
-                got = "not given (markers.cd22_percent)" if cd22 is None else f"{cd22:g}%"
-                yield self.finding(
-                    "block",
-                    f"inotuzumab ozogamicin needs CD22 on ≥ {needed:g}% of blasts; CD22 {got}",
-                    drug=drugs[0],
-                    references=refs,
-                )
-        elif cd22 is None or cd22 <= 0:
-            got = "not given (markers.cd22_percent)" if cd22 is None else "0%"
+        if cd22 is None or cd22 < needed:
+            got = "not given (markers.cd22_percent)" if cd22 is None else f"{cd22:g}%"
             yield self.finding(
                 "block",
-                f"inotuzumab ozogamicin is for CD22-positive ALL; CD22 {got}",
+                f"inotuzumab ozogamicin needs CD22 on ≥ {needed:g}% of blasts; CD22 {got}",
                 drug=drugs[0],
-                references=self.references,
+                references=refs or self.references,
             )
 
 
@@ -177,12 +176,13 @@ MRK004 = Cd22ForInotuzumab(
     name="cd22-for-inotuzumab",
     severity="block",
     what="Blocks inotuzumab ozogamicin when CD22 is not given or below the regimen's cited threshold (indication "
-    "population cd22_percent_min), or when CD22 is 0 % where the regimen states none.",
+    "population cd22_percent_min), else below 20 % of blasts (the label's 'CD22-positive' as Alliance A041703 "
+    "defined it).",
     why="Inotuzumab is an anti-CD22 antibody-drug conjugate: without the target it gives hepatotoxicity and "
     "veno-occlusive disease risk for no benefit.",
     example="Inotuzumab ozogamicin for relapsed B-ALL with CD22 on 0 % of blasts.",
     use_instead="Measure CD22; blinatumomab (CD19) or chemotherapy when CD22 is absent.",
-    references=(INOTUZUMAB_LABEL,),
+    references=(INOTUZUMAB_LABEL, ALLIANCE_A041703),
 )
 
 MRK005 = MrdThreshold(
