@@ -13,6 +13,7 @@ from helpers import make_patient, options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chemo_orders.changes import parse_change
 from chemo_orders.orderset import build
 from chemo_orders.regimen import Regimen, all_regimens, load_regimen, load_regimen_file
 from chemo_orders.rules import RULES
@@ -33,7 +34,8 @@ def regimen_for(name: str) -> Regimen:
 def test_rule_case(case: dict[str, Any]) -> None:
     regimen = regimen_for(case["regimen"])
     patient = make_patient(**case["patient"])
-    order_set = build(patient, regimen, options(cycle=case.get("cycle", regimen.first_cycle())))
+    changes = tuple(parse_change(c["change"], c["reason"]) for c in case.get("changes", ()))
+    order_set = build(patient, regimen, options(cycle=case.get("cycle", regimen.first_cycle())), changes=changes)
     raised = {f.severity for f in order_set.findings if f.rule == case["rule"]}
     if case["expect"] == "none":
         assert not raised, [f.message for f in order_set.findings if f.rule == case["rule"]]

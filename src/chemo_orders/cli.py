@@ -77,6 +77,14 @@ def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = Fals
         help="acknowledge a warn-level finding (repeat; pair each with --reason)",
     )
     parser.add_argument("--reason", action="append", default=[], metavar="TEXT")
+    parser.add_argument(
+        "--change",
+        action="append",
+        default=[],
+        metavar="DRUG=CHANGE",
+        help="change a final dose: DRUG=-20%%, DRUG=600mg or DRUG@ROUTE=… (repeat; pair each with --change-reason)",
+    )
+    parser.add_argument("--change-reason", action="append", default=[], metavar="TEXT")
 
 
 def _add_dose_options(parser: argparse.ArgumentParser) -> None:
@@ -157,7 +165,7 @@ def settings_from(args: argparse.Namespace) -> DoseSettings:
 
 
 def order_set_from(args: argparse.Namespace) -> OrderSet:
-    from .service import CalcRequest, acknowledgements, calculate
+    from .service import CalcRequest, acknowledgements, calculate, dose_changes
 
     request = CalcRequest(
         patient=args.patient,
@@ -165,6 +173,7 @@ def order_set_from(args: argparse.Namespace) -> OrderSet:
         cycle=args.cycle,
         settings=settings_from(args),
         acknowledgements=acknowledgements(args.acknowledge, args.reason),
+        changes=dose_changes(args.change, args.change_reason),
     )
     return calculate(request)
 
@@ -187,6 +196,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
         if args.patient is not None or args.html is not None:
             raise InputError("usage", "render", "with --batch, give no PATIENT and no --html")
+        if args.change:
+            raise InputError("--change", args.change[0], "a dose change is for one patient: not with --batch")
         regimens = tuple(r.strip() for r in (args.regimen or "").split(",") if r.strip())
         return render_batch(
             RenderBatch(args.batch, args.output, settings_from(args), regimens, args.cycle, args.jobs, args.paper)

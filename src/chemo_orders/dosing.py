@@ -195,6 +195,17 @@ class Modification:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A prescriber's or pharmacist's change applied to one order (:mod:`chemo_orders.changes`)."""
+
+    requested: str  # as asked: "-20%" or "600 mg"
+    reason: str
+    percent: float  # the changed dose as a percent of ``before``
+    before: Q  # the final dose before the change (after any organ-function band)
+    standard: Q  # the full, unmodified dose
+
+
+@dataclass(frozen=True)
 class Order:
     """One calculated drug line of an order set."""
 
@@ -211,6 +222,7 @@ class Order:
     administrations: int
     notes: tuple[str, ...] = field(default=())
     modification: Modification | None = None  # a renal/hepatic/cardiac band applied to final
+    change: Change | None = None  # a prescriber's change applied after the bands (DOS003)
 
     @property
     def drug(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import DISCLAIMER, __version__
 from .body import BSA_FORMULAS, COCKCROFT_GAULT_CITATION
+from .changes import DoseChange, apply_changes
 from .dosing import Calculation, Options, Order, calculate_regimen
 from .drugs import drug_table
 from .errors import InputError
@@ -41,6 +42,7 @@ class OrderSet:
     acknowledgements: tuple[Acknowledgement, ...]
     input_hash: str
     omitted: tuple[Order, ...] = ()  # lines a band's "omit" removed (shown, never ordered)
+    changes: tuple[DoseChange, ...] = ()  # the prescriber's changes asked for (applied to orders)
 
     @property
     def blocked(self) -> bool:
@@ -82,11 +84,14 @@ def build(
     options: Options,
     acknowledgements: tuple[Acknowledgement, ...] = (),
     input_text: bytes = b"",
+    changes: tuple[DoseChange, ...] = (),
 ) -> OrderSet:
-    """Calculate, apply the organ-function bands, run every rule, and check the acknowledgements.
+    """Calculate, apply the organ-function bands and then the prescriber's changes, run every
+    rule, and check the acknowledgements.
 
     An acknowledgement names a hold or a warning and carries a reason; acknowledging a rule
     whose band reduced or omitted a dose keeps the full dose (the reason prints on the order).
+    A change acts on the dose the order would print (after the bands); see :mod:`.changes`.
     """
     regimen.check_cycle(options.cycle)
     if regimen.status != "reference" and not regimen.lines_for_cycle(options.cycle):
@@ -101,7 +106,8 @@ def build(
         # Nothing is calculated from a regimen whose doses no source confirms: REG001 says why.
         calculation = dataclasses.replace(calculation, orders=(), missing=())
     adjusted = adjust(calculation, patient, regimen, options, frozenset(a.code for a in acknowledgements))
-    context = Context(patient, regimen, adjusted.calculation, options, adjusted.verdicts)
+    changed = apply_changes(adjusted.calculation, changes, options)
+    context = Context(patient, regimen, changed, options, adjusted.verdicts)
     findings = tuple(run_rules(context))
     for ack in acknowledgements:
         raised = {f.severity for f in findings if f.rule == ack.code}
@@ -116,9 +122,7 @@ def build(
         problem = f"{regimen.name} gives this patient no drugs in cycle {options.cycle}"
         raise InputError("--cycle", options.cycle, problem)
     digest = hashlib.sha256(input_text).hexdigest()[:16]
-    return OrderSet(
-        patient, regimen, options, adjusted.calculation, findings, acknowledgements, digest, adjusted.omitted
-    )
+    return OrderSet(patient, regimen, options, changed, findings, acknowledgements, digest, adjusted.omitted, changes)
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -163,12 +167,30 @@ def order_json(order: Order) -> dict[str, Any]:
             "source": change.source,
             "full": json_quantity(change.full),
         }
+    if order.change is not None:
+        applied = order.change
+        data["changed"] = {
+            "rule": "DOS003",
+            "change": applied.requested,
+            "reason": applied.reason,
+            "percent": round(applied.percent, 2),
+            "before": json_quantity(applied.before),
+            "standard": json_quantity(applied.standard),
+        }
     data["sources"] = list(line.source)
     return data
 
 
 def to_json(order_set: OrderSet) -> dict[str, Any]:
-    """The ``calc --json`` contract (design §5), with extra fields added, never renamed."""
+    """The ``calc --json`` contract (design §5), with extra fields added, never renamed.
+    ``changes`` appears only when a change was asked for (stored records stay comparable)."""
+    data = _to_json(order_set)
+    if order_set.changes:
+        data["changes"] = [c.as_json() for c in order_set.changes]
+    return data
+
+
+def _to_json(order_set: OrderSet) -> dict[str, Any]:
     body = order_set.calculation.body
     patient, regimen = order_set.patient, order_set.regimen
     return {

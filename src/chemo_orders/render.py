@@ -21,7 +21,7 @@ from .drugs import drug_table
 from .orderset import Acknowledgement, OrderSet, calc_record
 from .pdf import pdf_from_html, templates_dir
 from .regimen import ROUTE_DISPLAY, regimen_paths
-from .report import days_text
+from .report import change_text, days_text
 from .rules.labs import criterion_text, show
 from .rules.route import INTRATHECAL_LABEL, VINCA_LABEL
 from .units import format_number, format_quantity
@@ -129,13 +129,18 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def _modification_text(order: Order) -> str:
+    """The organ-function band and the prescriber's change, each as the order prints it."""
+    parts = []
     change = order.modification
-    if change is None:
-        return ""
-    return (
-        f"{change.rule} dose modification: full dose {format_quantity(change.full)} × "
-        f"{format_number(change.percent)}% = {format_quantity(order.final)} ({change.band}). Source: {change.source}"
-    )
+    if change is not None:
+        full = order.final if order.change is None else order.change.before
+        parts.append(
+            f"{change.rule} dose modification: full dose {format_quantity(change.full)} × "
+            f"{format_number(change.percent)}% = {format_quantity(full)} ({change.band}). Source: {change.source}"
+        )
+    if order.change is not None:
+        parts.append(change_text(order))
+    return " ".join(parts)
 
 
 def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None = None) -> DocumentView:

@@ -7,6 +7,7 @@ from typing import Any
 from . import DISCLAIMER
 from .body import BSA_FORMULAS
 from .diagnosis import DIAGNOSIS_NAMES
+from .dosing import Order
 from .drugs import drug_table
 from .orderset import OrderSet
 from .regimen import ROUTE_DISPLAY, DoseLine, Regimen
@@ -56,6 +57,8 @@ def calc_text(order_set: OrderSet) -> str:
                     f"    {change.rule}: {format_number(change.percent)}% of {format_quantity(change.full)} "
                     f"({change.band}); source: {change.source}"
                 )
+            if order.change is not None:
+                lines.append(f"    {change_text(order)}")
             for note in order.notes:
                 lines.append(f"    {note}")
     others = [f for f in order_set.findings if f not in order_set.blocking]
@@ -68,6 +71,18 @@ def calc_text(order_set: OrderSet) -> str:
         lines.append(f"OMITTED {drug_table().display_name(order.drug)}: removed by a dose-modification band")
     lines += ["", DISCLAIMER]
     return "\n".join(lines)
+
+
+def change_text(order: Order) -> str:
+    """A prescriber's change as every output prints it: what was asked, from what, and why."""
+    change = order.change
+    if change is None:
+        return ""
+    return (
+        f"DOS003 prescriber's change {change.requested}: {format_quantity(change.before)} → "
+        f"{format_quantity(order.final)} ({format_number(change.percent, 1)}%; standard "
+        f"{format_quantity(change.standard)}). Reason: {change.reason}"
+    )
 
 
 def blocked_lines(order_set: OrderSet, references: bool = True) -> list[str]:

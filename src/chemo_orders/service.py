@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import InputError
 
 if TYPE_CHECKING:
+    from .changes import DoseChange
     from .dosing import Options
     from .options import Approach
     from .orderset import Acknowledgement, OrderSet
@@ -79,6 +80,7 @@ class CalcRequest:
     cycle: int | None = None
     settings: DoseSettings = field(default_factory=DoseSettings)
     acknowledgements: tuple[Acknowledgement, ...] = ()
+    changes: tuple[DoseChange, ...] = ()  # a prescriber's dose changes, each with its reason
 
 
 def load_patient_input(source: PatientSource) -> tuple[Patient, bytes]:
@@ -103,6 +105,15 @@ def acknowledgements(codes: list[str], reasons: list[str]) -> tuple[Acknowledgem
     return tuple(Acknowledgement(code.strip().upper(), reason) for code, reason in zip(codes, reasons, strict=True))
 
 
+def dose_changes(changes: list[str], reasons: list[str]) -> tuple[DoseChange, ...]:
+    """Pairs of --change DRUG=-20% (or DRUG=600mg) and --change-reason TEXT (one reason each)."""
+    from .changes import parse_change
+
+    if len(changes) != len(reasons):
+        raise InputError("--change-reason", len(reasons), f"give one --change-reason per --change ({len(changes)})")
+    return tuple(parse_change(text, reason) for text, reason in zip(changes, reasons, strict=True))
+
+
 def calculate(request: CalcRequest) -> OrderSet:
     """Doses, modifications and findings for one request (no output written)."""
     from .orderset import build
@@ -113,7 +124,8 @@ def calculate(request: CalcRequest) -> OrderSet:
     if request.cycle is not None and request.cycle < 1:
         raise InputError("--cycle", request.cycle, "expected a whole number from 1")
     cycle = request.cycle if request.cycle is not None else regimen.first_cycle()
-    return build(patient, regimen, request.settings.options(cycle), request.acknowledgements, input_bytes)
+    options = request.settings.options(cycle)
+    return build(patient, regimen, options, request.acknowledgements, input_bytes, request.changes)
 
 
 def verify_prescription(patient: Path, prescription: Path, settings: DoseSettings, tolerance: float) -> Verification:

@@ -133,6 +133,7 @@ def patient_with_basis(patient: Patient, basis: Basis) -> Patient:
 def rebuild(order: Order) -> OrderSet:
     """Recalculate a stored order from its stored inputs (pinned regimen text, the record's
     contribution as it was then) and check that it gives the stored calc record."""
+    from ..changes import from_json
     from ..orderset import Acknowledgement, build, to_json
 
     source = f"order {order.id}"
@@ -141,7 +142,9 @@ def rebuild(order: Order) -> OrderSet:
     )
     regimen = parse_regimen(order.regimen_text, f"{source} regimen {order.regimen_id} v{order.regimen_version}")
     acks = tuple(Acknowledgement(a.rule, a.reason) for a in order.acknowledgements)
-    order_set = build(patient, regimen, options_from_json(json.loads(order.options_json)), acks, order.patient_file)
+    changes = tuple(from_json(c) for c in json.loads(order.changes_json)["changes"]) if order.changes_json else ()
+    options = options_from_json(json.loads(order.options_json))
+    order_set = build(patient, regimen, options, acks, order.patient_file, changes)
     stored = json.loads(order.calc_json)
     again = to_json(order_set)
     changed = sorted(k for k in set(stored) | set(again) if k != "engine" and stored.get(k) != again.get(k))

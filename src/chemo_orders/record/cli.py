@@ -77,6 +77,13 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today)")
     p.add_argument("--acknowledge", action="append", default=[], metavar="CODE", help="repeat; one --reason each")
     p.add_argument("--reason", action="append", default=[], metavar="TEXT")
+    p.add_argument("--change", action="append", default=[], metavar="DRUG=CHANGE", help="DRUG=-20%% or DRUG=600mg")
+    p.add_argument("--change-reason", action="append", default=[], metavar="TEXT", help="one per --change")
+    p.add_argument(
+        "--no-carry-forward",
+        action="store_true",
+        help="do not take the changes of this patient's last verified or released order of the regimen",
+    )
     p = orders.add_parser("verify", parents=[database, user, as_json], help="second pharmacist's verification")
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
     p.add_argument("--prescribed", type=Path, help="an independently written prescription to recalculate")
@@ -175,6 +182,7 @@ def cmd_orders(args: argparse.Namespace) -> int:
 
 
 def _prepare_request(args: argparse.Namespace) -> PrepareRequest:
+    from ..service import dose_changes
     from .orders import PrepareRequest
 
     if len(args.acknowledge) != len(args.reason):
@@ -187,6 +195,8 @@ def _prepare_request(args: argparse.Namespace) -> PrepareRequest:
         cycle=args.cycle,
         on=args.date,
         acknowledgements=tuple(zip(args.acknowledge, args.reason, strict=True)),
+        changes=dose_changes(args.change, args.change_reason),
+        carry_forward=not args.no_carry_forward,
     )
 
 
@@ -338,6 +348,11 @@ def order_text(record: OrderRecord) -> str:
             lines.append(f"  {finding['severity'].upper()} {finding['rule']}: {finding['message']}")
     for rule, reason in record.acknowledgements:
         lines.append(f"  ACKNOWLEDGED {rule}: {reason}")
+    changes = record.changes or {}
+    for change in changes.get("changes", []):
+        lines.append(f"  CHANGED {change['drug']} {change['change']}: {change['reason']}")
+    if changes.get("carried_forward"):
+        lines.append(f"  changes carried forward from order {changes['carried_forward']['order_id']}")
     return "\n".join(lines)
 
 

@@ -12,6 +12,10 @@ runs (the engine stays a pure function of its inputs):
   fits), added to the patient file's own ``prior_cumulative`` (what was given elsewhere).
 * ``previous_weight``: the weight the last released order was dosed on (WGT001's baseline);
   the patient file's value only when the record has none.
+* dose changes: the last verified or released order of the same patient id and regimen
+  passes its prescriber's changes (each with its reason) to the next ``prepare``, for the
+  drugs this cycle gives, unless the request changes that drug itself or asks for none to
+  be carried; the order says what was carried under ``carried_forward``.
 
 Per patient serialisation: PostgreSQL locks the patient's row (``SELECT … FOR UPDATE``),
 SQLite takes its write lock up front (``BEGIN IMMEDIATE``). Every change and its audit event
@@ -46,8 +50,10 @@ from .tables import (
 from .users import find_user, require_role
 
 if TYPE_CHECKING:
+    from ..changes import DoseChange
     from ..orderset import OrderSet
     from ..patient import Patient
+    from ..regimen import Regimen
     from ..render import DocumentView
     from ..verify import Verification as Check
 
@@ -78,6 +84,8 @@ class PrepareRequest:
     cycle: int | None = None
     on: dt.date | None = None
     acknowledgements: tuple[tuple[str, str], ...] = ()  # (rule code, reason)
+    changes: tuple[DoseChange, ...] = ()  # the prescriber's dose changes asked for now
+    carry_forward: bool = True  # take the last verified/released order's changes for other drugs
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,7 @@ class OrderRecord:
     cancelled_by: str | None = None
     cancelled_at: dt.datetime | None = None
     cancel_reason: str | None = None
+    changes: dict[str, Any] | None = None  # {"changes": […], "carried_forward": {…} | None}
 
     def as_json(self) -> dict[str, Any]:
         def when(value: dt.datetime | None) -> str | None:
@@ -140,6 +149,8 @@ class OrderRecord:
             "cancelled_at": when(self.cancelled_at),
             "cancel_reason": self.cancel_reason,
             "acknowledgements": [{"rule": r, "reason": why} for r, why in self.acknowledgements],
+            "changes": (self.changes or {}).get("changes", []),
+            "carried_forward": (self.changes or {}).get("carried_forward"),
             "record": self.basis,
             "calc": self.calc,
         }
@@ -269,8 +280,10 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
         require_role(user, PREPARERS, "preparing an order")
         row = _lock_patient(session, patient)
         basis = read_basis(session, patient.id)
+        carried_from, carried = _carried(session, request, patient.id, regimen, cycle)
+        changes = request.changes + carried
         order_set = build(
-            patient_with_basis(patient, basis), regimen, options_from_json(options), acks, request.patient_file
+            patient_with_basis(patient, basis), regimen, options_from_json(options), acks, request.patient_file, changes
         )
         calc = to_json(order_set)
         if calc["status"] != "ok":
@@ -288,6 +301,7 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
             options_json=audit.canonical(options),
             basis_json=audit.canonical(basis.as_json()),
             calc_json=dumps(calc),
+            changes_json=_changes_json(changes, carried_from, carried),
             prepared_by=user.id,
             prepared_at=audit.now(),
             acknowledgements=[Acknowledgement(rule=a.code, reason=a.reason) for a in acks],
@@ -313,13 +327,49 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
                 "version": regimen.version,
                 "cycle": order.cycle,
                 "acknowledged": [{"rule": a.code, "why": a.reason} for a in acks],
-            },
+            }
+            | ({"changes": [c.as_json() for c in changes]} if changes else {}),
             order_id=order.id,
             rows=(row, order),
         )
         return _record(session, order.id)
 
     return _audited(database, request.user, "prepare", None, work)
+
+
+def _carried(
+    session: Session, request: PrepareRequest, patient_id: str, regimen: Regimen, cycle: int
+) -> tuple[int | None, tuple[DoseChange, ...]]:
+    """The last verified or released order's changes for the drugs of this cycle that the
+    request does not change itself (none when the request says not to carry them)."""
+    from ..changes import from_json
+
+    if not request.carry_forward:
+        return None, ()
+    last = session.execute(
+        select(Order.id, Order.changes_json)
+        .where(
+            Order.patient_id == patient_id, Order.regimen_id == regimen.id, Order.state.in_(("verified", "released"))
+        )
+        .order_by(Order.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last[1] is None:
+        return None, ()
+    given = {line.drug for line in regimen.lines_for_cycle(cycle)}
+    asked = {c.drug for c in request.changes}
+    stored = json.loads(last[1])["changes"]
+    carried = tuple(c for c in map(from_json, stored) if c.drug in given and c.drug not in asked)
+    return (int(last[0]), carried) if carried else (None, ())
+
+
+def _changes_json(
+    changes: tuple[DoseChange, ...], carried_from: int | None, carried: tuple[DoseChange, ...]
+) -> str | None:
+    if not changes:
+        return None
+    forward = None if carried_from is None else {"order_id": carried_from, "changes": [c.as_json() for c in carried]}
+    return audit.canonical({"changes": [c.as_json() for c in changes], "carried_forward": forward})
 
 
 def _creatinine_mg_dl(patient: Patient) -> float | None:
@@ -531,6 +581,7 @@ def _record(session: Session, order_id: int) -> OrderRecord:
         cancelled_by=order.canceller.name if order.canceller else None,
         cancelled_at=order.cancelled_at,
         cancel_reason=order.cancel_reason,
+        changes=json.loads(order.changes_json) if order.changes_json else None,
     )
 
 

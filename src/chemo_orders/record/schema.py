@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 
 from .db import Database, connect, resolve_url
 
-HEAD = "0002"
+HEAD = "0003"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 

@@ -123,6 +123,7 @@ class Order(Base):
     options_json: Mapped[str] = mapped_column(Text)
     basis_json: Mapped[str] = mapped_column(Text)  # what the record added to the inputs
     calc_json: Mapped[str] = mapped_column(Text)  # the calc record, byte for byte as produced
+    changes_json: Mapped[str | None] = mapped_column(Text)  # dose changes applied, and what was carried forward
     prepared_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     prepared_at: Mapped[dt.datetime]
     released_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -6,7 +6,7 @@ from .age import AGE001
 from .allergy import ALG001, HIS001
 from .base import Context, Finding, Rule
 from .cardiac import CAR001
-from .dose import DOS001, DOS002
+from .dose import DOS001, DOS002, DOS003
 from .hepatic import HEP001
 from .indication import IND001, IND002
 from .labs import LAB001
@@ -32,6 +32,7 @@ RULES: tuple[Rule, ...] = (
     HIS001,
     DOS001,
     DOS002,
+    DOS003,
     REN001,
     HEP001,
     CAR001,

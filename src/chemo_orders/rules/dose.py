@@ -1,4 +1,4 @@
-"""DOS001 and DOS002: caps that changed a dose, and lifetime anthracycline exposure."""
+"""DOS001-DOS003: caps that changed a dose, lifetime anthracycline exposure, and a prescriber's changes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ..dosing import Order
 from ..drugs import drug_table
 from ..units import format_number, format_quantity
 from .base import Context, Finding, Rule
-from .sources import CALVERT_1989, FDA_CARBOPLATIN_2010
+from .sources import CALVERT_1989, FDA_CARBOPLATIN_2010, MGB_CHEMO_ORDER_ENTRY
 
 # Design §6 (DOS002): warn when 80 % of the lifetime limit is reached. No source in the drug
 # table states a warning fraction (drugs.yaml anthracycline_limits note); the project's own.
@@ -102,6 +102,28 @@ class CumulativeAnthracycline(Rule):
                 yield self.finding("warn", text + f" (≥ {WARN_FRACTION:.0%})", drug=order.drug, references=refs)
 
 
+class DoseChanged(Rule):
+    """Every prescriber's change, with its reason; one that raises the dose is held."""
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        for order in ctx.calculation.orders:
+            change = order.change
+            if change is None:
+                continue
+            text = (
+                f"{order.drug} changed {change.requested} to {format_quantity(order.final)} "
+                f"({format_number(change.percent, 1)}% of {format_quantity(change.before)}; "
+                f"standard {format_quantity(change.standard)}): {change.reason}"
+            )
+            if order.final > change.standard:
+                yield self.finding("hold", text + "; above the standard dose", drug=order.drug)
+            elif order.final > change.before:
+                band = order.modification.rule if order.modification is not None else "band"
+                yield self.finding("hold", text + f"; above the {band}-modified dose", drug=order.drug)
+            else:
+                yield self.finding("info", text, drug=order.drug)
+
+
 DOS001 = DoseCapApplied(
     code="DOS001",
     name="dose-cap-applied",
@@ -128,4 +150,22 @@ DOS002 = CumulativeAnthracycline(
     "730 mg/m² doxorubicin equivalents against 550.",
     use_instead="A non-anthracycline regimen or cardio-oncology review.",
     references=tuple(drug_table().sources[k] for k in ("feijen-2019", "esc-2022", "doxorubicin-us-label")),
+)
+
+DOS003 = DoseChanged(
+    code="DOS003",
+    name="dose-changed",
+    severity="info / hold",
+    what="Reports every dose a prescriber or pharmacist changed (--change DRUG=-20% or DRUG=600mg, each with "
+    "--change-reason): the change, the dose before it, the standard dose and the reason. A change that raises the "
+    "dose above the dose before it (above the standard dose, or above a renal/hepatic/cardiac band's modified "
+    "dose) is a hold. A change above the line's cap is refused outright (exit 2).",
+    why="Order-entry practice lets a dose be lowered with a reason but treats a dose above the standard as an "
+    "exception someone must stand behind; raising a band-reduced dose back would undo the band without "
+    "acknowledging it.",
+    example="Cyclophosphamide 1000 mg changed +10% to 1100 mg 'tolerated cycle 1 well': held; changed -20% to "
+    "800 mg 'grade 4 neutropenia in cycle 1': info, printed with the reason.",
+    use_instead="Lower the dose, or acknowledge the hold with --acknowledge DOS003 --reason TEXT after review "
+    "(to restore a band-reduced dose, acknowledge the band's rule instead).",
+    references=(MGB_CHEMO_ORDER_ENTRY,),
 )

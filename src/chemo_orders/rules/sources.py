@@ -62,3 +62,10 @@ BLINATUMOMAB_LABEL = (
     "Blinatumomab (Blincyto) US prescribing information: CD19-positive B-cell precursor ALL in first or second "
     "complete remission with minimal residual disease greater than or equal to 0.1%"
 )
+MGB_CHEMO_ORDER_ENTRY = (
+    "Mass General Brigham Clinical Help, chemotherapy order entry: 'Restrictions to Editing Chemo Orders' "
+    "(increases to standard dose amounts are exception orders; a decreased dose can be restored to the standard) "
+    "and 'Dose Modifications' (changes by percent or amount; type a reason; the new dose cannot be greater than "
+    "the standard). https://clinicalhelp.mgb.org/orderEntry/overviewChemoRestrictionsEditing.htm, "
+    "https://clinicalhelp.mgb.org/orderEntry/orderChemo9playerDoseMods.htm (SECONDARY; institutional practice)"
+)

@@ -369,6 +369,7 @@ def prepare_order(ctx: Ctx) -> Response:
         user=ctx.me.name,
         cycle=_cycle(form.cycle),
         acknowledgements=form.acks,
+        carry_forward=False,  # the page shows no dose changes yet: prepare exactly what it showed
     )
     try:
         record = prepare(ctx.database, request)
