@@ -175,3 +175,22 @@ def test_prepare_carries_the_last_verified_orders_changes_forward(record: Databa
     assert third["carried_forward"] is None and final(third["calc"], "doxorubicin")["changed"]["change"] == "-10%"
     fresh = prepare(record, dataclasses.replace(prepare_request(), carry_forward=False)).as_json()
     assert fresh["changes"] == [] and "changed" not in final(fresh["calc"], "doxorubicin")
+
+
+def test_verification_recalculates_with_the_prescribers_changes() -> None:
+    """A correctly changed dose is not a discrepancy: verify applies the order's changes too."""
+    from helpers import make_patient, options
+
+    from chemo_orders.changes import parse_change
+    from chemo_orders.verify import Prescription, verify
+
+    patient = make_patient(labs={"anc": "2 x10^9/L", "platelets": "150 x10^9/L", "bilirubin": "0.5 mg/dL"})
+    # R-ICE etoposide 100 mg/m² × 1.972 m² = 197 mg; −20 % = 157.6 → 158 mg
+    prescription = Prescription.model_validate(
+        {"regimen": "r-ice", "cycle": 1, "doses": [{"drug": "etoposide", "day": 1, "dose": "158 mg"}]}
+    )
+    change = (parse_change("etoposide=-20%", "grade 3 mucositis last cycle"),)
+    without = verify(patient, prescription, options(), 5)
+    assert next(line for line in without.lines if line.drug == "etoposide").verdict != "ok"
+    checked = verify(patient, prescription, options(), 5, changes=change)
+    assert next(line for line in checked.lines if line.drug == "etoposide").verdict == "ok"

@@ -211,3 +211,14 @@ def test_verification_honours_the_preparers_acknowledgement() -> None:
     checked = verify(patient, prescription, options(), 5, acknowledgements=ack)
     assert checked.order_set.status == "ok"
     assert next(line for line in checked.lines if line.drug == "cyclophosphamide").verdict == "ok"
+
+
+def test_verification_expects_the_band_reduced_dose() -> None:
+    """ICE at CrCl 49.8 mL/min: etoposide 80 % = 158 mg is what a verifier expects, not 197 mg."""
+    from chemo_orders.verify import Prescription, verify
+
+    prescription = Prescription.model_validate(
+        {"regimen": "ice", "cycle": 1, "doses": [{"drug": "etoposide", "day": 1, "dose": "158 mg"}]}
+    )
+    checked = verify(make_patient(serum_creatinine="1.8 mg/dL"), prescription, options(), 5)
+    assert next(line for line in checked.lines if line.drug == "etoposide" and line.day == 1).verdict == "ok"

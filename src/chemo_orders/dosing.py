@@ -239,7 +239,13 @@ class Order:
 
     @property
     def expected(self) -> Q:
-        """The calculated dose after any cap, before rounding: what a verifier recalculates."""
+        """The calculated dose after any cap, before rounding: what a verifier recalculates.
+
+        A dose deliberately changed — by an organ-function band or a prescriber's change with
+        its reason — is expected as ordered: that change is the recalculation's result too.
+        """
+        if self.modification is not None or self.change is not None:
+            return self.final
         if self.cap is not None and self.calculated > self.cap:
             return self.cap.to(self.calculated.units)
         return self.calculated

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from .changes import DoseChange
 from .dosing import Options, Order
 from .drugs import drug_table
 from .errors import InputError
@@ -236,15 +237,17 @@ def verify(
     tolerance_percent: float,
     input_text: bytes = b"",
     acknowledgements: tuple[Acknowledgement, ...] = (),
+    changes: tuple[DoseChange, ...] = (),
 ) -> Verification:
     """Recalculate independently and compare line by line; the preparer's acknowledgements of
-    holds (stored with an order) apply to the recalculation too."""
+    holds and the prescriber's dose changes (stored with an order, each with its reason) apply
+    to the recalculation too."""
     regimen = load_regimen(prescription.regimen)
     doses = [
         dose.model_copy(update={"drug": drug_table().canonical(dose.drug, f"doses.{n}.drug")})
         for n, dose in enumerate(prescription.doses)
     ]
-    order_set = build(patient, regimen, options, acknowledgements, input_text)
+    order_set = build(patient, regimen, options, acknowledgements, input_text, changes)
     policy = options.policy
     overall = tolerance_for(tolerance_percent, policy)
     if order_set.stopped:

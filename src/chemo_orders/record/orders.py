@@ -485,9 +485,18 @@ def _check_prescription(order: Order, request: VerifyRequest) -> Check:
         parse_patient(order.patient_file, f"order {order.id}"), Basis.from_json(json.loads(order.basis_json))
     )
     options = options_from_json(json.loads(order.options_json))
+    from ..changes import from_json
+
     acknowledged = tuple(Ack(a.rule, a.reason) for a in order.acknowledgements)
+    changes = tuple(from_json(c) for c in json.loads(order.changes_json)["changes"]) if order.changes_json else ()
     return recalculate(
-        patient, prescription, options, request.tolerance_percent, order.patient_file + request.prescribed, acknowledged
+        patient,
+        prescription,
+        options,
+        request.tolerance_percent,
+        order.patient_file + request.prescribed,
+        acknowledged,
+        changes,
     )
 
 
