@@ -194,3 +194,18 @@ def test_verification_recalculates_with_the_prescribers_changes() -> None:
     assert next(line for line in without.lines if line.drug == "etoposide").verdict != "ok"
     checked = verify(patient, prescription, options(), 5, changes=change)
     assert next(line for line in checked.lines if line.drug == "etoposide").verdict == "ok"
+
+
+def test_mesna_follows_a_prescribers_ifosfamide_change() -> None:
+    """R-ICE: ifosfamide −25 % (9,860 → 7,395 → 7,400 mg); mesna, 100 % of the ifosfamide dose, follows."""
+    from helpers import make_patient, options
+
+    from chemo_orders.changes import parse_change
+    from chemo_orders.orderset import build
+    from chemo_orders.regimen import load_regimen
+
+    patient = make_patient(labs={"anc": "2 x10^9/L", "platelets": "150 x10^9/L", "bilirubin": "0.5 mg/dL"})
+    change = (parse_change("ifosfamide=-25%", "neurotoxicity last cycle"),)
+    result = build(patient, load_regimen("r-ice"), options(), changes=change)
+    finals = {o.drug: float(o.final.magnitude) for o in result.orders}
+    assert finals["ifosfamide"] == 7400 and finals["mesna"] == 7400

@@ -115,7 +115,29 @@ def apply_changes(calculation: Calculation, changes: Sequence[DoseChange], optio
         indexes = _lines_for(change, orders)
         for index in indexes:
             orders[index] = _apply(orders[index], change, options)
-    return dataclasses.replace(calculation, orders=tuple(orders))
+    return dataclasses.replace(calculation, orders=tuple(_follow(orders, options)))
+
+
+def _follow(orders: list[Order], options: Options) -> list[Order]:
+    """A line given as a percentage of a changed drug (mesna with ifosfamide) changes with it."""
+    leaders = {o.drug: o for o in orders if o.change is not None}
+    followed = []
+    for order in orders:
+        leader = leaders.get(order.line.scales_with or "")
+        if leader is None or leader.change is None or order.change is not None:
+            followed.append(order)
+            continue
+        factor = leader.final.magnitude / leader.change.before.to(leader.final.units).magnitude
+        new = quantity(order.final.magnitude * factor, order.final.units)
+        if order.line.round:
+            new = round_dose(order.drug, new, order.cap, options.policy).value
+        standard = order.modification.full if order.modification is not None else order.final
+        percent = float(new.magnitude / order.final.magnitude * 100)
+        requested = f"follows {leader.drug}"
+        applied = Change(requested, leader.change.reason, percent, order.final, standard)
+        text = f"{order.calculation}; {requested} ({leader.change.reason}) = {format_quantity(new)}"
+        followed.append(dataclasses.replace(order, final=new, calculation=text, change=applied))
+    return followed
 
 
 def _lines_for(change: DoseChange, orders: list[Order]) -> list[int]:
