@@ -351,3 +351,43 @@ def test_api_regimens_and_options(site: tuple[TestClient, str, str]) -> None:
     first_misfit = next(i for i, o in enumerate(options) if not o["fits"])
     assert all(o["fits"] for o in options[:first_misfit]) and not any(o["fits"] for o in options[first_misfit:])
     assert next(o for o in options if o["regimen"] == "r-ice")["rules"] == ["IND002"]
+
+
+def test_a_dose_change_needs_a_reason_shows_its_arithmetic_and_holds_above_standard(
+    site: tuple[TestClient, str, str],
+) -> None:
+    client = site[0]
+    token = sign_in(client, "pam")
+    new_patient(client, token)
+    headers = {"HX-Request": "true"}
+    # cyclophosphamide 300 mg/m² × 1.765 m² = 529.5 → 530 mg; −20 % = 424 mg
+    change = {"change_key": "cyclophosphamide@IV", "change_value": "-20%"}
+    no_reason = client.post(
+        "/patients/MRN-H1/doses", data={**order_form(token, "r-hyper-cvad-a"), **change}, headers=headers
+    )
+    assert "needs a reason" in no_reason.text
+    reduced = client.post(
+        "/patients/MRN-H1/doses",
+        data={**order_form(token, "r-hyper-cvad-a"), **change, "change_reason": "grade 4 neutropenia"},
+        headers=headers,
+    ).text
+    assert "424 mg" in reduced and "grade 4 neutropenia" in reduced and "−106 mg, −20%" in reduced
+    above = client.post(
+        "/patients/MRN-H1/doses",
+        data={
+            **order_form(token, "r-hyper-cvad-a"),
+            "change_key": "cyclophosphamide@IV",
+            "change_value": "+10%",
+            "change_reason": "protocol amendment",
+        },
+        headers=headers,
+    ).text
+    assert "DOS003" in above and "Acknowledge" in above
+    prepared = client.post(
+        "/patients/MRN-H1/orders",
+        data={**order_form(token, "r-hyper-cvad-a"), **change, "change_reason": "grade 4 neutropenia"},
+        follow_redirects=False,
+    )
+    assert prepared.status_code == 303
+    order = client.get(prepared.headers["location"]).text
+    assert "424 mg" in order and "grade 4 neutropenia" in order

@@ -78,9 +78,12 @@ def change_text(order: Order) -> str:
     change = order.change
     if change is None:
         return ""
+    difference = order.final - change.before.to(order.final.units)
+    sign = "+" if difference.magnitude >= 0 else "−"
     return (
         f"DOS003 prescriber's change {change.requested}: {format_quantity(change.before)} → "
-        f"{format_quantity(order.final)} ({format_number(change.percent, 1)}%; standard "
+        f"{format_quantity(order.final)} ({sign}{format_quantity(abs(difference))}, "
+        f"{sign}{format_number(abs(change.percent - 100), 1)}%; standard "
         f"{format_quantity(change.standard)}). Reason: {change.reason}"
     )
 

@@ -13,13 +13,18 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import RedirectResponse, Response
 
+from ..changes import DoseChange, parse_change
+from ..drugs import drug_table
 from ..errors import InputError
 from ..record import patients as store
 from ..record.orders import BlockedPrepare, PrepareRequest, list_orders, prepare, read_basis
+from ..regimen import ROUTE_DISPLAY
+from ..units import format_quantity
 from . import forms
 from .pages import Ctx, Urls, message_page, render
 
@@ -185,6 +190,7 @@ class OrderForm:
     acks: tuple[tuple[str, str], ...] = ()
     reason: str = ""  # typed for the hold shown now
     acknowledge: str = ""  # the hold's code when the Acknowledge button sent the form
+    changes: tuple[tuple[str, str, str], ...] = ()  # (drug@route, "-20%" or "600 mg", reason)
 
     @classmethod
     def initial(cls, data: dict[str, Any] | None, regimen: str = "") -> OrderForm:
@@ -195,6 +201,10 @@ class OrderForm:
     def read(cls, ctx: Ctx) -> OrderForm:
         codes, reasons = ctx.fields("ack"), ctx.fields("ack_reason")
         acks = tuple((c.strip().upper(), r) for c, r in zip(codes, reasons, strict=False) if c.strip() and r.strip())
+        keys, values, why = ctx.fields("change_key"), ctx.fields("change_value"), ctx.fields("change_reason")
+        changes = tuple(
+            (k.strip(), v.strip(), r.strip()) for k, v, r in zip_longest(keys, values, why, fillvalue="") if v.strip()
+        )
         return cls(
             ctx.field("regimen").strip(),
             ctx.field("cycle").strip(),
@@ -202,7 +212,20 @@ class OrderForm:
             acks,
             ctx.field("reason"),
             ctx.field("acknowledge").strip().upper(),
+            changes,
         )
+
+    def dose_changes(self) -> tuple[DoseChange, ...]:
+        """The typed changes, each with its required reason, by the strict grammar (exit-2 errors)."""
+        found = []
+        for key, value, reason in self.changes:
+            if not reason:
+                raise InputError(f"Why change {key.split('@')[0]}", value, "a dose change needs a reason")
+            found.append(parse_change(f"{key}={value}", reason))
+        return tuple(found)
+
+    def value_for(self, key: str) -> tuple[str, str]:
+        return next(((v, r) for k, v, r in self.changes if k == key), ("", ""))
 
 
 @dataclass(frozen=True)
@@ -217,6 +240,7 @@ class Doses:
     holding: FindingRow | None = None  # the first hold still to acknowledge
     reason_error: str = ""
     blocking: tuple[FindingRow, ...] = ()
+    lines: tuple[tuple[str, str, str], ...] = ()  # (drug@route, display name, dose before any change)
 
 
 def _cycle(text: str) -> int | None:
@@ -240,7 +264,9 @@ def calculate(ctx: Ctx, data: dict[str, Any], form: OrderForm) -> OrderSet:
         basis = read_basis(session, patient.id)
     acks = tuple(Acknowledgement(code, reason) for code, reason in form.acks)
     options = options_from_json(options_json(dt.date.today(), cycle))
-    return build(patient_with_basis(patient, basis), regimen, options, acks, store.file_bytes(data))
+    return build(
+        patient_with_basis(patient, basis), regimen, options, acks, store.file_bytes(data), form.dose_changes()
+    )
 
 
 def _with_measurements(entry: store.PatientEntry, form: OrderForm) -> dict[str, Any]:
@@ -258,7 +284,11 @@ def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
             reason_error = f"Acknowledging {form.acknowledge} needs a pharmacist"
         elif form.reason.strip():
             form = OrderForm(
-                form.regimen, form.cycle, form.measurements, (*form.acks, (form.acknowledge, form.reason.strip()))
+                form.regimen,
+                form.cycle,
+                form.measurements,
+                (*form.acks, (form.acknowledge, form.reason.strip())),
+                changes=form.changes,
             )
         else:
             reason_error = f"Reason: acknowledging {form.acknowledge} needs a reason"
@@ -268,6 +298,10 @@ def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
     except InputError as error:
         found = forms.field_for(error, forms.ORDER_MEASUREMENTS)
         name = found.name if found else ("cycle" if "cycle" in error.field else "regimen")
+        if error.field.startswith(("--change", "Why change")):
+            return Doses(
+                "error", form, problem=f"{error.field.removeprefix('--')}: {error.problem}", problem_field="change"
+            )
         label = found.label if found else name.capitalize()
         got = f" (got '{error.value}')" if error.value not in ("", None) else ""
         return Doses("error", form, problem=f"{label}: {error.problem}{got}", problem_field=name)
@@ -277,7 +311,19 @@ def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
         FindingRow(holding[0].severity, holding[0].rule, holding[0].name, holding[0].message) if holding else None
     )
     blocking = tuple(r for r in view.findings if r.severity == "block")
-    return Doses(order_set.status, form, view, holding=first_hold, reason_error=reason_error, blocking=blocking)
+    table = drug_table()
+    lines = tuple(
+        (
+            f"{o.drug}@{o.line.route}",
+            f"{table.display_name(o.drug)} ({ROUTE_DISPLAY[o.line.route]})",
+            format_quantity(o.change.before if o.change is not None else o.final),
+        )
+        for o in order_set.calculation.orders
+        if o.line.scales_with is None
+    )
+    return Doses(
+        order_set.status, form, view, holding=first_hold, reason_error=reason_error, blocking=blocking, lines=lines
+    )
 
 
 def patient_view(
@@ -362,16 +408,17 @@ def prepare_order(ctx: Ctx) -> Response:
     if data != entry.data:
         notices = _save(ctx, data)
         entry = _entry(ctx)
-    request = PrepareRequest(
-        patient_file=store.file_bytes(data),
-        patient_source="the workbench",
-        regimen_id=form.regimen,
-        user=ctx.me.name,
-        cycle=_cycle(form.cycle),
-        acknowledgements=form.acks,
-        carry_forward=False,  # the page shows no dose changes yet: prepare exactly what it showed
-    )
     try:
+        request = PrepareRequest(
+            patient_file=store.file_bytes(data),
+            patient_source="the workbench",
+            regimen_id=form.regimen,
+            user=ctx.me.name,
+            cycle=_cycle(form.cycle),
+            acknowledgements=form.acks,
+            changes=form.dose_changes(),
+            carry_forward=False,  # the page shows every change it applies: prepare exactly what it showed
+        )
         record = prepare(ctx.database, request)
     except BlockedPrepare as error:
         why = "; ".join(
