@@ -138,3 +138,14 @@ def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     assert len(problems) >= 2 and "colour" in joined and "route" in joined, problems
     problems = lint_one(tmp_path, changed(drugs=lines[:2]))
     assert any("beyond the 21-day cycle" in p for p in problems) and any("no such key" in p for p in problems)
+
+
+def test_clinical_line_problems_are_reported_even_when_the_schema_fails(tmp_path: Path) -> None:
+    lines = [
+        *GOOD["drugs"],
+        drug(drug="carboplatin", dose="AUC 500"),
+        drug(drug="vincristine", dose="2 mg", route="IT"),
+    ]
+    problems = lint_one(tmp_path, changed(drugs=lines, cycles="three"))
+    joined = "\n".join(problems)
+    assert "cycles" in joined and "above the largest cited carboplatin dose" in joined and "IV only" in joined

@@ -94,3 +94,22 @@ def test_byte_order_mark_and_crlf_are_accepted(tmp_path: Path, capsys: pytest.Ca
     path = tmp_path / "p.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + PATIENT.read_bytes().replace(b"\n", b"\r\n"))
     assert _calc(path, capsys)[0] == main(["calc", str(PATIENT), "--regimen", "r-ice", "--date", "2026-11-30"])
+
+
+@pytest.mark.parametrize("tagged", ["weight: !!float", "weight: !!int ''", "sex: !!bool", "birth_date: !!timestamp x"])
+def test_explicit_yaml_tags_with_odd_values_are_bad_input(
+    tmp_path: Path, tagged: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    field = tagged.split(":")[0]
+    text = "\n".join(tagged if line.startswith(f"{field}:") else line for line in PATIENT.read_text().splitlines())
+    path = tmp_path / "p.yaml"
+    path.write_text(text + "\n")
+    code, err = _calc(path, capsys)
+    assert code == 2 and "internal error" not in err
+
+
+def test_an_error_path_names_the_field_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(PATIENT.read_text() + "prior_cumulative: {doxorubicine: 50 mg/m2}\n")
+    code, err = _calc(path, capsys)
+    assert code == 2 and "prior_cumulative.doxorubicine:" in err and "prior_cumulative.prior_cumulative" not in err

@@ -220,7 +220,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         order_set = order_set_from(args)
         if order_set.stopped:
             print(calc_text(order_set))
-            print(f"Nothing written: {args.output} (blocked)", file=sys.stderr)
+            print(f"Nothing written: {args.output} ({order_set.status})", file=sys.stderr)
             return EXIT_BLOCKED
         html = render_html(build_view(order_set, args.paper))
         pdf = helper.render(html, calc_record(order_set))

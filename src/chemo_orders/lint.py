@@ -18,7 +18,7 @@ from .drugs import drug_table
 from .errors import InputError
 from .loader import read_yaml
 from .models import translate_all
-from .regimen import Regimen, dose_basis, regimen_paths
+from .regimen import DoseLine, Regimen, dose_basis, regimen_paths
 from .rules.route import intrathecal_problem, vinca_problem
 from .units import KG, M2, MG, Q, format_quantity
 
@@ -32,7 +32,10 @@ REFERENCE_WEIGHT = 70 * KG
 
 
 def _doses(regimen: Regimen, index: int) -> Iterator[tuple[str, Q]]:
-    line = regimen.drugs[index]
+    yield from _line_doses(regimen.drugs[index], index)
+
+
+def _line_doses(line: DoseLine, index: int) -> Iterator[tuple[str, Q]]:
     if line.dose is not None:
         yield f"drugs.{index}.dose", line.dose
     for number, alternative in enumerate(line.alternatives):
@@ -68,8 +71,16 @@ def _cycles(regimen: Regimen) -> list[int]:
 
 def dose_problems(regimen: Regimen) -> Iterator[tuple[str, str]]:
     """Unknown drugs, non-positive doses and caps, doses above the drug's cited maximum."""
+    return line_problems(list(enumerate(regimen.drugs)))
+
+
+def line_problems(lines: list[tuple[int, DoseLine]]) -> Iterator[tuple[str, str]]:
+    """The checks that need one drug line only: they still run when the file as a whole fails."""
     table = drug_table()
-    for index, line in enumerate(regimen.drugs):
+    for index, line in lines:
+        for problem in (vinca_problem(line), intrathecal_problem(line)):
+            if problem:
+                yield f"drugs.{index}.route", problem
         if line.drug not in table.drugs:
             canonical = table.lookup(line.drug)
             hint = f"; write {canonical!r}" if canonical else " (add it to drugs.yaml with its sources)"
@@ -81,7 +92,7 @@ def dose_problems(regimen: Regimen) -> Iterator[tuple[str, str]]:
         for where, cap in caps:
             if cap is not None and cap.magnitude <= 0:
                 yield where, f"cap must be positive (got {format_quantity(cap)})"
-        for where, dose in _doses(regimen, index):
+        for where, dose in _line_doses(line, index):
             if dose.magnitude <= 0:
                 yield where, f"dose must be positive (got {format_quantity(dose)})"
                 continue
@@ -130,10 +141,6 @@ def cycle_problems(regimen: Regimen) -> Iterator[tuple[str, str]]:
 def clinical_problems(regimen: Regimen) -> list[tuple[str, str]]:
     """(field path, problem) pairs for a regimen that parsed."""
     problems: list[tuple[str, str]] = []
-    for index, line in enumerate(regimen.drugs):
-        for problem in (vinca_problem(line), intrathecal_problem(line)):
-            if problem:
-                problems.append((f"drugs.{index}.route", problem))
     problems.extend(dose_problems(regimen))
     problems.extend(dict.fromkeys(cycle_problems(regimen)))  # one line per problem, not per cycle
     if regimen.cycles is not None and regimen.cycle_numbers is not None and max(regimen.cycle_numbers) > regimen.cycles:
@@ -152,8 +159,23 @@ def lint_file(path: Path) -> tuple[Regimen | None, list[str]]:
     try:
         regimen = Regimen.model_validate(data)
     except ValidationError as exc:
-        return None, [error.message for error in translate_all(exc, str(path))]
+        schema = [error.message for error in translate_all(exc, str(path))]
+        return None, schema + _clinical_despite_schema(data, path, schema)
     return regimen, [f"{path}: {field}: {problem}" for field, problem in clinical_problems(regimen)]
+
+
+def _clinical_despite_schema(data: dict[str, object], path: Path, reported: list[str]) -> list[str]:
+    """A file that fails its schema still gets the per-line clinical checks on the lines that
+    parse alone, so a reviewer sees every problem at once, not one error at a time."""
+    lines: list[tuple[int, DoseLine]] = []
+    raw = data.get("drugs")
+    for index, item in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            lines.append((index, DoseLine.model_validate(item)))
+        except (ValidationError, InputError, TypeError):
+            continue  # its own schema problem is already reported
+    found = [f"{path}: {field}: {problem}" for field, problem in line_problems(lines)]
+    return [line for line in found if line not in reported]
 
 
 def lint_paths(paths: list[Path]) -> list[str]:

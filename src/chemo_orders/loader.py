@@ -124,7 +124,8 @@ def parse_yaml(text: str, what: str, where: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputError(what, where, f"malformed YAML{at}") from None
-    except (ValueError, TypeError, RecursionError) as exc:  # a constructor refusing a value
+    except Exception as exc:  # PyYAML's constructors raise IndexError, KeyError, AttributeError … on
+        # explicit tags with odd values (`weight: !!float` with nothing after it): all bad input.
         raise InputError(what, where, f"malformed YAML ({exc.__class__.__name__})") from None
     if _size(data) > MAX_NODES:
         raise InputError(what, where, f"too many values (more than {MAX_NODES}, aliases expanded)")

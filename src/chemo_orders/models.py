@@ -80,7 +80,11 @@ def _translate(error: Any, cause: object, source: str) -> InputError:
     if isinstance(cause, InputError):
         # A model-level validator knows the field inside its model; the location says which model.
         if cause.field != "value" and not field.endswith(cause.field):
-            field = cause.field if field == "(top level)" else f"{field}.{cause.field}"
+            head, _, last = field.rpartition(".")
+            if cause.field.split(".")[0] == last:  # the validator already named this field
+                field = f"{head}.{cause.field}" if head else cause.field
+            else:
+                field = cause.field if field == "(top level)" else f"{field}.{cause.field}"
         return InputError(field, cause.value, cause.problem, source=source)
     problem = {
         "extra_forbidden": "unknown field",

@@ -137,9 +137,9 @@ def schedule_text(line: DoseLine, dose: Q | None, cap: Q | None, missing: str = 
     if line.duration is not None:
         parts.append(f"over {format_quantity(line.duration)}")
     if line.cycles is not None:
-        parts.append(f"in cycles {days_text(line.cycles)} only")
+        parts.append(f"in cycle{'s' if len(line.cycles) > 1 else ''} {days_text(line.cycles)}")
     if line.only_when is not None:
-        parts.append(f"only when {line.only_when.describe()}")
+        parts.append(f"(only when {line.only_when.describe()})")
     return " ".join(parts)
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ..loader import read_yaml
 from ..models import AnyQuantity, Frozen, validate
-from ..units import format_quantity
 from .base import Context, Finding, Rule
+from .labs import show
 
 
 class StandardRisk(Frozen):
@@ -42,9 +42,8 @@ class NciRiskGroup(Rule):
         if not criteria.age_min <= age < criteria.age_below:
             reasons.append(f"age {age} years (standard risk: {criteria.age_min:g} to < {criteria.age_below:g})")
         if wbc is not None and wbc >= criteria.wbc_at_diagnosis_below:
-            reasons.append(
-                f"WBC at diagnosis {format_quantity(wbc)} (standard risk: < {format_quantity(criteria.wbc_at_diagnosis_below)})"
-            )
+            limit = criteria.wbc_at_diagnosis_below
+            reasons.append(f"WBC at diagnosis {show(wbc)} (standard risk: < {show(limit)})")
         if reasons:
             yield self.finding(
                 "block",
