@@ -141,3 +141,14 @@ def test_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     fits = [o["fits"] for o in data["options"]]
     assert fits == sorted(fits, reverse=True)  # fitting regimens first
     assert all(g["references"] for g in data["guidance"])
+
+
+def test_an_unknown_ecog_does_not_withhold_the_older_adult_preference() -> None:
+    result = approach(
+        diagnosis="b-all",
+        disease_status="newly-diagnosed",
+        birth_date=None,
+        age=70,
+        markers={"cd20_percent": 5, "cd22_percent": 90, "philadelphia": "negative"},
+    )
+    assert "mini-hyper-cvd-ino" in preferred(result)

@@ -84,7 +84,9 @@ class When(Frozen):
             and (self.philadelphia is None or markers.philadelphia == self.philadelphia)
             and (self.nci_risk is None or nci_risk(patient, age) == self.nci_risk)
             and (self.ecog_min is None or (patient.ecog is not None and patient.ecog >= self.ecog_min))
-            and (self.ecog_max is None or (patient.ecog is not None and patient.ecog <= self.ecog_max))
+            # An unknown ECOG does not withhold a preference (fitness is the clinician's to judge;
+            # AGE001 holds when a recorded ECOG is above what the regimen was studied in).
+            and (self.ecog_max is None or patient.ecog is None or patient.ecog <= self.ecog_max)
         )
 
 
