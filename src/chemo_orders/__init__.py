@@ -3,6 +3,6 @@
 Decision support: requires independent verification by a pharmacist.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 DISCLAIMER = "Decision support: requires independent verification by a pharmacist."
