@@ -28,8 +28,7 @@ from .drugs import drug_table
 from .errors import InputError
 from .quantities import parse_quantity
 from .regimen import ROUTE_SYNONYMS
-from .rounding import round_dose
-from .units import Q, format_number, format_quantity, quantity
+from .units import Q, format_number, format_quantity
 
 _PERCENT = re.compile(r"^\s*([+-]\s*\d+(?:\.\d+)?)\s*%\s*$")
 _MAX_REASON = 500
@@ -128,9 +127,7 @@ def _follow(orders: list[Order], options: Options) -> list[Order]:
             followed.append(order)
             continue
         factor = leader.final.magnitude / leader.change.before.to(leader.final.units).magnitude
-        new = quantity(order.final.magnitude * factor, order.final.units)
-        if order.line.round:
-            new = round_dose(order.drug, new, order.cap, options.policy).value
+        new = order.scaled(factor, options)
         standard = order.modification.full if order.modification is not None else order.final
         percent = float(new.magnitude / order.final.magnitude * 100)
         requested = f"follows {leader.drug}"
@@ -173,9 +170,7 @@ def _apply(order: Order, change: DoseChange, options: Options) -> Order:
         new = change.dose.to(before.units)
     else:
         assert change.percent is not None
-        new = quantity(before.magnitude * (100 + change.percent) / 100, before.units)
-        if order.line.round:
-            new = round_dose(order.drug, new, order.cap, options.policy).value
+        new = order.scaled((100 + change.percent) / 100, options)
     ceiling = order.maximum
     if ceiling is not None and ceiling.dimensionality == new.dimensionality and new > ceiling:
         raise InputError(

@@ -237,6 +237,12 @@ class Order:
             return quantity(final.magnitude * len(self.line.days), _times_day(final.units))
         return quantity(final.magnitude * self.administrations, final.units)
 
+    def scaled(self, factor: float, options: Options) -> Q:
+        """The final dose × ``factor``, rounded the way this line is rounded: one arithmetic for a
+        band's percent, a prescriber's change and a line that follows another (mesna)."""
+        value = quantity(self.final.magnitude * factor, self.final.units)
+        return round_dose(self.drug, value, self.cap, options.policy).value if self.line.round else value
+
     @property
     def expected(self) -> Q:
         """The calculated dose after any cap, before rounding: what a verifier recalculates.

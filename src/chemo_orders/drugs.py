@@ -149,19 +149,19 @@ class DrugTable(Frozen):
             raise InputError(field, text, "unknown drug name (see drugs.yaml for the names known)")
         return found
 
+    def find_substance(self, text: str) -> str | None:
+        """A drug group (``platinum``) or a drug, as a person names an allergy or a past event."""
+        return _fold(text) if _fold(text) in self.groups else self.lookup(text)
+
     def canonical_substance(self, text: object, field: str) -> str:
-        """A drug or a drug group (``platinum``), as a person names an allergy or a past event."""
-        if isinstance(text, str) and _fold(text) in self.groups:
-            return _fold(text)
-        return self.canonical(text, field)
+        """:meth:`find_substance`, or exit 2 naming the field."""
+        found = self.find_substance(text) if isinstance(text, str) else None
+        return found if found is not None else self.canonical(text, field)
 
     def members(self, name: str) -> frozenset[str]:
         """The drugs a drug or group name covers: a group its members, a drug itself."""
         group = self.groups.get(name)
         return frozenset(group.drugs) if group is not None else frozenset({name})
-
-    def groups_of(self, drug: str) -> tuple[str, ...]:
-        return tuple(name for name, group in self.groups.items() if drug in group.drugs)
 
 
 _UNKNOWN = Drug(source=())

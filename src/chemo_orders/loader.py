@@ -101,14 +101,19 @@ def read_text(path: Path, what: str) -> str:
             data = stream.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(what, str(path), f"cannot read file ({exc.__class__.__name__})") from None
+    return decode(data, what, str(path))
+
+
+def decode(data: bytes, what: str, where: str) -> str:
+    """Bytes as text: at most MAX_BYTES, no NUL, UTF-8 (a byte-order mark allowed)."""
     if len(data) > MAX_BYTES:
-        raise InputError(what, str(path), f"too large (more than {MAX_BYTES} bytes)")
+        raise InputError(what, where, f"too large (more than {MAX_BYTES} bytes)")
     if b"\x00" in data:
-        raise InputError(what, str(path), "contains NUL bytes: not a text file")
+        raise InputError(what, where, "contains NUL bytes: not a text file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(what, str(path), "not UTF-8 text") from None
+        raise InputError(what, where, "not UTF-8 text") from None
 
 
 def parse_yaml(text: str, what: str, where: str) -> Any:

@@ -34,7 +34,6 @@ from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
 from .patient import Patient, creatinine_mg_dl
 from .regimen import Reference, Regimen, Route
-from .rounding import round_dose
 from .units import (
     MG_PER_DL,
     ML_PER_MIN,
@@ -44,7 +43,7 @@ from .units import (
     QuantityClass,
     format_number,
     format_quantity,
-    quantity,
+    format_value,
     ureg,
 )
 
@@ -64,7 +63,6 @@ _MEASURE_NAMES = {
     "lvef_percent": "LVEF",
 }
 _ULN_FIELDS = {"bilirubin": "bilirubin_uln", "ast": "ast_uln"}
-_UNCHECKED = "dose-modification bands not checked"
 
 
 class Limits(Frozen):
@@ -91,7 +89,8 @@ class Limits(Frozen):
         return True
 
     def describe(self) -> str:
-        parts = [f"{_LIMIT_WORDS[k]} {_show(getattr(self, k))}" for k in _LIMIT_WORDS if getattr(self, k) is not None]
+        given = [k for k in _LIMIT_WORDS if getattr(self, k) is not None]
+        parts = [f"{_LIMIT_WORDS[k]} {format_value(getattr(self, k))}" for k in given]
         parts += [
             f"{_LIMIT_WORDS[k]} {format_number(getattr(self, f'{k}_uln'))} × ULN"
             for k in _LIMIT_WORDS
@@ -217,6 +216,7 @@ class Verdict:
     message: str
     references: tuple[str, ...]
     drug: str
+    unchecked: str = ""  # why a table could not be checked (verdicts with one reason are merged)
 
 
 @dataclass(frozen=True)
@@ -275,9 +275,7 @@ def _follow(orders: list[Order], options: Options) -> list[Order]:
             followed.append(order)
             continue
         full = order.final
-        reduced = quantity(full.magnitude * leader.percent / 100, full.units)
-        if order.line.round:
-            reduced = round_dose(order.drug, reduced, order.cap, options.policy).value
+        reduced = order.scaled(leader.percent / 100, options)
         reduced = reduced if reduced.magnitude <= full.magnitude else full
         band = f"follows {order.line.scales_with} ({leader.band})"
         modification = Modification(leader.rule, leader.percent, band, leader.source, full)
@@ -291,28 +289,21 @@ def _follow(orders: list[Order], options: Options) -> list[Order]:
 
 def _merge_unchecked(verdicts: list[Verdict]) -> tuple[Verdict, ...]:
     """One "not checked" warning per rule and reason, naming every drug it concerns."""
-    merged: dict[tuple[str, str], list[Verdict]] = {}
-    kept: list[Verdict] = []
+    groups: dict[tuple[str, str], list[Verdict]] = {}
     for verdict in verdicts:
-        _, _, reason = verdict.message.partition(": ")
-        if verdict.severity == "warn" and reason.startswith(_UNCHECKED):
-            key = (verdict.rule, reason)
-            if key not in merged:
-                merged[key] = []
-                kept.append(verdict)
-            merged[key].append(verdict)
-        else:
-            kept.append(verdict)
-    out = []
-    for verdict in kept:
-        _, _, reason = verdict.message.partition(": ")
-        group = merged.get((verdict.rule, reason))
-        if group is None:
+        if verdict.unchecked:
+            groups.setdefault((verdict.rule, verdict.unchecked), []).append(verdict)
+    out: list[Verdict] = []
+    for verdict in verdicts:
+        if not verdict.unchecked:
             out.append(verdict)
             continue
+        group = groups.pop((verdict.rule, verdict.unchecked), None)
+        if group is None:
+            continue  # already merged into the first of its group
         drugs = ", ".join(dict.fromkeys(v.drug for v in group))
         refs = tuple(dict.fromkeys(r for v in group for r in v.references))
-        out.append(dataclasses.replace(verdict, message=f"{drugs}: {reason}", references=refs))
+        out.append(dataclasses.replace(verdict, message=f"{drugs}: {verdict.unchecked}", references=refs))
     return tuple(out)
 
 
@@ -332,8 +323,8 @@ def _evaluate(
     if value is None:
         if entry.measure != "lvef_percent":  # CAR001 itself reports a missing LVEF
             why = f"not available: {body.crcl_note}" if entry.measure == "crcl" else "not given"
-            message = f"{order.drug}: {_UNCHECKED} ({name} {why})"
-            yield Verdict(entry.rule, "warn", message, refs, order.drug), None, ""
+            reason = f"dose-modification bands not checked ({name} {why})"
+            yield Verdict(entry.rule, "warn", f"{order.drug}: {reason}", refs, order.drug, reason), None, ""
         return
     for band in entry.bands:
         missing = _missing_uln(entry.measure, band, patient) or (
@@ -350,7 +341,7 @@ def _evaluate(
             if second is None or not band.also.holds(second, _uln(band.also.measure, patient)):
                 continue
         band_refs = (table.cite(band.source),) if band.source else refs
-        value_text = f"{name} {_show(value)}"
+        value_text = f"{name} {format_value(value)}"
         where = f"band {band.describe()}"
         if band.also is not None:
             where += f" with {_MEASURE_NAMES[band.also.measure]} {band.also.describe()}"
@@ -396,9 +387,7 @@ def _reduce(
             )
         )
     full = order.final
-    reduced = quantity(full.magnitude * percent / 100, full.units)
-    if order.line.round:
-        reduced = round_dose(order.drug, reduced, order.cap, options.policy).value
+    reduced = order.scaled(percent / 100, options)
     if reduced.magnitude > full.magnitude:  # rounding must never undo a reduction
         reduced = full
     source = table.cite(band.source or entry.source)
@@ -446,7 +435,3 @@ def _compare(key: str, value: Q | float, limit: Q | float) -> bool:
     if key == "max":
         return bool(value <= limit)
     return bool(value < limit)
-
-
-def _show(value: object) -> str:
-    return format_quantity(value) if isinstance(value, QuantityClass) else format_number(float(value))  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from .patient import Patient
 from .regimen import Regimen, all_regimens
 from .rules.base import Finding
 from .rules.indication import indication_references
+from .rules.risk import risk_group
 
 # Rules whose findings say whether the regimen is meant for this patient at all; the others
 # (organ function, labs, weight, caps) concern this cycle's doses and do not change the fit.
@@ -82,7 +83,7 @@ class When(Frozen):
             and (self.age_below is None or age < self.age_below)
             and (self.cd20_percent_min is None or (markers.cd20_percent or -1) >= self.cd20_percent_min)
             and (self.philadelphia is None or markers.philadelphia == self.philadelphia)
-            and (self.nci_risk is None or nci_risk(patient, age) == self.nci_risk)
+            and (self.nci_risk is None or risk_group(patient, age) == self.nci_risk)
             and (self.ecog_min is None or (patient.ecog is not None and patient.ecog >= self.ecog_min))
             # An unknown ECOG does not withhold a preference (fitness is the clinician's to judge;
             # AGE001 holds when a recorded ECOG is above what the regimen was studied in).
@@ -113,19 +114,6 @@ class Guidance(Frozen):
 def guidance() -> Guidance:
     path = Path(__file__).with_name("guidance.yaml")
     return validate(Guidance, read_yaml(path, "guidance table"), str(path))
-
-
-def nci_risk(patient: Patient, age: int) -> str | None:
-    """NCI risk group of a child (None for adults, or when the WBC at diagnosis is unknown)."""
-    from .rules.risk import nci_risk as table
-
-    standard = table().standard
-    if age >= 18:
-        return None
-    wbc = patient.labs.wbc_at_diagnosis
-    if not standard.age_min <= age < standard.age_below or (wbc is not None and wbc >= standard.wbc_at_diagnosis_below):
-        return "high"
-    return "standard" if wbc is not None else None
 
 
 @dataclass(frozen=True)

@@ -135,9 +135,11 @@ def _substance(value: object, field: str, *, free_text: bool) -> tuple[str, str 
 
     text = clean_text(value, field, 200)
     table = drug_table()
-    found = table.lookup(text) or (text.lower() if text.lower() in table.groups else None)
-    if found is not None or not free_text:
-        return text, found or table.canonical_substance(text, field)
+    if not free_text:
+        return text, table.canonical_substance(text, field)
+    found = table.find_substance(text)
+    if found is not None:
+        return text, found
     import difflib  # only for unknown names
 
     near = difflib.get_close_matches(text.lower(), [*table.drugs, *table.groups], n=1, cutoff=0.75)
@@ -259,27 +261,23 @@ class Patient(Frozen):
         if self.birth_date is None and self.age is None:
             raise InputError("birth_date", "", "required field is missing (or give age)")
         if self.birth_date is not None:
-            dated = [("measured_on", self.measured_on)] + [
-                (f"history.{i}.date", event.date) for i, event in enumerate(self.history)
-            ]
-            for field, date in dated:
-                if date is not None and date < self.birth_date:
+            for field, date in self._dates():
+                if date < self.birth_date:
                     raise InputError(field, date.isoformat(), f"before birth_date {self.birth_date.isoformat()}")
         return self
 
-    def check_dates(self, on: dt.date) -> None:
-        """Measurements and events cannot postdate the order date they are used on."""
+    def _dates(self) -> list[tuple[str, dt.date]]:
+        """Every date in the file after the birth date, with the field it is in."""
         dated = [("measured_on", self.measured_on)] + [
             (f"history.{i}.date", event.date) for i, event in enumerate(self.history)
         ]
-        for field, date in dated:
-            if date is not None and date > on:
-                raise InputError(field, date.isoformat(), f"after the order date {on.isoformat()}")
+        return [(field, date) for field, date in dated if date is not None]
 
-    @property
-    def allergy_substances(self) -> tuple[str, ...]:
-        """The drugs and drug groups the patient is allergic to (free-text allergens omitted)."""
-        return tuple(a.drug for a in self.allergies if a.drug is not None)
+    def check_dates(self, on: dt.date) -> None:
+        """Measurements and events cannot postdate the order date they are used on."""
+        for field, date in self._dates():
+            if date > on:
+                raise InputError(field, date.isoformat(), f"after the order date {on.isoformat()}")
 
     def age_years(self, on: dt.date) -> int:
         """Completed years on ``on``; a stated ``age`` is used for de-identified files."""

@@ -18,7 +18,7 @@ from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
 from .patient import Patient
-from .units import QuantityClass, format_number, format_quantity
+from .units import QuantityClass, format_number, format_quantity, format_value
 
 ADULT_AGE = 18
 
@@ -76,7 +76,4 @@ def check_record(patient: Patient, age_years: int) -> None:
 
 
 def _range(bound: Bound) -> str:
-    def show(value: object) -> str:
-        return format_quantity(value) if hasattr(value, "magnitude") else format_number(float(value))  # type: ignore[arg-type]
-
-    return f"{show(bound.min)}-{show(bound.max)}"
+    return f"{format_value(bound.min)}-{format_value(bound.max)}"

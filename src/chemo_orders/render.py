@@ -22,9 +22,9 @@ from .orderset import Acknowledgement, OrderSet, calc_record
 from .pdf import pdf_from_html, templates_dir
 from .regimen import ROUTE_DISPLAY, regimen_paths
 from .report import change_text, days_text
-from .rules.labs import criterion_text, show
+from .rules.labs import criterion_text
 from .rules.route import INTRATHECAL_LABEL, VINCA_LABEL
-from .units import format_number, format_quantity
+from .units import format_number, format_quantity, format_value
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
         CriterionRow(
             c.lab + (f" ({c.note})" if c.note else ""),
             criterion_text(c),
-            show(getattr(patient.labs, c.lab)) if getattr(patient.labs, c.lab) is not None else "not given",
+            format_value(getattr(patient.labs, c.lab)) if getattr(patient.labs, c.lab) is not None else "not given",
         )
         for c in regimen.criteria_to_treat
     )

@@ -3,7 +3,7 @@
 An MRN containing U+202E (right-to-left override) printed as a different MRN on the PDF;
 terminal escape sequences in a name reached the terminal. Identifiers and names therefore
 refuse control, format (bidirectional overrides, zero-width characters), separator and
-private-use characters outright; text printed to a terminal from elsewhere is escaped.
+private-use characters outright; error messages escape what they quote (errors.excerpt).
 """
 
 from __future__ import annotations
@@ -35,10 +35,3 @@ def clean_text(value: object, field: str, max_length: int) -> str:
                 field, text, f"character U+{ord(char):04X} at position {position + 1} is not allowed (control or bidi)"
             )
     return text
-
-
-def terminal_safe(text: str) -> str:
-    """``text`` with every non-printable character shown as an escape, for a terminal."""
-    return "".join(
-        char if unicodedata.category(char) not in _REFUSED_CATEGORIES else f"\\u{ord(char):04x}" for char in text
-    )

@@ -150,6 +150,16 @@ def _format_quantity(magnitude: float, units: Any, decimals: int) -> str:
 _PLURAL = {"day": "days", "week": "weeks"}
 
 
+def format_value(value: object) -> str:
+    """A lab value, limit or threshold as printed: counts in x10^9/L, quantities ISMP-style,
+    plain numbers (LVEF %, ULN multiples) without trailing zeros."""
+    if isinstance(value, QuantityClass):
+        if value.dimensionality == PER_L.dimensionality:
+            return f"{format_number(value.to(PER_L).magnitude / 1e9, 2)} x10^9/L"
+        return format_quantity(value)
+    return format_number(value) if isinstance(value, float | int) else str(value)
+
+
 def json_quantity(quantity: Q, decimals: int = 4) -> dict[str, object]:
     """The JSON contract's ``{"value": 375, "unit": "mg/m**2"}`` (integers stay integers)."""
     exact = Decimal(str(float(quantity.magnitude))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)

@@ -95,10 +95,6 @@ class Terminology(Frozen):
         concept = self.hl7[name]
         return _coding(concept.system, concept.code, concept.display)
 
-    def loinc_coding(self, field: str) -> dict[str, Any]:
-        entry = self.loinc[field]
-        return _coding(self.systems["loinc"], entry.code, entry.display)
-
     def field_for_loinc(self, code: str) -> str | None:
         """The patient-file field a LOINC code carries, or None for codes we do not read."""
         return next((field for field, entry in self.loinc.items() if entry.code == code), None)

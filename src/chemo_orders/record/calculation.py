@@ -12,9 +12,6 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from ..errors import InputError
 from ..models import validate
 from ..units import KG, M2, MG, Q, magnitude_in, quantity, ureg
 from . import Refused
@@ -28,19 +25,14 @@ if TYPE_CHECKING:
     from .tables import Order
 
 MG_PER_M2 = MG / M2
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_yaml(data: bytes | str, what: str, source: str) -> Any:
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return yaml.load(text, Loader=_SAFE_LOADER)
-    except UnicodeDecodeError:
-        raise InputError(what, source, "not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(what, source, f"malformed YAML{where}") from None
+    """Stored or posted YAML through the same hardened loader as a file on disk."""
+    from ..loader import decode
+    from ..loader import parse_yaml as parse
+
+    return parse(decode(data, what, source) if isinstance(data, bytes) else data, what, source)
 
 
 def parse_patient(data: bytes, source: str) -> Patient:

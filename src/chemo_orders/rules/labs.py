@@ -5,19 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..regimen import Criterion
-from ..units import format_quantity
+from ..units import format_value as show
 from .base import Context, Finding, Rule
 from .sources import ASCO_ONS_2016
-
-
-def show(value: object) -> str:
-    from ..units import PER_L, QuantityClass, format_number
-
-    if isinstance(value, QuantityClass):
-        if value.dimensionality == PER_L.dimensionality:
-            return f"{format_number(value.to(PER_L).magnitude / 1e9, 2)} x10^9/L"
-        return format_quantity(value)
-    return f"{value:g}" if isinstance(value, float | int) else str(value)
 
 
 class CriteriaToTreat(Rule):

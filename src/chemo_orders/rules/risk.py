@@ -8,8 +8,9 @@ from pathlib import Path
 
 from ..loader import read_yaml
 from ..models import AnyQuantity, Frozen, validate
+from ..patient import Patient
+from ..units import format_value as show
 from .base import Context, Finding, Rule
-from .labs import show
 
 
 class StandardRisk(Frozen):
@@ -30,20 +31,36 @@ def nci_risk() -> NciRisk:
     return validate(NciRisk, read_yaml(path, "NCI risk table"), str(path))
 
 
+def high_risk_reasons(patient: Patient, age: int) -> list[str]:
+    """Why a child is NCI high risk (empty: standard risk, or not known without the WBC)."""
+    criteria = nci_risk().standard
+    wbc = patient.labs.wbc_at_diagnosis
+    reasons = []
+    if not criteria.age_min <= age < criteria.age_below:
+        reasons.append(f"age {age} years (standard risk: {criteria.age_min:g} to < {criteria.age_below:g})")
+    if wbc is not None and wbc >= criteria.wbc_at_diagnosis_below:
+        reasons.append(f"WBC at diagnosis {show(wbc)} (standard risk: < {show(criteria.wbc_at_diagnosis_below)})")
+    return reasons
+
+
+def risk_group(patient: Patient, age: int) -> str | None:
+    """A child's NCI risk group; None for adults, or when standard risk cannot be confirmed."""
+    if age >= 18:
+        return None
+    if high_risk_reasons(patient, age):
+        return "high"
+    return "standard" if patient.labs.wbc_at_diagnosis is not None else None
+
+
 class NciRiskGroup(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         standard_only = [i for i in ctx.regimen.indications if i.population.nci_risk == "standard"]
         if not standard_only or ctx.calculation.body.adult:
             return
         table = nci_risk()
-        criteria, refs = table.standard, tuple(table.sources[k] for k in table.standard.source)
-        age, wbc = ctx.age, ctx.patient.labs.wbc_at_diagnosis
-        reasons = []
-        if not criteria.age_min <= age < criteria.age_below:
-            reasons.append(f"age {age} years (standard risk: {criteria.age_min:g} to < {criteria.age_below:g})")
-        if wbc is not None and wbc >= criteria.wbc_at_diagnosis_below:
-            limit = criteria.wbc_at_diagnosis_below
-            reasons.append(f"WBC at diagnosis {show(wbc)} (standard risk: < {show(limit)})")
+        refs = tuple(table.sources[k] for k in table.standard.source)
+        wbc = ctx.patient.labs.wbc_at_diagnosis
+        reasons = high_risk_reasons(ctx.patient, ctx.age)
         if reasons:
             yield self.finding(
                 "block",
