@@ -1,9 +1,11 @@
-"""Regenerate docs/rules.md from the rule definitions (a test fails when it is stale)."""
+"""Regenerate docs/rules.md and docs/coverage.md from the code and data (a test fails when stale)."""
 
 from pathlib import Path
 
+from chemo_orders.coverage import coverage_markdown
 from chemo_orders.rules import rules_markdown
 
-target = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
-target.write_text(rules_markdown(), encoding="utf-8")
-print(f"wrote {target}")
+docs = Path(__file__).resolve().parents[1] / "docs"
+for name, text in (("rules.md", rules_markdown()), ("coverage.md", coverage_markdown())):
+    (docs / name).write_text(text, encoding="utf-8")
+    print(f"wrote {docs / name}")

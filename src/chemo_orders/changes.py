@@ -23,11 +23,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .dosing import Calculation, Change, Options, Order
+from .dosing import Calculation, Change, MissingInput, Options, Order
 from .drugs import drug_table
 from .errors import InputError
 from .quantities import parse_quantity
-from .regimen import ROUTE_SYNONYMS
+from .regimen import ROUTE_SYNONYMS, dose_basis
 from .units import Q, format_number, format_quantity
 
 _PERCENT = re.compile(r"^\s*([+-]\s*\d+(?:\.\d+)?)\s*%\s*$")
@@ -107,14 +107,69 @@ def apply_changes(calculation: Calculation, changes: Sequence[DoseChange], optio
         return calculation
     seen: set[tuple[str, str | None]] = set()
     orders = list(calculation.orders)
+    missing = list(calculation.missing)
     for change in changes:
         if any(d == change.drug and (None in (r, change.route) or r == change.route) for d, r in seen):
             raise InputError("--change", change.drug, "one change per drug (and route)")
         seen.add((change.drug, change.route))
+        gap = _gap_for(change, orders, missing)
+        if gap is not None:
+            missing.remove(gap)
+            orders.append(_supply(gap, change))
+            continue
         indexes = _lines_for(change, orders)
         for index in indexes:
             orders[index] = _apply(orders[index], change, options)
-    return dataclasses.replace(calculation, orders=tuple(_follow(orders, options)))
+    return dataclasses.replace(calculation, orders=tuple(_follow(orders, options)), missing=tuple(missing))
+
+
+def _gap_for(change: DoseChange, orders: list[Order], missing: list[MissingInput]) -> MissingInput | None:
+    """The line held by DOS004 (no dose in the library for this patient) this change supplies."""
+    gaps = [
+        g
+        for g in missing
+        if g.rule == "DOS004" and g.line is not None and g.drug == change.drug
+        if change.route is None or g.line.route == change.route
+    ]
+    if not gaps:
+        return None
+    field = f"--change {change.drug}"
+    if change.route is None and any(o.drug == change.drug for o in orders):
+        routes = sorted(
+            {o.line.route for o in orders if o.drug == change.drug} | {g.line.route for g in gaps if g.line}
+        )
+        raise InputError(field, change.requested, f"{change.drug} is given by {', '.join(routes)}: name the route")
+    if change.dose is None:
+        raise InputError(field, change.requested, "the library gives no dose to change by a percent: give the amount")
+    if len(gaps) > 1:
+        raise InputError(field, change.requested, f"{change.drug} has {len(gaps)} lines without a dose here")
+    return gaps[0]
+
+
+def _supply(gap: MissingInput, change: DoseChange) -> Order:
+    """An order line whose dose a pharmacist supplied, with its source, where the library has none."""
+    assert gap.line is not None and change.dose is not None
+    dose = change.dose
+    if dose_basis(dose) != "flat":
+        raise InputError(f"--change {change.drug}", change.requested, "give the amount to give (e.g. 30 mg)")
+    text = f"not in the library for this patient; {format_quantity(dose)} supplied ({change.reason})"
+    applied = Change(change.requested, change.reason, 100.0, dose, dose)
+    line = gap.line
+    administrations = line.doses if line.doses is not None else len(line.days)
+    return Order(
+        line=line,
+        basis="flat",
+        dose=dose,
+        alternative=None,
+        calculated=dose,
+        final=dose,
+        cap=line.cap,
+        capped=False,
+        rounded=False,
+        calculation=text,
+        administrations=administrations,
+        change=applied,
+    )
 
 
 def _follow(orders: list[Order], options: Options) -> list[Order]:

@@ -49,7 +49,9 @@ _ICD_O_3 = {
     "9680/3": "dlbcl",  # Diffuse large B-cell lymphoma, NOS
 }
 
-DiseaseStatus = Literal["newly-diagnosed", "relapsed", "refractory", "mrd-positive"]
+# ``in-remission``: complete remission (CR/CRi) after induction, the status for consolidation and
+# maintenance (design §11.1); ordering those for newly diagnosed disease is IND001.
+DiseaseStatus = Literal["newly-diagnosed", "relapsed", "refractory", "mrd-positive", "in-remission"]
 DISEASE_STATUSES: tuple[str, ...] = get_args(DiseaseStatus)
 
 

@@ -137,13 +137,15 @@ class Gfr:
 
 class MissingInput(Exception):
     """A dose cannot be calculated for this patient: a measurement is missing (REN001) or the
-    regimen file defines no dose for the patient (IND001), and guessing is not an option."""
+    regimen file defines no dose for the patient (DOS004: held on that line, the rest of the
+    order calculated), and guessing is not an option."""
 
-    def __init__(self, drug: str, needs: str, rule: str = "REN001") -> None:
+    def __init__(self, drug: str, needs: str, rule: str = "REN001", line: DoseLine | None = None) -> None:
         super().__init__(f"{drug}: {needs}")
         self.drug = drug
         self.needs = needs
         self.rule = rule
+        self.line = line
 
 
 def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
@@ -284,7 +286,9 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
     dose, cap, alternative = line.dose_for(patient, body.age_years)
     if dose is None:
         defined = "; ".join(a.when.describe() for a in line.alternatives)
-        raise MissingInput(line.drug, f"the regimen defines no dose for this patient (only for: {defined})", "IND001")
+        raise MissingInput(
+            line.drug, f"the regimen defines no dose for this patient (only for: {defined})", "DOS004", line
+        )
     basis = dose_basis(dose)
     notes: list[str] = []
     if alternative is not None:

@@ -62,7 +62,21 @@ class PlausibleMaximum(Frozen):
     source: tuple[str, ...]
 
 
+class HighDose(Frozen):
+    """Where a cited source says "high dose" starts: per administration, or per day (methotrexate's
+    loading dose and infusion on one day count together)."""
+
+    min: AnyQuantity
+    per: Literal["dose", "day"]
+    note: str | None = None
+    source: tuple[str, ...]
+
+
 class Drug(Frozen):
+    # ``co-medication``: a drug the patient takes that this library never orders (an azole, a
+    # PPI), known so that interactions (DDI001) can be checked by its canonical name.
+    role: Literal["antineoplastic", "supportive", "co-medication"] | None = None
+    high_dose: HighDose | None = None
     tall_man: str | None = None
     drug_class: Literal["vinca", "anthracycline", "anti-cd20", "t-lineage"] | None = None
     restricted_to: tuple[str, ...] = ()

@@ -140,8 +140,11 @@ def cycle_problems(regimen: Regimen) -> Iterator[tuple[str, str]]:
 
 def clinical_problems(regimen: Regimen) -> list[tuple[str, str]]:
     """(field path, problem) pairs for a regimen that parsed."""
+    from .coverage import coverage_problems
+
     problems: list[tuple[str, str]] = []
     problems.extend(dose_problems(regimen))
+    problems.extend(coverage_problems(regimen))
     problems.extend(dict.fromkeys(cycle_problems(regimen)))  # one line per problem, not per cycle
     if regimen.cycles is not None and regimen.cycle_numbers is not None and max(regimen.cycle_numbers) > regimen.cycles:
         problems.append(("cycle_numbers", f"beyond the {regimen.cycles} cycles"))

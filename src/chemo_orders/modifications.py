@@ -33,6 +33,7 @@ from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
 from .patient import Patient, creatinine_mg_dl
+from .pharmacogenomics import apply_genotype
 from .regimen import Reference, Regimen, Route
 from .units import (
     MG_PER_DL,
@@ -124,22 +125,43 @@ class Band(Limits):
 
 
 class Table(Frozen):
+    """A drug's bands for one measure, or (``none``) a cited statement that it has none.
+
+    ``none`` rows exist for coverage (design §11.4): a reviewer sees that renal or hepatic
+    dosing was looked up and what the source says, rather than a silence that could mean
+    either "no adjustment" or "never checked". ``high_dose`` tables apply only when the cycle
+    gives the drug at a dose its cited definition calls high (``drugs.yaml`` ``high_dose``),
+    and then replace the general table for that drug and measure.
+    """
+
     drug: str
     rule: RuleCode
-    measure: Measure
+    measure: Measure | None = None
+    none: Annotated[str, Field(min_length=3)] | None = None
     routes: tuple[Route, ...] = ()
     min_dose: AnyQuantity | None = None
+    high_dose: bool = False
     regimens: tuple[str, ...] = ()
     source: str
     note: str | None = None
-    bands: Annotated[tuple[Band, ...], Field(min_length=1)]
+    bands: tuple[Band, ...] = ()
 
-    def applies(self, order: Order, regimen: Regimen) -> bool:
+    @model_validator(mode="after")
+    def _bands_or_none(self) -> Table:
+        if self.none is not None and (self.bands or self.measure is not None):
+            raise InputError("none", self.none, "a 'none' row has no measure and no bands")
+        if self.none is None and (not self.bands or self.measure is None):
+            raise InputError("bands", "", "a table needs a measure and at least one band (or 'none' with its source)")
+        return self
+
+    def applies(self, order: Order, regimen: Regimen, high: frozenset[str] = frozenset()) -> bool:
         route = order.line.route
         return (
-            self.drug == order.drug
+            self.none is None
+            and self.drug == order.drug
             and (route in self.routes if self.routes else route != "intrathecal")
             and (not self.regimens or regimen.id in self.regimens)
+            and (not self.high_dose or order.drug in high)
             and (
                 self.min_dose is None
                 or (order.dose.dimensionality == self.min_dose.dimensionality and order.dose >= self.min_dose)
@@ -189,6 +211,7 @@ class ModificationTable(Frozen):
                 if key not in self.sources:
                     raise InputError(f"{where}.source", key, "no such key in sources")
             for number, band in enumerate(entry.bands):
+                assert entry.measure is not None  # a table with bands has a measure (Table validator)
                 _check_units(entry.measure, band, f"{where}.bands.{number}")
                 if band.also is not None:
                     _check_units(band.also.measure, band.also, f"{where}.bands.{number}.and")
@@ -234,8 +257,9 @@ def adjust(
     verdicts: list[Verdict] = []
     orders: list[Order] = []
     omitted: list[Order] = []
+    high = high_dose_drugs(calculation)
     for order in calculation.orders:
-        tables = _tables_for(order, regimen, table.by_drug.get(order.drug, ()))
+        tables = _tables_for(order, regimen, table.by_drug.get(order.drug, ()), high)
         reductions: list[tuple[float, Table, Band, str]] = []
         omit = False
         for entry in tables:
@@ -259,6 +283,8 @@ def adjust(
             continue
         if reductions:
             order = _reduce(order, reductions, table, options, verdicts)
+        order, genotype = apply_genotype(order, patient, calculation.body, options, "PGX001" in acknowledged)
+        verdicts += [Verdict("PGX001", v.severity, v.message, v.references, v.drug) for v in genotype]
         orders.append(order)
     orders = _follow(orders, options)
     adjusted = dataclasses.replace(calculation, orders=tuple(orders))
@@ -307,17 +333,52 @@ def _merge_unchecked(verdicts: list[Verdict]) -> tuple[Verdict, ...]:
     return tuple(out)
 
 
-def _tables_for(order: Order, regimen: Regimen, tables: tuple[Table, ...]) -> list[Table]:
-    """Matching tables; a protocol's own table replaces the general one for that drug and measure."""
-    matching = [t for t in tables if t.applies(order, regimen)]
-    specific = {(t.drug, t.measure) for t in matching if t.regimens}
-    return [t for t in matching if t.regimens or (t.drug, t.measure) not in specific]
+def _tables_for(order: Order, regimen: Regimen, tables: tuple[Table, ...], high: frozenset[str]) -> list[Table]:
+    """Matching tables; a protocol's own table, or the high-dose table when the drug is given at
+    high dose, replaces the general one for that drug and measure."""
+    matching = [t for t in tables if t.applies(order, regimen, high)]
+    specific = {(t.drug, t.measure) for t in matching if t.regimens or t.high_dose}
+    return [t for t in matching if t.regimens or t.high_dose or (t.drug, t.measure) not in specific]
+
+
+def high_dose_drugs(calculation: Calculation) -> frozenset[str]:
+    """The drugs this cycle gives at a dose their cited definition calls high (``drugs.yaml``
+    ``high_dose``): per administration, or per day for systemic lines given on the same day
+    (hyper-CVAD's methotrexate 200 mg/m² loading dose and 800 mg/m² infusion are 1 g/m²)."""
+    from .drugs import drug_table
+
+    drugs = drug_table()
+    high: set[str] = set()
+    for drug in {o.drug for o in calculation.orders}:
+        definition = drugs.get(drug).high_dose
+        if definition is None:
+            continue
+        systemic = [
+            o
+            for o in calculation.orders
+            if o.drug == drug
+            and o.line.route != "intrathecal"
+            and o.dose.dimensionality == definition.min.dimensionality
+        ]
+        if definition.per == "dose":
+            amounts = [o.dose.to(definition.min.units).magnitude for o in systemic]
+        else:
+            per_day: dict[int, float] = {}
+            for o in systemic:
+                for day in o.line.days:
+                    times = o.administrations / len(o.line.days) if o.line.every is not None else 1
+                    per_day[day] = per_day.get(day, 0.0) + o.dose.to(definition.min.units).magnitude * times
+            amounts = list(per_day.values())
+        if any(amount >= definition.min.magnitude for amount in amounts):
+            high.add(drug)
+    return frozenset(high)
 
 
 def _evaluate(
     entry: Table, order: Order, patient: Patient, body: Body, table: ModificationTable
 ) -> Iterator[tuple[Verdict, Band | None, str]]:
     refs = (table.cite(entry.source),)
+    assert entry.measure is not None  # 'none' rows never apply (Table.applies)
     value = _measure(entry.measure, patient, body)
     name = _MEASURE_NAMES[entry.measure]
     if value is None:

@@ -14,7 +14,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, cast
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
@@ -90,6 +90,14 @@ class Open(Frozen):
     model_config = ConfigDict(frozen=True, extra="allow", arbitrary_types_allowed=True)
 
 
+def _phenotype(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# CPIC's metabolizer phenotypes for TPMT and NUDT15, as the patient file writes them (design §11.1).
+Phenotype = Annotated[Literal["normal", "intermediate", "poor"], BeforeValidator(_phenotype)]
+
+
 class Markers(Open):
     """Immunophenotype and genetics that decide which regimens are allowed."""
 
@@ -97,6 +105,9 @@ class Markers(Open):
     cd22_percent: Percent | None = None
     philadelphia: Literal["positive", "negative"] | None = None
     mrd_percent: Percent | None = None
+    cd19_percent: Percent | None = None  # blinatumomab and CD19-directed CAR-T (MRK006)
+    tpmt: Phenotype | None = None  # CPIC thiopurine phenotypes (PGX001)
+    nudt15: Phenotype | None = None
 
 
 class Labs(Open):
@@ -115,6 +126,7 @@ class Labs(Open):
     bilirubin_uln: Creatinine | None = None
     ast_uln: Activity | None = None
     alt_uln: Activity | None = None
+    hbsag: Annotated[Literal["positive", "negative"], BeforeValidator(_phenotype)] | None = None  # HBV001
 
     @field_validator("bilirubin", "bilirubin_uln")
     @classmethod
@@ -169,10 +181,32 @@ class Allergy(Frozen):
         return f"{self.substance} ({self.reaction})" if self.reaction else self.substance
 
 
+def _condition(value: object) -> str:
+    """A past condition as its canonical term (``conditions.yaml``): ``acute pancreatitis`` is
+    pancreatitis, ``VOD`` is sinusoidal obstruction syndrome; an unknown term is refused."""
+    from .conditions import condition_table
+
+    return condition_table().canonical(clean_text(value, "history.condition", 100), "history.condition")
+
+
+def _medications(value: object) -> object:
+    """Current co-medications as canonical drug names (``drugs.yaml``); an unknown one is refused."""
+    from .drugs import drug_table
+
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise InputError("medications", value, "expected a list of drug names")
+    table = drug_table()
+    names = [table.canonical(clean_text(item, "medications", 200), "medications") for item in items]
+    return tuple(dict.fromkeys(names))
+
+
 class HistoryEvent(Frozen):
     """A past event that may contraindicate a drug: ``{condition: pancreatitis, drug: pegaspargase}``."""
 
-    condition: Annotated[str, BeforeValidator(lambda v: clean_text(v, "history.condition", 60).lower())]
+    condition: Annotated[str, BeforeValidator(_condition)]
     drug: str | None = None  # canonical drug or group the event occurred with
     date: StrictDate | None = None
     note: Annotated[str, BeforeValidator(lambda v: clean_text(v, "history.note", 500))] | None = None
@@ -202,6 +236,16 @@ def _prior_doses(value: object) -> object:
     return doses
 
 
+class PriorCourse(Frozen):
+    """A course already given or ordered (the order record adds its own; a file may list courses
+    given elsewhere): what CYC001 (cycle timing) and SEQ001 (prerequisites) check against."""
+
+    regimen: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")]
+    cycle: Annotated[WholeNumber, Field(ge=1, le=1000)]
+    date: StrictDate
+    order_id: int | None = None  # the record's order number, when it comes from the record
+
+
 class Patient(Frozen):
     """One patient's identity, measurements, diagnosis and history."""
 
@@ -222,9 +266,12 @@ class Patient(Frozen):
     allergies: tuple[Allergy, ...] = ()
     history: tuple[HistoryEvent, ...] = ()
     ecog: Annotated[WholeNumber, Field(ge=0, le=4)] | None = None
+    pregnant: StrictBool | None = None  # absent: not recorded (PRG001)
+    medications: Annotated[tuple[str, ...], BeforeValidator(_medications)] = ()  # co-medications (DDI001)
     measurements_confirmed: bool = False  # extreme BMI re-measured and confirmed (plausibility)
     previous_weight: Mass | None = None
     prior_cumulative: Annotated[dict[str, Q], BeforeValidator(_prior_doses), Field(default_factory=dict)]
+    prior_courses: tuple[PriorCourse, ...] = ()
 
     @field_validator("sex", mode="before")
     @classmethod
@@ -268,9 +315,11 @@ class Patient(Frozen):
 
     def _dates(self) -> list[tuple[str, dt.date]]:
         """Every date in the file after the birth date, with the field it is in."""
-        dated = [("measured_on", self.measured_on)] + [
-            (f"history.{i}.date", event.date) for i, event in enumerate(self.history)
-        ]
+        dated = (
+            [("measured_on", self.measured_on)]
+            + [(f"history.{i}.date", event.date) for i, event in enumerate(self.history)]
+            + [(f"prior_courses.{i}.date", course.date) for i, course in enumerate(self.prior_courses)]
+        )
         return [(field, date) for field, date in dated if date is not None]
 
     def check_dates(self, on: dt.date) -> None:

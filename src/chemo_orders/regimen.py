@@ -291,15 +291,89 @@ class Indication(Frozen):
     status: tuple[DiseaseStatus, ...] = ()
     line: str | None = None
     population: Population = Population()
+    # The intensity for this indication where it differs from the regimen's (design §11.2).
+    intensity: Literal["high", "standard", "moderate", "low"] | None = None
     note: str | None = None
 
 
-class Criterion(Frozen):
-    """A criterion to treat: a lab at or above (``min``) or at or below (``max``) a limit."""
+CriterionLab = Literal["anc", "platelets", "wbc", "hemoglobin", "bilirubin", "creatinine", "lvef_percent"]
 
-    lab: Literal["anc", "platelets", "wbc", "hemoglobin", "bilirubin", "lvef_percent"]
-    min: Annotated[Any, BeforeValidator(lambda v: v if isinstance(v, int | float) else parse_quantity(v, "min"))] = None
-    max: Annotated[Any, BeforeValidator(lambda v: v if isinstance(v, int | float) else parse_quantity(v, "max"))] = None
+
+_COUNT = "1 / [length] ** 3"
+_CONCENTRATION = "[mass] / [length] ** 3"
+_CRITERION_DIMENSIONS: dict[str, tuple[Any, ...]] = {
+    "anc": (ureg.get_dimensionality(_COUNT),),
+    "platelets": (ureg.get_dimensionality(_COUNT),),
+    "wbc": (ureg.get_dimensionality(_COUNT),),
+    "hemoglobin": (ureg.get_dimensionality(_CONCENTRATION),),
+    "bilirubin": (ureg.get_dimensionality(_CONCENTRATION),),
+    "creatinine": (
+        ureg.get_dimensionality("[mass] / [length] ** 3"),
+        ureg.get_dimensionality("[substance] / [length] ** 3"),
+    ),
+    "lvef_percent": (),  # a plain number
+}
+
+
+def _limit(value: object) -> object:
+    return value if isinstance(value, int | float | QuantityClass) else parse_quantity(value, "min")
+
+
+class Criterion(Frozen):
+    """A criterion to treat: a lab at or above (``min``) or at or below (``max``) a limit,
+    in the cycles its source states it for (absent: every cycle)."""
+
+    lab: CriterionLab
+    min: Annotated[Any, BeforeValidator(_limit)] = None
+    max: Annotated[Any, BeforeValidator(_limit)] = None
+    cycles: Days | None = None
+    note: str | None = None
+    source: Sources
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Criterion:
+        if self.min is None and self.max is None:
+            raise InputError("min", "", "a criterion needs min or max")
+        allowed = _CRITERION_DIMENSIONS[self.lab]
+        for key in ("min", "max"):
+            limit = getattr(self, key)
+            plain = isinstance(limit, int | float)
+            if limit is not None and (plain != (not allowed) or (not plain and limit.dimensionality not in allowed)):
+                raise InputError(key, str(limit), f"not a unit of {self.lab}")
+        return self
+
+    def covers(self, cycle: int) -> bool:
+        return self.cycles is None or cycle in self.cycles
+
+
+class Exemption(Frozen):
+    """No laboratory criteria in these cycles, in the source's own words (acute leukaemia
+    induction starts whatever the counts: the disease is why they are low)."""
+
+    none: Annotated[str, Field(min_length=3)]
+    cycles: Days | None = None
+    source: Sources
+
+    def covers(self, cycle: int) -> bool:
+        return self.cycles is None or cycle in self.cycles
+
+
+class DefaultCriteria(Frozen):
+    """An explicit statement that no retrieved source gives this regimen's criteria, so the
+    institution's default policy applies (shown as a hole in docs/coverage.md)."""
+
+    default: Annotated[str, Field(min_length=3)]  # what was searched, and why nothing is stated
+    cycles: Days | None = None
+
+    def covers(self, cycle: int) -> bool:
+        return self.cycles is None or cycle in self.cycles
+
+
+class Prerequisite(Frozen):
+    """Courses that must be on the record before this one (any one of them): GMALL phase I
+    before phase II, hyper-CVAD course A before course B (SEQ001)."""
+
+    any_of: Annotated[tuple[str, ...], Field(min_length=1)]
     note: str | None = None
     source: Sources
 
@@ -333,7 +407,8 @@ class Regimen(Frozen):
     cycle_numbers: Days | None = None  # e.g. course A of hyper-CVAD is given in cycles 1, 3, 5, 7
     drugs: tuple[DoseLine, ...]  # at least one, except in a reference regimen nothing doses
     supportive: tuple[Supportive, ...] = ()
-    criteria_to_treat: tuple[Criterion, ...] = ()
+    criteria_to_treat: tuple[Criterion | Exemption | DefaultCriteria, ...] = ()
+    requires: Prerequisite | None = None
     notes: tuple[str, ...] = ()
     references: Annotated[dict[str, Reference], Field(min_length=1)]
 
@@ -376,8 +451,13 @@ class Regimen(Frozen):
                 yield InputError(f"{where}.cycles", list(line.cycles), f"beyond the {self.cycles} cycles")
         cited: list[tuple[str, tuple[str, ...]]] = [
             *((f"supportive.{i}", item.source) for i, item in enumerate(self.supportive)),
-            *((f"criteria_to_treat.{i}", item.source) for i, item in enumerate(self.criteria_to_treat)),
+            *(
+                (f"criteria_to_treat.{i}", item.source)
+                for i, item in enumerate(self.criteria_to_treat)
+                if not isinstance(item, DefaultCriteria)
+            ),
             *((f"indications.{i}.population", item.population.source) for i, item in enumerate(self.indications)),
+            *([("requires", self.requires.source)] if self.requires else []),
         ]
         for where, sources in cited:
             for key in sources:

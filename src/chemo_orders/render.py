@@ -15,6 +15,7 @@ from typing import Any
 
 from . import DISCLAIMER, __version__
 from .body import BSA_FORMULAS
+from .criteria import criterion_text, for_cycle, lab_value
 from .diagnosis import DIAGNOSIS_NAMES, in_family
 from .dosing import Order
 from .drugs import drug_table
@@ -22,7 +23,6 @@ from .orderset import Acknowledgement, OrderSet, calc_record
 from .pdf import pdf_from_html, templates_dir
 from .regimen import ROUTE_DISPLAY, regimen_paths
 from .report import change_text, days_text
-from .rules.labs import criterion_text
 from .rules.route import INTRATHECAL_LABEL, VINCA_LABEL
 from .units import format_number, format_quantity, format_value
 
@@ -111,11 +111,17 @@ class DocumentView:
     intrathecal: tuple[OrderRow, ...]
     supportive: tuple[str, ...]
     criteria: tuple[CriterionRow, ...]
+    criteria_exemption: str
     notes: tuple[str, ...]
     references: tuple[ReferenceRow, ...] = field(default=())
 
 
 PAPER = {"a4": "A4", "letter": "letter"}
+
+
+def _lab_text(value: object) -> str:
+    """A lab as printed beside its criterion; absent means the nurse checks it on the day."""
+    return format_value(value) if value is not None else "not given: check before administration"
 
 
 def regimen_hash(regimen_id: str) -> str:
@@ -188,14 +194,18 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
         )
         or "not indicated (see findings)"
     )
+    cycle_criteria = for_cycle(regimen, order_set.options.cycle)
     criteria = tuple(
         CriterionRow(
-            c.lab + (f" ({c.note})" if c.note else ""),
-            criterion_text(c),
-            format_value(getattr(patient.labs, c.lab)) if getattr(patient.labs, c.lab) is not None else "not given",
+            a.lab
+            + (f" ({a.criterion.note})" if a.criterion.note else "")
+            + (" (institutional default)" if a.default else ""),
+            criterion_text(a.criterion),
+            _lab_text(lab_value(patient, a.lab)),
         )
-        for c in regimen.criteria_to_treat
+        for a in cycle_criteria.applied
     )
+    exemption = cycle_criteria.exemption.none if cycle_criteria.exemption is not None else ""
     references = tuple(
         ReferenceRow(
             key,
@@ -263,6 +273,7 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
         intrathecal=tuple(row for route, row in rows if route == "intrathecal"),
         supportive=tuple(s.text for s in regimen.supportive),
         criteria=criteria,
+        criteria_exemption=exemption,
         notes=tuple(regimen.notes),
         references=references,
     )

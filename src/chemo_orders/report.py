@@ -6,13 +6,13 @@ from typing import Any
 
 from . import DISCLAIMER
 from .body import BSA_FORMULAS
+from .criteria import criterion_text
 from .diagnosis import DIAGNOSIS_NAMES
 from .dosing import Order
 from .drugs import drug_table
 from .orderset import OrderSet
-from .regimen import ROUTE_DISPLAY, DoseLine, Regimen
+from .regimen import ROUTE_DISPLAY, Criterion, DefaultCriteria, DoseLine, Exemption, Regimen
 from .rules.indication import describe
-from .rules.labs import criterion_text
 from .units import Q, format_number, format_quantity
 
 
@@ -173,7 +173,10 @@ def regimen_text(regimen: Regimen) -> str:
         lines += ["Supportive care:", *[f"  - {s.text}   [{', '.join(s.source)}]" for s in regimen.supportive]]
     if regimen.criteria_to_treat:
         lines.append("Criteria to treat:")
-        lines += [f"  - {c.lab} {criterion_text(c)}   [{', '.join(c.source)}]" for c in regimen.criteria_to_treat]
+        lines += [
+            _criterion_line(c) + (f" (cycles {days_text(c.cycles)})" if c.cycles else "")
+            for c in regimen.criteria_to_treat
+        ]
     lines.append("References:")
     for key, ref in regimen.references.items():
         ids = " ".join(
@@ -181,3 +184,11 @@ def regimen_text(regimen: Regimen) -> str:
         )
         lines.append(f"  [{key}] ({ref.level}) {ref.citation}. {ids}")
     return "\n".join(lines)
+
+
+def _criterion_line(item: Criterion | Exemption | DefaultCriteria) -> str:
+    if isinstance(item, Criterion):
+        return f"  - {item.lab} {criterion_text(item)}   [{', '.join(item.source)}]"
+    if isinstance(item, Exemption):
+        return f"  - no laboratory criteria: {item.none}   [{', '.join(item.source)}]"
+    return f"  - the institution's default criteria (no source states this regimen's): {item.default}"

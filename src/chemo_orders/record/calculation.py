@@ -117,6 +117,16 @@ def patient_with_basis(patient: Patient, basis: Basis) -> Patient:
             recorded + (magnitude_in(elsewhere, MG_PER_M2) if elsewhere is not None else 0.0), MG_PER_M2
         )
     update: dict[str, Any] = {"prior_cumulative": prior}
+    if basis.courses:
+        from ..patient import PriorCourse
+
+        courses: tuple[PriorCourse, ...] = tuple(
+            PriorCourse(
+                regimen=c["regimen"], cycle=c["cycle"], date=dt.date.fromisoformat(c["date"]), order_id=c["order_id"]
+            )
+            for c in basis.courses
+        )
+        update["prior_courses"] = patient.prior_courses + courses
     if basis.previous_weight_kg is not None:
         update["previous_weight"] = quantity(basis.previous_weight_kg, KG)
     return patient.model_copy(update=update)

@@ -177,14 +177,19 @@ class Basis:
     counted_orders: tuple[int, ...]
     previous_weight_kg: float | None
     previous_weight_order: int | None
+    # Every counted order's regimen, cycle and date (CYC001, SEQ001); absent in older records.
+    courses: tuple[dict[str, Any], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "prior_cumulative_mg_per_m2": dict(sorted(self.prior_mg_per_m2.items())),
             "counted_orders": list(self.counted_orders),
             "previous_weight_kg": self.previous_weight_kg,
             "previous_weight_order": self.previous_weight_order,
         }
+        if self.courses:
+            data["courses"] = list(self.courses)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Basis:
@@ -193,6 +198,7 @@ class Basis:
             tuple(data["counted_orders"]),
             data["previous_weight_kg"],
             data["previous_weight_order"],
+            tuple(data.get("courses", ())),
         )
 
 
@@ -213,11 +219,20 @@ def read_basis(session: Session, patient_id: str) -> Basis:
         .order_by(Order.released_at.desc(), Order.id.desc())
         .limit(1)
     ).first()
+    courses = tuple(
+        {"order_id": order_id, "regimen": regimen_id, "cycle": cycle, "date": json.loads(options)["on"]}
+        for order_id, regimen_id, cycle, options in session.execute(
+            select(Order.id, Order.regimen_id, Order.cycle, Order.options_json)
+            .where(Order.patient_id == patient_id, Order.state != "cancelled")
+            .order_by(Order.id)
+        )
+    )
     return Basis(
         {drug: float(total) for drug, total in sums},
         ids,
         None if last is None else float(last[0]),
         None if last is None else int(last[1]),
+        courses,
     )
 
 

@@ -6,11 +6,13 @@ from .age import AGE001
 from .allergy import ALG001, HIS001
 from .base import Context, Finding, Rule
 from .cardiac import CAR001
-from .dose import DOS001, DOS002, DOS003
+from .course import CYC001, SEQ001
+from .dose import DOS001, DOS002, DOS003, DOS004
 from .hepatic import HEP001
 from .indication import IND001, IND002
 from .labs import LAB001
-from .markers import MRK001, MRK002, MRK003, MRK004, MRK005
+from .markers import MRK001, MRK002, MRK003, MRK004, MRK005, MRK006
+from .patient_factors import DDI001, HBV001, PGX001, PRG001
 from .renal import REN001
 from .risk import RSK001
 from .route import ROU001, ROU002
@@ -26,13 +28,21 @@ RULES: tuple[Rule, ...] = (
     MRK003,
     MRK004,
     MRK005,
+    MRK006,
     RSK001,
     AGE001,
+    SEQ001,
+    CYC001,
+    PRG001,
+    HBV001,
+    PGX001,
+    DDI001,
     ALG001,
     HIS001,
     DOS001,
     DOS002,
     DOS003,
+    DOS004,
     REN001,
     HEP001,
     CAR001,

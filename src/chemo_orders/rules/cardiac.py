@@ -16,7 +16,7 @@ class CardiacFunction(BandRule):
         groups = drug_table().groups
         anthracyclines = groups["anthracycline"].drugs if "anthracycline" in groups else ()
         ordered = sorted({o.drug for o in ctx.calculation.orders if o.drug in anthracyclines})
-        if ordered and ctx.patient.labs.lvef_percent is None and ctx.calculation.body.adult:
+        if ordered and ctx.patient.labs.lvef_percent is None:  # children too (design §11.3)
             yield self.finding(
                 "warn",
                 f"{', '.join(ordered)}: LVEF not given (labs.lvef_percent); cardiac function is assessed before "
@@ -29,8 +29,8 @@ CAR001: Rule = CardiacFunction(
     name="cardiac-function",
     severity="warn / hold / block",
     what="Applies the cited LVEF bands of modifications.yaml to anthracyclines (hold below the threshold where a "
-    "pharmacist and cardio-oncology decide; block where the source contraindicates) and warns when an adult is "
-    "ordered an anthracycline with no LVEF recorded.",
+    "pharmacist and cardio-oncology decide; block where the source contraindicates) and warns when an adult or a "
+    "child is ordered an anthracycline with no LVEF recorded.",
     why="Anthracycline cardiomyopathy is dose-related and irreversible; giving it to a patient whose left "
     "ventricular function is already reduced risks heart failure.",
     example="Doxorubicin with LVEF 30 %; hyper-CVAD course A with no LVEF recorded.",

@@ -8,7 +8,7 @@ from ..dosing import Order
 from ..drugs import drug_table
 from ..units import format_number, format_quantity
 from .base import Context, Finding, Rule
-from .sources import CALVERT_1989, FDA_CARBOPLATIN_2010, MGB_CHEMO_ORDER_ENTRY
+from .sources import ASCO_ONS_2016, CALVERT_1989, FDA_CARBOPLATIN_2010, MGB_CHEMO_ORDER_ENTRY
 
 # Design §6 (DOS002): warn when 80 % of the lifetime limit is reached. No source in the drug
 # table states a warning fraction (drugs.yaml anthracycline_limits note); the project's own.
@@ -124,6 +124,24 @@ class DoseChanged(Rule):
                 yield self.finding("info", text, drug=order.drug)
 
 
+class DoseNotInLibrary(Rule):
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        for gap in ctx.calculation.missing:
+            if gap.rule != self.code or gap.line is None:
+                continue
+            line = gap.line
+            route = line.route
+            sources = tuple(ctx.regimen.references[k].citation for k in line.source if k in ctx.regimen.references)
+            yield self.finding(
+                "hold",
+                f"{gap.drug} ({route}, day {', '.join(str(d) for d in line.days)}): {gap.needs}; the rest of the order "
+                f"is calculated — a pharmacist supplies this dose with --change {gap.drug}@{route}=AMOUNT "
+                "--change-reason SOURCE, or acknowledges DOS004 to order without it",
+                drug=gap.drug,
+                references=sources or self.references,
+            )
+
+
 DOS001 = DoseCapApplied(
     code="DOS001",
     name="dose-cap-applied",
@@ -168,4 +186,20 @@ DOS003 = DoseChanged(
     use_instead="Lower the dose, or acknowledge the hold with --acknowledge DOS003 --reason TEXT after review "
     "(to restore a band-reduced dose, acknowledge the band's rule instead).",
     references=(MGB_CHEMO_ORDER_ENTRY,),
+)
+
+DOS004 = DoseNotInLibrary(
+    code="DOS004",
+    name="dose-not-in-library",
+    severity="hold",
+    what="Holds the order when a line of the regimen has no dose for this patient in the library (an age band the "
+    "source does not cover, e.g. intrathecal cytarabine under a protocol's youngest band); the other lines are "
+    "calculated. A pharmacist supplies the dose from a source (--change DRUG@ROUTE=AMOUNT --change-reason SOURCE), "
+    "printed with its reason, or acknowledges DOS004 to order the cycle without that line.",
+    why="Guessing a dose the sources do not give (extrapolating an age band) can overdose a child; refusing the "
+    "whole regimen for one missing line stops the treatment a patient needs. A hold asks the person who can look "
+    "it up.",
+    example="The 4-drug paediatric induction for a 5-year-old whose intrathecal cytarabine band is not in the file.",
+    use_instead="--change cytarabine@intrathecal=50mg --change-reason 'protocol X, table 3 (age 3-8)'.",
+    references=(ASCO_ONS_2016,),
 )

@@ -54,14 +54,6 @@ def alternatives_for(ctx: Context) -> list[Regimen]:
 class IndicationMismatch(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         patient, regimen = ctx.patient, ctx.regimen
-        for gap in ctx.calculation.missing:
-            if gap.rule == self.code:
-                yield self.finding(
-                    "block",
-                    f"{gap.drug}: {gap.needs}",
-                    drug=gap.drug,
-                    references=indication_references(regimen) or self.references,
-                )
         if IND002.applies(ctx):
             return  # the more specific IND002 explains this case
         diseases = [i for i in regimen.indications if in_family(patient.diagnosis, i.disease)]

@@ -102,6 +102,8 @@ class PhiladelphiaNeedsTki(Rule):
         tkis = table.groups["tki"].drugs if "tki" in table.groups else ()
         has_tki = any(line.drug in tkis for line in regimen.drugs)
         ph = patient.markers.philadelphia
+        if ph == "positive" and not has_tki and self._label_covers(ctx):
+            return
         if ph == "positive" and not has_tki:
             yield self.finding(
                 "block",
@@ -114,6 +116,24 @@ class PhiladelphiaNeedsTki(Rule):
                 "warn",
                 f"Philadelphia status not given (markers.philadelphia) before adult ALL induction with {regimen.name}",
             )
+
+    @staticmethod
+    def _label_covers(ctx: Context) -> bool:
+        """Relapsed/refractory disease treated only with drugs whose labels cover Ph-positive disease
+        (blinatumomab, inotuzumab ozogamicin: design §11.3) needs no TKI in the regimen."""
+        antineoplastic = {line.drug for line in ctx.regimen.drugs if line.role == "antineoplastic"}
+        return (
+            ctx.patient.disease_status in ("relapsed", "refractory")
+            and bool(antineoplastic)
+            and antineoplastic <= set(PH_POSITIVE_RELAPSE_LABELS)
+        )
+
+
+# Labels whose relapsed/refractory indication includes Philadelphia-positive B-ALL.
+PH_POSITIVE_RELAPSE_LABELS = {
+    "blinatumomab": BLINATUMOMAB_LABEL,
+    "inotuzumab ozogamicin": INOTUZUMAB_LABEL,
+}
 
 
 class Cd22ForInotuzumab(Rule):
@@ -163,12 +183,13 @@ MRK003 = PhiladelphiaNeedsTki(
     name="philadelphia",
     severity="block / warn",
     what="Blocks a regimen without a BCR::ABL1 tyrosine kinase inhibitor (drugs.yaml group tki) for "
-    "Philadelphia-positive ALL; warns when Ph status is not given before adult ALL induction.",
+    "Philadelphia-positive ALL, except relapsed or refractory disease treated with blinatumomab or inotuzumab "
+    "ozogamicin alone, whose labels cover Ph-positive disease; warns when Ph status is not given before adult ALL induction.",
     why="Ph-positive ALL treated with chemotherapy alone has a far worse outcome than with a TKI; the Ph status "
     "decides the whole treatment approach and must be known before induction.",
     example="Hyper-CVAD course A for Ph-positive B-ALL.",
     use_instead="A TKI-containing regimen for Ph-positive ALL.",
-    references=(THOMAS_2010,),
+    references=(THOMAS_2010, BLINATUMOMAB_LABEL, INOTUZUMAB_LABEL),
 )
 
 MRK004 = Cd22ForInotuzumab(
@@ -196,4 +217,54 @@ MRK005 = MrdThreshold(
     example="Blinatumomab for MRD-positive B-ALL with MRD 0.01 %.",
     use_instead="Repeat MRD by a validated assay; continue the planned therapy.",
     references=(BLINATUMOMAB_LABEL,),
+)
+
+
+# EGIL: a marker is positive on a blast population when >= 20 % of blasts express it; below
+# that the disease is CD19-negative for a CD19-directed therapy (blinatumomab, CAR-T).
+CD19_THRESHOLD_PERCENT = 20.0
+EGIL_1995 = (
+    "Bene MC, Castoldi G, Knapp W, et al. Proposals for the immunological classification of acute leukemias. "
+    "European Group for the Immunological Characterization of Leukemias (EGIL). Leukemia 1995;9(10):1783-1786. "
+    "PMID 7564526: a marker is considered positive when expressed on at least 20% of blasts"
+)
+
+
+class Cd19Directed(Rule):
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        directed = drug_table().members("anti-cd19")
+        lines = ctx.regimen.lines_for_cycle(ctx.options.cycle)
+        drugs = sorted({line.drug for line in lines if line.drug in directed})
+        if not drugs:
+            return
+        cd19 = ctx.patient.markers.cd19_percent
+        names = ", ".join(drugs)
+        if cd19 is None:
+            yield self.finding(
+                "warn",
+                f"{names} targets CD19; CD19 not given (markers.cd19_percent): confirm CD19-positive disease, "
+                "especially after a CD19-directed therapy",
+                drug=drugs[0],
+            )
+        elif cd19 < CD19_THRESHOLD_PERCENT:
+            yield self.finding(
+                "block",
+                f"{names} targets CD19; patient's CD19 is {cd19:g}% of blasts (< {CD19_THRESHOLD_PERCENT:g}%: "
+                "CD19-negative disease)",
+                drug=drugs[0],
+                use_instead="inotuzumab ozogamicin if CD22-positive, or chemotherapy",
+            )
+
+
+MRK006 = Cd19Directed(
+    code="MRK006",
+    name="cd19",
+    severity="block / warn",
+    what="Blocks a CD19-directed therapy (drugs.yaml group anti-cd19: blinatumomab, CD19 CAR-T) when CD19 is on "
+    "fewer than 20 % of blasts (EGIL's positivity threshold); warns when CD19 is not given.",
+    why="Blinatumomab and CD19 CAR-T act only through CD19; CD19-negative relapse (common after CD19-directed "
+    "therapy) gives cytokine release and neurotoxicity risk with no chance of response.",
+    example="Blinatumomab for relapsed B-ALL with CD19 on 2 % of blasts after CAR-T.",
+    use_instead="Inotuzumab ozogamicin (CD22) or chemotherapy; re-test CD19 by flow cytometry.",
+    references=(BLINATUMOMAB_LABEL, EGIL_1995),
 )

@@ -69,3 +69,9 @@ MGB_CHEMO_ORDER_ENTRY = (
     "the standard). https://clinicalhelp.mgb.org/orderEntry/overviewChemoRestrictionsEditing.htm, "
     "https://clinicalhelp.mgb.org/orderEntry/orderChemo9playerDoseMods.htm (SECONDARY; institutional practice)"
 )
+ASCO_GERIATRIC_2018 = (
+    "Mohile SG, Dale W, Somerfield MR, et al. Practical Assessment and Management of Vulnerabilities in Older "
+    "Patients Receiving Chemotherapy: ASCO Guideline for Geriatric Oncology. J Clin Oncol 2018;36(22):2326-2347. "
+    "PMID 29782209. doi:10.1200/JCO.2018.78.8687: geriatric assessment for patients aged 65 and over receiving "
+    "chemotherapy"
+)

@@ -1,0 +1,64 @@
+"""The vocabulary of past conditions (``conditions.yaml``): what a history entry may say.
+
+A review found ``history: acute pancreatitis`` accepted and then ignored, because only the exact
+word ``pancreatitis`` matched the pegaspargase contraindication. Every condition a person writes
+now resolves to one canonical term through cited synonyms (``VOD`` and ``SOS`` are sinusoidal
+obstruction syndrome), and an unknown term is refused naming the field. No near-miss is ever
+suggested: a condition with a similar spelling can mean something else entirely.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, cached_property
+from pathlib import Path
+
+from pydantic import Field
+
+from .errors import InputError
+from .loader import read_yaml
+from .models import Frozen, validate
+
+_SPACES = re.compile(r"[\s_]+")
+
+
+def fold(text: str) -> str:
+    """Case, spacing and hyphen variants folded: 'Acute  Pancreatitis' is 'acute pancreatitis'."""
+    return _SPACES.sub(" ", text.strip().lower().replace("‐", "-").replace("–", "-")).strip()
+
+
+class Condition(Frozen):
+    synonyms: tuple[str, ...] = ()
+    note: str | None = None
+    source: tuple[str, ...] = ()
+
+
+class ConditionTable(Frozen):
+    sources: dict[str, str | dict[str, object]] = Field(default_factory=dict)
+    conditions: dict[str, Condition]
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for term, condition in self.conditions.items():
+            for spelling in (term, term.replace("-", " "), *condition.synonyms):
+                names[fold(spelling)] = term
+        return names
+
+    def canonical(self, text: str, field: str) -> str:
+        """The canonical condition ``text`` names; exit 2 naming the field if it names none."""
+        found = self._names.get(fold(text))
+        if found is None:
+            raise InputError(field, text, "unknown condition (conditions.yaml lists the terms and synonyms known)")
+        return found
+
+
+@cache
+def condition_table() -> ConditionTable:
+    path = Path(__file__).with_name("conditions.yaml")
+    table = validate(ConditionTable, read_yaml(path, "condition vocabulary"), str(path))
+    for term, condition in table.conditions.items():
+        for key in condition.source:
+            if key not in table.sources:
+                raise InputError(f"conditions.{term}.source", key, "no such key in sources")
+    return table

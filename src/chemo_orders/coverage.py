@@ -1,0 +1,143 @@
+"""What the library knows about each regimen, and where it does not (design §11.4).
+
+A review found dangerous orders passing because the tool knew less than a pharmacist checks:
+criteria to treat in 2 of 20 regimens, drugs with no renal or hepatic data. ``lint`` now
+refuses an active regimen that does not state its criteria to treat (its own, an exemption in
+its source's words, or an explicit "institution's default") or that has an antineoplastic
+drug with neither organ-function bands nor a cited ``none``; ``docs/coverage.md`` shows
+every regimen against every check so a reviewer sees the holes at a glance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .drugs import drug_table
+from .modifications import modification_table
+from .regimen import Criterion, DefaultCriteria, Exemption, Regimen, all_regimens
+
+ORGAN_RULES = {"REN001": "renal", "HEP001": "hepatic", "CAR001": "cardiac"}
+
+
+def organ_data(drug: str, rule: str) -> str:
+    """``bands`` (cited tables), ``none`` (a cited statement that there are none) or ``missing``."""
+    tables = [t for t in modification_table().by_drug.get(drug, ()) if t.rule == rule]
+    if any(t.none is None for t in tables):
+        return "bands"
+    return "none" if tables else "missing"
+
+
+def _needs(drug: str, rule: str) -> bool:
+    """Renal and hepatic data for every antineoplastic drug; cardiac data for anthracyclines."""
+    if rule != "CAR001":
+        return True
+    groups = drug_table().groups
+    return "anthracycline" in groups and drug in groups["anthracycline"].drugs
+
+
+def antineoplastic_drugs(regimen: Regimen) -> list[str]:
+    """Drugs given systemically as antineoplastics (intrathecal doses are outside the organ tables)."""
+    return sorted(
+        {line.drug for line in regimen.drugs if line.role == "antineoplastic" and line.route != "intrathecal"}
+    )
+
+
+def coverage_problems(regimen: Regimen) -> Iterator[tuple[str, str]]:
+    """(field, problem) for an active regimen whose knowledge has a hole lint must refuse."""
+    if regimen.status != "active":
+        return
+    if not regimen.criteria_to_treat:
+        yield (
+            "criteria_to_treat",
+            "an active regimen states its criteria to treat: the source's, an exemption in its words "
+            "({none: ..., source: ...}), or {default: why no source states them}",
+        )
+    for drug in antineoplastic_drugs(regimen):
+        for rule, name in ORGAN_RULES.items():
+            if _needs(drug, rule) and organ_data(drug, rule) == "missing":
+                yield (
+                    "drugs",
+                    f"{drug} has no {name} data in modifications.yaml ({rule}): cited bands, or a 'none' row quoting "
+                    "its source",
+                )
+
+
+def _criteria_cell(regimen: Regimen) -> str:
+    kinds = []
+    for item in regimen.criteria_to_treat:
+        cycles = f" (cycles {','.join(str(c) for c in item.cycles)})" if item.cycles else ""
+        if isinstance(item, Criterion):
+            kinds.append(f"{item.lab}{cycles}")
+        elif isinstance(item, Exemption):
+            kinds.append(f"exempt{cycles}")
+        elif isinstance(item, DefaultCriteria):
+            kinds.append(f"**default**{cycles}")
+    return ", ".join(dict.fromkeys(kinds)) or "**missing**"
+
+
+def _organ_cell(regimen: Regimen, rule: str) -> str:
+    cells = []
+    for drug in antineoplastic_drugs(regimen):
+        if not _needs(drug, rule):
+            continue
+        state = organ_data(drug, rule)
+        cells.append(f"{drug}: {'**missing**' if state == 'missing' else state}")
+    return "; ".join(cells) or "n/a"
+
+
+def _markers_cell(regimen: Regimen) -> str:
+    table = drug_table()
+    drugs = {line.drug for line in regimen.drugs}
+    checks = []
+    if drugs & table.members("anti-cd20"):
+        checks.append("CD20 (MRK001, ALL)")
+    if "inotuzumab ozogamicin" in drugs:
+        checks.append("CD22 (MRK004)")
+    if drugs & table.members("anti-cd19"):
+        checks.append("CD19 (MRK006)")
+    if any(i.disease in ("all", "b-all", "t-all") for i in regimen.indications):
+        checks.append("Ph (MRK003)")
+    if any(i.population.mrd_percent_min is not None for i in regimen.indications):
+        checks.append("MRD (MRK005)")
+    if drugs & table.members("thiopurine"):
+        checks.append("TPMT/NUDT15 (PGX001)")
+    return ", ".join(checks) or "none"
+
+
+def _ages_cell(regimen: Regimen) -> str:
+    spans = []
+    for indication in regimen.indications:
+        low, high = indication.population.age_min, indication.population.age_below
+        if low is None and high is None:
+            spans.append(f"{indication.disease}: **not stated**")
+        else:
+            spans.append(f"{indication.disease}: {low if low is not None else 0:g}-{'' if high is None else f'{high:g}'}")
+    return "; ".join(spans)
+
+
+def coverage_markdown() -> str:
+    """docs/coverage.md, generated by scripts/generate_docs.py (a test fails when it is stale)."""
+    lines = [
+        "# Coverage: what each regimen's checks rest on",
+        "",
+        "Generated from the regimen files, `modifications.yaml` and `drugs.yaml` by `scripts/generate_docs.py`; "
+        "do not edit by hand. **Bold** marks a hole: `default` criteria are the institution's policy because no "
+        "retrieved source states the regimen's own; `missing` organ data is refused by `chemo-orders lint` for an "
+        "active regimen. Renal and hepatic columns list each antineoplastic drug: `bands` (cited dose bands), "
+        "`none` (a cited statement that no adjustment is given). Ages are the studied ages per indication "
+        "(upper bound exclusive).",
+        "",
+        "| regimen | status | criteria to treat | renal (REN001) | hepatic (HEP001) | cardiac (CAR001) | markers "
+        "| ages |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for regimen in all_regimens():
+        if regimen.status == "reference":
+            lines.append(f"| {regimen.id} | reference | — | — | — | — | {_markers_cell(regimen)} | {_ages_cell(regimen)} |")
+            continue
+        lines.append(
+            f"| {regimen.id} | {regimen.status} | {_criteria_cell(regimen)} | {_organ_cell(regimen, 'REN001')} | "
+            f"{_organ_cell(regimen, 'HEP001')} | {_organ_cell(regimen, 'CAR001')} | {_markers_cell(regimen)} | "
+            f"{_ages_cell(regimen)} |"
+        )
+    return "\n".join(lines) + "\n"
