@@ -73,7 +73,10 @@ def patient_file(**changes: Any) -> bytes:
     return yaml.safe_dump(data).encode("utf-8")
 
 
-def prepare_request(user: str = "pam", **changes: Any) -> PrepareRequest:
+def prepare_request(user: str = "pam", cycle: int = 1, **changes: Any) -> PrepareRequest:
+    """R-CHOP for the test patient; cycle N is prepared on its due date (21-day cycles from
+    2026-11-22), so successive prepares are successive cycles, not the duplicates CYC001 holds."""
     from chemo_orders.record.orders import PrepareRequest
 
-    return PrepareRequest(patient_file(**changes), "test patient", "r-chop", user, on=dt.date(2026, 11, 22))
+    on = dt.date(2026, 11, 22) + dt.timedelta(days=21 * (cycle - 1))
+    return PrepareRequest(patient_file(**changes), "test patient", "r-chop", user, cycle=cycle, on=on)

@@ -162,18 +162,18 @@ def test_prepare_carries_the_last_verified_orders_changes_forward(record: Databa
     change = parse_change("doxorubicin=-25%", "grade 3 mucositis")
     first = prepare(record, dataclasses.replace(prepare_request(), changes=(change,)))
     assert first.as_json()["changes"] == [change.as_json()] and first.as_json()["carried_forward"] is None
-    standard = final(prepare(record, prepare_request()).calc, "doxorubicin")  # nothing verified yet: not carried
+    standard = final(prepare(record, prepare_request(cycle=2)).calc, "doxorubicin")  # nothing verified: not carried
     assert "changed" not in standard
     verify(record, VerifyRequest(first.order_id, "phil"))
     release(record, first.order_id, "phil")
-    second = prepare(record, prepare_request()).as_json()
+    second = prepare(record, prepare_request(cycle=3)).as_json()
     assert second["carried_forward"] == {"order_id": first.order_id, "changes": [change.as_json()]}
     assert final(second["calc"], "doxorubicin")["changed"]["reason"] == "grade 3 mucositis"
     assert show(record, second["order_id"]).as_json()["changes"] == [change.as_json()]
     override = parse_change("doxorubicin=-10%", "mucositis resolved")
-    third = prepare(record, dataclasses.replace(prepare_request(), changes=(override,))).as_json()
+    third = prepare(record, dataclasses.replace(prepare_request(cycle=4), changes=(override,))).as_json()
     assert third["carried_forward"] is None and final(third["calc"], "doxorubicin")["changed"]["change"] == "-10%"
-    fresh = prepare(record, dataclasses.replace(prepare_request(), carry_forward=False)).as_json()
+    fresh = prepare(record, dataclasses.replace(prepare_request(cycle=5), carry_forward=False)).as_json()
     assert fresh["changes"] == [] and "changed" not in final(fresh["calc"], "doxorubicin")
 
 

@@ -82,7 +82,14 @@ def test_sample_bundle_maps_to_the_patient_file_fields() -> None:
     ("patient", "regimen", "cycle"),
     [
         ("relapsed-dlbcl", "r-ice", 1),
-        ("us-units-b-all", "r-hyper-cvad-b", 2),
+        pytest.param(
+            "us-units-b-all",
+            "r-hyper-cvad-b",
+            2,
+            marks=pytest.mark.xfail(
+                strict=True, reason="issue 23: prior courses (SEQ001's course A) are not exported to FHIR yet"
+            ),
+        ),
         ("obese-adult-dlbcl", "r-dhap", 1),
         ("adult-b-all-cd20-positive", "r-hyper-cvad-a", 1),
         ("pediatric-b-all-standard-risk", "pediatric-3-drug-induction", 1),

@@ -106,11 +106,11 @@ def test_a_crash_mid_transaction_leaves_no_half_order(record: Database, capsys: 
 WORKERS = 4
 
 
-def _prepare_at_once(url: str, barrier: Any, results: Any, prior: str) -> None:
+def _prepare_at_once(url: str, barrier: Any, results: Any, prior: str, cycle: int) -> None:
     database = open_database(url)
     barrier.wait(30)
     try:
-        order = prepare(database, prepare_request(prior_cumulative={"doxorubicin": prior}))
+        order = prepare(database, prepare_request(cycle=cycle, prior_cumulative={"doxorubicin": prior}))
         results.put(("prepared", order.order_id, order.basis["counted_orders"]))
     except BlockedPrepare as error:
         results.put((error.calc["status"], None, None))
@@ -127,7 +127,9 @@ def _race(record: Database, prior: str) -> list[tuple[str, int | None, list[int]
     record.engine.dispose()
     barrier, results = FORK.Barrier(WORKERS), FORK.Queue()
     workers = [
-        FORK.Process(target=_prepare_at_once, args=(url_of(record), barrier, results, prior)) for _ in range(WORKERS)
+        # successive cycles (a duplicate cycle would be held by CYC001 before the race matters)
+        FORK.Process(target=_prepare_at_once, args=(url_of(record), barrier, results, prior, n + 2))
+        for n in range(WORKERS)
     ]
     for worker in workers:
         worker.start()

@@ -66,7 +66,7 @@ def test_released_order_feeds_the_next_calculation(record: Database) -> None:
     released = release(record, first.order_id, "phil")
     assert (released.state, released.released_by, released.verified_by) == ("released", "phil", "phil")
 
-    second = prepare(record, prepare_request(prior_cumulative={"doxorubicin": DOX_PRIOR}, weight="78 kg"))
+    second = prepare(record, prepare_request(cycle=2, prior_cumulative={"doxorubicin": DOX_PRIOR}, weight="78 kg"))
     assert second.basis["counted_orders"] == [first.order_id]
     given = dox_per_m2(first.calc)
     assert second.basis["prior_cumulative_mg_per_m2"]["doxorubicin"] == pytest.approx(given)
@@ -88,7 +88,7 @@ def test_cancelled_orders_do_not_count(record: Database) -> None:
 
 def test_an_order_not_yet_released_counts_toward_the_limit(record: Database) -> None:
     first = prepare(record, prepare_request())
-    second = prepare(record, prepare_request())
+    second = prepare(record, prepare_request(cycle=2))
     assert second.basis["counted_orders"] == [first.order_id]
     assert second.basis["previous_weight_kg"] is None  # nothing released: no weight dosed on yet
 

@@ -7,6 +7,8 @@ covers every version.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,10 @@ def data(**changes: Any) -> dict[str, Any]:
     return {**loaded, **changes}
 
 
-def prepared(record: Database, patient: dict[str, Any], user: str = "pam") -> int:
-    request = PrepareRequest(store.file_bytes(patient), "workbench", "r-chop", user)
+def prepared(
+    record: Database, patient: dict[str, Any], user: str = "pam", cycle: int | None = None, on: dt.date | None = None
+) -> int:
+    request = PrepareRequest(store.file_bytes(patient), "workbench", "r-chop", user, cycle=cycle, on=on)
     return prepare(record, request).order_id
 
 
@@ -78,9 +82,9 @@ def test_a_patient_prepared_from_a_file_shows_that_file(record: Database) -> Non
 
 def test_a_changed_weight_sends_a_verified_order_back_to_the_queue(record: Database) -> None:
     store.save(record, "pam", data(), new=True)
-    old = prepared(record, data())
+    old = prepared(record, data(), cycle=2)
     verify(record, VerifyRequest(old, "phil"))
-    released = prepared(record, data())
+    released = prepared(record, data(), cycle=1, on=dt.date.today() - dt.timedelta(days=21))
     verify(record, VerifyRequest(released, "phil"))
     release(record, released, "phil")
     heavier = data(weight="100 kg")

@@ -98,10 +98,10 @@ def test_mini_hyper_cvd_blinatumomab_below_45_kg_uses_the_label_bsa_dose() -> No
 
 
 def test_mini_hyper_cvd_relapsed_blinatumomab_dose_is_not_guessed() -> None:
-    # The 28 mcg/day is confirmed for the older-adult cohort only; relapsed/refractory is blocked.
+    # The 28 mcg/day is confirmed for the older-adult cohort only; relapsed/refractory is held (DOS004).
     result = calc("mini-hyper-cvd-ino", {**OLDER_B_ALL, "disease_status": "relapsed"}, cycle=5)
     assert result.orders == ()
-    assert [(m.drug, m.rule) for m in result.missing] == [("blinatumomab", "IND001")]
+    assert [(m.drug, m.rule) for m in result.missing] == [("blinatumomab", "DOS004")]
 
 
 def test_mini_hyper_cvd_chemotherapy_stays_in_courses_1_to_4() -> None:
@@ -175,7 +175,7 @@ def test_pediatric_3_drug_induction_is_nci_standard_risk_below_10() -> None:
     assert population.source
     assert "Intrathecal cytarabine on day 0" in supportive(regimen)
     built = orderset.build(make_patient(**child(11, BSA1)), regimen, options())
-    assert any(f.rule == "AGE001" and "studied in ages 1-9" in f.message for f in built.findings)
+    assert any(f.rule == "AGE001" and "ages 1-9" in f.message for f in built.findings)
 
 
 def test_pediatric_4_drug_induction_is_nci_high_risk() -> None:
@@ -245,7 +245,7 @@ def test_nelarabine_age_bands_follow_the_label() -> None:
     assert finals(calc("nelarabine", child(16, BSA18, **t_all)), "nelarabine") == [2700]
     infant = calc("nelarabine", child(0, {"height": "70 cm", "weight": "8 kg"}, **t_all))
     assert infant.orders == ()
-    assert [(m.drug, m.rule) for m in infant.missing] == [("nelarabine", "IND001")]
+    assert [(m.drug, m.rule) for m in infant.missing] == [("nelarabine", "DOS004")]
 
 
 # --- inotuzumab: children from 1 year (FDA 2024).

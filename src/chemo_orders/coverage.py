@@ -111,7 +111,9 @@ def _ages_cell(regimen: Regimen) -> str:
         if low is None and high is None:
             spans.append(f"{indication.disease}: **not stated**")
         else:
-            spans.append(f"{indication.disease}: {low if low is not None else 0:g}-{'' if high is None else f'{high:g}'}")
+            spans.append(
+                f"{indication.disease}: {low if low is not None else 0:g}-{'' if high is None else f'{high:g}'}"
+            )
     return "; ".join(spans)
 
 
@@ -133,7 +135,9 @@ def coverage_markdown() -> str:
     ]
     for regimen in all_regimens():
         if regimen.status == "reference":
-            lines.append(f"| {regimen.id} | reference | — | — | — | — | {_markers_cell(regimen)} | {_ages_cell(regimen)} |")
+            lines.append(
+                f"| {regimen.id} | reference | — | — | — | — | {_markers_cell(regimen)} | {_ages_cell(regimen)} |"
+            )
             continue
         lines.append(
             f"| {regimen.id} | {regimen.status} | {_criteria_cell(regimen)} | {_organ_cell(regimen, 'REN001')} | "

@@ -141,6 +141,9 @@ class Table(Frozen):
     routes: tuple[Route, ...] = ()
     min_dose: AnyQuantity | None = None
     high_dose: bool = False
+    # When a band cannot be checked because the laboratory's ULN is not given: warn (default), or
+    # hold where the band is a label contraindication that must not pass unchecked.
+    unchecked: Literal["warn", "hold"] = "warn"
     regimens: tuple[str, ...] = ()
     source: str
     note: str | None = None
@@ -393,7 +396,7 @@ def _evaluate(
         )
         if missing:
             message = f"{order.drug}: a {name} band is stated in multiples of ULN; give labs.{missing} to check it"
-            yield Verdict(entry.rule, "warn", message, refs, order.drug), None, ""
+            yield Verdict(entry.rule, entry.unchecked, message, refs, order.drug), None, ""
             return
         if not band.holds(value, _uln(entry.measure, patient)):
             continue

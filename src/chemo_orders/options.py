@@ -39,7 +39,9 @@ INDICATION_RULES = frozenset(
         "MRK003",
         "MRK004",
         "MRK005",
+        "MRK006",
         "RSK001",
+        "SEQ001",
         "AGE001",
         "ALG001",
         "HIS001",
@@ -196,13 +198,23 @@ def _choice(regimen: Regimen, patient: Patient, on: dt.date, preferences: list[P
         order_set = build(patient, regimen, Options(on=on, cycle=regimen.first_cycle()))
     except InputError as error:
         return Choice(regimen, False, False, f"cannot be calculated for this patient: {error.problem}", (), refs)
-    against = [f for f in order_set.findings if _against(f)]
+    # Anything calc would block stops the choice too: options never prefers what calc refuses.
+    against = [f for f in order_set.findings if _against(f) or (f.severity == "block" and f.rule != "REG001")]
     if against:
         why = "; ".join(f"{f.rule}: {f.message}" for f in against)
         return Choice(regimen, False, False, why, tuple(dict.fromkeys(f.rule for f in against)), refs)
     gaps = [f.message for f in order_set.findings if _dose_gap(f)]
     caveat = f" Not calculable for this patient: {'; '.join(gaps)}." if gaps and regimen.status == "active" else ""
     preferred = [p for p in preferences if p.regimen == regimen.id]
+    if preferred and regimen.status != "active":
+        # Never PREFERRED what calc refuses: the guidance's preference is said, not marked.
+        why = (
+            " ".join(p.why for p in preferred)
+            + " Preferred by the guidance, but not orderable here: "
+            + (regimen.reference_reason or "no retrievable source confirms its doses")
+        )
+        cited = tuple(table.sources[k] for p in preferred for k in p.source)
+        return Choice(regimen, True, False, why, (), cited + refs)
     if preferred:
         why = " ".join(p.why for p in preferred) + caveat
         cited = tuple(table.sources[k] for p in preferred for k in p.source)
@@ -212,15 +224,15 @@ def _choice(regimen: Regimen, patient: Patient, on: dt.date, preferences: list[P
 
 
 def _dose_gap(finding: Finding) -> bool:
-    """IND001 about one drug: the file defines no dose for this patient (an age band no source gives)."""
-    return finding.rule == "IND001" and finding.drug is not None
+    """DOS004: the file defines no dose for this patient on one line (an age band no source gives)."""
+    return finding.rule == "DOS004"
 
 
 def _against(finding: Finding) -> bool:
     """A finding that says the regimen is not for this patient (not one about this cycle's doses).
 
     A dose the file does not define for this patient is a gap in the library, said in the
-    ``why``, not a reason the regimen does not fit (calc blocks it with IND001 all the same).
+    ``why``, not a reason the regimen does not fit (calc holds that line with DOS004).
     """
     return finding.rule in INDICATION_RULES and finding.severity in ("block", "hold") and not _dose_gap(finding)
 

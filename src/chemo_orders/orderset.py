@@ -117,8 +117,8 @@ def build(
             raise InputError("--acknowledge", ack.code, "no hold or warning with this code to acknowledge")
     # Indicated, nothing stops it, and still nothing to give: the cycle is the problem (a
     # regimen not meant for the patient is blocked by its rule above instead).
-    stopped = any(f.severity in ("block", "hold") for f in findings)
-    if regimen.status == "active" and not calculation.orders and not calculation.missing and not stopped:
+    blocked = any(f.severity == "block" for f in findings)
+    if regimen.status == "active" and not calculation.orders and not calculation.missing and not blocked:
         problem = f"{regimen.name} gives this patient no drugs in cycle {options.cycle}"
         raise InputError("--cycle", options.cycle, problem)
     digest = hashlib.sha256(input_text).hexdigest()[:16]

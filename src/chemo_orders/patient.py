@@ -318,7 +318,13 @@ class Patient(Frozen):
         dated = (
             [("measured_on", self.measured_on)]
             + [(f"history.{i}.date", event.date) for i, event in enumerate(self.history)]
-            + [(f"prior_courses.{i}.date", course.date) for i, course in enumerate(self.prior_courses)]
+            # Courses from the order record may be dated after this order (prepared ahead): only
+            # courses the file lists are dates the person wrote.
+            + [
+                (f"prior_courses.{i}.date", course.date)
+                for i, course in enumerate(self.prior_courses)
+                if course.order_id is None
+            ]
         )
         return [(field, date) for field, date in dated if date is not None]
 

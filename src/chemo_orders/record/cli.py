@@ -90,6 +90,11 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--tolerance", default="5%", help="with --prescribed: allowed deviation (default 5%%)")
     p = orders.add_parser("release", parents=[database, user, as_json], help="release a verified order")
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
+    p.add_argument(
+        "--labs-checked",
+        metavar="TEXT",
+        help="the day's values of criteria labs the order was prepared without (e.g. 'ANC 2.1, platelets 180')",
+    )
     p = orders.add_parser("cancel", parents=[database, user, as_json], help="cancel a prepared or verified order")
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
     p.add_argument("--reason", required=True, metavar="TEXT")
@@ -171,7 +176,7 @@ def cmd_orders(args: argparse.Namespace) -> int:
     if command == "verify":
         return orders_verify(args.db, _verify_request(args), args.json)
     if command == "release":
-        return orders_release(args.db, args.order_id, args.user, args.json)
+        return orders_release(args.db, args.order_id, args.user, args.json, args.labs_checked)
     if command == "cancel":
         return orders_cancel(args.db, args.order_id, args.user, args.reason, args.json)
     if command == "list":
@@ -267,11 +272,11 @@ def orders_verify(url: str | None, request: VerifyRequest, as_json: bool) -> int
     return EXIT_OK
 
 
-def orders_release(url: str | None, order_id: int, user: str, as_json: bool) -> int:
+def orders_release(url: str | None, order_id: int, user: str, as_json: bool, labs_checked: str | None = None) -> int:
     from .orders import release
 
     try:
-        record = release(_open(url), order_id, user)
+        record = release(_open(url), order_id, user, labs_checked)
     except Refused as error:
         return _refused(error)
     print(_dumps(record.as_json()) if as_json else order_text(record))

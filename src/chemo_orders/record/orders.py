@@ -515,18 +515,49 @@ def _check_prescription(order: Order, request: VerifyRequest) -> Check:
     )
 
 
-def release(database: Database, order_id: int, user_name: str) -> OrderRecord:
+def release(database: Database, order_id: int, user_name: str, labs_checked: str | None = None) -> OrderRecord:
+    """Release a verified order. An order prepared before the day's labs (LAB001 'not given')
+    is held here: the releasing pharmacist states the values checked (``labs_checked``), which
+    the audit trail keeps with the release."""
 
     def work(session: Session) -> OrderRecord:
         order = _locked_order(session, order_id)
         user = find_user(session, user_name)
         require_role(user, ("pharmacist",), "release")
         _expect_state(order, "verified", "release")
+        missing = missing_criteria_labs(order)
+        detail: dict[str, Any] = {}
+        if missing and not (labs_checked or "").strip():
+            raise Refused(
+                f"order {order.id}: the criteria to treat need {', '.join(missing)}, not given when it was "
+                "prepared; release with the values checked today (--labs-checked TEXT)"
+            )
+        if missing:
+            detail = {"labs_checked": (labs_checked or "").strip()[:500], "criteria_labs": missing}
         order.state, order.released_by, order.released_at = "released", user.id, audit.now()
-        audit.append(session, user.name, "released", {}, order_id=order.id, rows=(order,))
+        audit.append(session, user.name, "released", detail, order_id=order.id, rows=(order,))
         return _record(session, order.id)
 
     return _audited(database, user_name, "release", order_id, work)
+
+
+def missing_criteria_labs(order: Order) -> list[str]:
+    """The labs this order's criteria to treat need that its patient file did not give."""
+    from ..criteria import for_cycle, lab_value
+    from .calculation import parse_patient, parse_regimen
+
+    source = f"order {order.id}"
+    patient = parse_patient(order.patient_file, source)
+    regimen = parse_regimen(order.regimen_text, f"{source} regimen {order.regimen_id}")
+    criteria = for_cycle(regimen, order.cycle)
+    return sorted({a.lab for a in criteria.applied if lab_value(patient, a.lab) is None})
+
+
+def labs_to_check(database: Database, order_id: int) -> list[str]:
+    """:func:`missing_criteria_labs` for an order by id (the release form asks for them)."""
+    with database.read() as session:
+        order = session.get(Order, order_id)
+        return missing_criteria_labs(order) if order is not None else []
 
 
 def cancel(database: Database, order_id: int, user_name: str, reason: str) -> OrderRecord:

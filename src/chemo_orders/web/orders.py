@@ -21,7 +21,17 @@ from starlette.responses import RedirectResponse, Response
 from ..errors import InputError, excerpt
 from ..record import Refused
 from ..record import patients as store
-from ..record.orders import CANCELLERS, OrderRecord, VerifyRequest, cancel, list_orders, release, show, verify
+from ..record.orders import (
+    CANCELLERS,
+    OrderRecord,
+    VerifyRequest,
+    cancel,
+    labs_to_check,
+    list_orders,
+    release,
+    show,
+    verify,
+)
 from ..report import days_text
 from .pages import Ctx, Urls, render
 
@@ -90,6 +100,7 @@ def order_view(
         may_verify=may_verify,
         hide_doses=may_verify and comparison is None,
         may_release=me.may("pharmacist") and record.state == "verified",
+        labs_needed=labs_to_check(ctx.database, record.order_id) if record.state == "verified" else [],
         may_cancel=me.may(*CANCELLERS) and record.state in ("prepared", "verified"),
         lines=check_lines(record),
         entered=entered or {},
@@ -159,7 +170,7 @@ def _dose_problem(error: InputError, positions: list[CheckLine]) -> str:
 
 def release_order(ctx: Ctx) -> Response:
     order_id = _order_id(ctx)
-    release(ctx.database, order_id, ctx.me.name)
+    release(ctx.database, order_id, ctx.me.name, ctx.field("labs_checked").strip() or None)
     return RedirectResponse(Urls.order(order_id), status_code=303)
 
 
