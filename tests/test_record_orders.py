@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from chemo_orders.cli import main
 from chemo_orders.errors import InputError
-from chemo_orders.record import Refused
+from chemo_orders.record import Refused, audit
 from chemo_orders.record.calculation import RecalculationMismatch
 from chemo_orders.record.db import Database
 from chemo_orders.record.orders import (
@@ -290,3 +290,19 @@ def test_command_line_contract(record: Database, tmp_path: Path, capsys: pytest.
     pdf = tmp_path / "order.pdf"
     assert cli(capsys, "orders", "pdf", order_id, "-o", pdf, *db)[0] == 0
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_release_holds_an_order_prepared_without_its_criteria_labs(record: Database) -> None:
+    """LAB001 (design §11.2): labs not given at prepare are a warning; release needs the values."""
+    order = prepare(record, prepare_request(labs={"bilirubin": "0.6 mg/dL", "lvef_percent": 58}))
+    assert {f["severity"] for f in order.calc["findings"] if f["rule"] == "LAB001"} == {"warn"}
+    verify(record, VerifyRequest(order.order_id, "phil"))
+    with pytest.raises(Refused, match="anc, platelets"):
+        release(record, order.order_id, "phil")
+    assert show(record, order.order_id).state == "verified"
+    released = release(record, order.order_id, "phil", labs_checked="ANC 2.4, platelets 210 (ward, 08:10)")
+    assert released.state == "released"
+    with record.read() as session:
+        detail = [json.loads(e.detail_json) for e in audit.events(session) if e.action == "released"][-1]
+    assert detail["labs_checked"] == "ANC 2.4, platelets 210 (ward, 08:10)"
+    assert detail["criteria_labs"] == ["anc", "platelets"]

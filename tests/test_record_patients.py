@@ -8,7 +8,6 @@ covers every version.
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 from pathlib import Path
 from typing import Any

@@ -143,6 +143,9 @@ def test_second_pharmacist_verifies_independently_and_releases(page: Any) -> Non
     page.get_by_role("button", name="Verify").click()
     expect(page.locator("#state")).to_have_text("verified")
     expect(page.locator("table.comparison")).to_contain_text("ok")
+    # R-hyper-CVAD's criteria to treat (the institutional default) need ANC and platelets, not
+    # given when the order was prepared: the releasing pharmacist writes the values checked today.
+    page.get_by_label("Labs checked today").fill("ANC 2.1, platelets 180")
     page.get_by_role("button", name="Release").click()
     expect(page.locator("#state")).to_have_text("released")
 
@@ -198,6 +201,9 @@ def test_core_flow_without_javascript(page_without_js: Any) -> None:
     page.get_by_role("link", name=re.compile("Rivera, Ana")).last.click()
     page.get_by_role("button", name="Verify").click()
     expect(page.locator("#state")).to_have_text("verified")
+    # R-hyper-CVAD's criteria to treat (the institutional default) need ANC and platelets, not
+    # given when the order was prepared: the releasing pharmacist writes the values checked today.
+    page.get_by_label("Labs checked today").fill("ANC 2.1, platelets 180")
     page.get_by_role("button", name="Release").click()
     expect(page.locator("#state")).to_have_text("released")
 

@@ -23,6 +23,8 @@ class CycleTiming(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         regimen, cycle, on = ctx.regimen, ctx.options.cycle, ctx.options.on
         same = [c for c in ctx.patient.prior_courses if c.regimen == regimen.id]
+        if not same:
+            return
         for course in same:
             if course.cycle == cycle:
                 yield self.finding(
