@@ -137,5 +137,5 @@ def _power_of_ten(text: str) -> float:
     import re
 
     exponent = re.search(r"[eE]([-+]?\d+)", text)
-    power = re.search(r"[xX×*]\s*10\s*(?:\^|\*\*)?\s*(\d+)", text)
+    power = re.search(r"[xX×]\s*10\s*\^\s*(\d+)", text)
     return 10.0 ** (int(exponent.group(1)) if exponent else 0) * 10.0 ** (int(power.group(1)) if power else 0)

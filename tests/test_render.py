@@ -123,7 +123,8 @@ def test_user_html_is_printed_literally_and_fetches_nothing(tmp_path: Path) -> N
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT")
     name = f'<img src="file://{secret}"><b>Evil</b> & <script>x</script>'
-    patient = make_patient(name=name, allergies=[f'<link rel=stylesheet href="file://{secret}">'])
+    # An allergy must name a known substance (issue 19); the hostile markup rides along with it.
+    patient = make_patient(name=name, allergies=[f'latex <link rel=stylesheet href="file://{secret}">'])
     os_ = build(patient, load_regimen("r-ice"), Options(on=TODAY))
     html = render_html(build_view(os_))
     assert "<img src=" not in html and "&lt;img src=" in html

@@ -30,7 +30,7 @@ from .quantities import parse_quantity
 from .regimen import ROUTE_SYNONYMS, dose_basis
 from .units import Q, format_number, format_quantity
 
-_PERCENT = re.compile(r"^\s*([+-]\s*\d+(?:\.\d+)?)\s*%\s*$")
+_PERCENT = re.compile(r"^\s*([+-]\s*\d+(?:\.\d+)?)\s*%\s*$", re.ASCII)  # "-٢٠%" is not -20 %
 _MAX_REASON = 500
 
 

@@ -53,6 +53,37 @@ class ConditionTable(Frozen):
         return found
 
 
+class Allergen(Frozen):
+    synonyms: tuple[str, ...] = ()
+
+
+class AllergenTable(Frozen):
+    """Non-drug allergy substances (``allergens.yaml``): latex, iodinated contrast, foods."""
+
+    allergens: dict[str, Allergen]
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        return {fold(spelling): term for term, a in self.allergens.items() for spelling in (term, *a.synonyms)}
+
+    def find(self, text: str) -> str | None:
+        """The allergen the text names as whole words ("latex gloves - urticaria" is latex)."""
+        folded = fold(text)
+        words = re.findall(r"[a-z0-9'/]+(?:-[a-z0-9'/]+)*", folded)
+        for length in range(min(5, len(words)), 0, -1):
+            for start in range(len(words) - length + 1):
+                found = self._names.get(" ".join(words[start : start + length]))
+                if found is not None:
+                    return found
+        return None
+
+
+@cache
+def allergen_table() -> AllergenTable:
+    path = Path(__file__).with_name("allergens.yaml")
+    return validate(AllergenTable, read_yaml(path, "allergen vocabulary"), str(path))
+
+
 @cache
 def condition_table() -> ConditionTable:
     path = Path(__file__).with_name("conditions.yaml")

@@ -96,6 +96,7 @@ class Group(Frozen):
     """A class a person may name in an allergy or history entry (``platinum``, ``asparaginase``)."""
 
     drugs: tuple[str, ...]
+    synonyms: tuple[str, ...] = ()  # other names of the class ("sulfa drugs")
     note: str | None = None
     source: tuple[str, ...] = ()
 
@@ -113,6 +114,9 @@ class AnthracyclineLimits(Frozen):
 
 
 _SPACES = re.compile(r"[\s_]+")
+# Words of free text: letters and digits, keeping inner hyphens and slashes (``vp-16``, ``tmp-smx``).
+_WORDS = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*")
+_LONGEST_NAME = 5  # words in the longest drug or group name looked for in free text
 
 
 def _fold(name: str) -> str:
@@ -162,6 +166,35 @@ class DrugTable(Frozen):
         if found is None:
             raise InputError(field, text, "unknown drug name (see drugs.yaml for the names known)")
         return found
+
+    @cached_property
+    def _substance_names(self) -> dict[str, str]:
+        """Every spelling of a drug or group (folded) → the drug or group it names."""
+        names = dict(self._names)
+        for group, entry in self.groups.items():
+            for spelling in (group, *entry.synonyms):
+                names[_fold(spelling)] = group
+        return names
+
+    def substances_in(self, text: str) -> tuple[str, ...]:
+        """Every drug or group named anywhere in free text, as words: "Rituxan anaphylaxis",
+        "rituximab (anaphylaxis)" and "VP16 - rash" each name their drug. A name must be whole
+        words (``ara`` is not in ``tiara``); longer names win over the words inside them."""
+        words = _WORDS.findall(_fold(text))
+        names = self._substance_names
+        found: list[str] = []
+        start = 0
+        while start < len(words):
+            for length in range(min(_LONGEST_NAME, len(words) - start), 0, -1):
+                phrase = " ".join(words[start : start + length])
+                hit = names.get(phrase) or names.get(phrase.replace(" ", "")) or names.get(phrase.replace(" ", "-"))
+                if hit is not None:
+                    found.append(hit)
+                    start += length
+                    break
+            else:
+                start += 1
+        return tuple(dict.fromkeys(found))
 
     def find_substance(self, text: str) -> str | None:
         """A drug group (``platinum``) or a drug, as a person names an allergy or a past event."""

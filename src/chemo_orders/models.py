@@ -8,9 +8,12 @@ pydantic report.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeAlias, TypeVar
+import types
+import typing
+from functools import cache
+from typing import Annotated, Any, TypeAlias, TypeVar, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from .errors import InputError, Problems
 from .quantities import parse_quantity
@@ -21,6 +24,18 @@ class Frozen(BaseModel):
     """Immutable, strict about unknown keys (a typo must not silently drop a field)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_true_for_a_number(cls, data: Any) -> Any:
+        """``day: true`` must not be day 1: pydantic's lax mode reads true as 1 for a number
+        field. A field that takes a number and not true/false refuses true/false, naming itself."""
+        if isinstance(data, dict):
+            for name in _number_fields(cls):
+                value = data.get(name)
+                if isinstance(value, bool):
+                    raise InputError(name, value, "expected a number, not true/false")
+        return data
 
 
 def parser_for(dimension: str | None) -> BeforeValidator:
@@ -38,6 +53,26 @@ Length: TypeAlias = Annotated[Q, parser_for("[length]")]
 Mass: TypeAlias = Annotated[Q, parser_for("[mass]")]
 Duration: TypeAlias = Annotated[Q, parser_for("[time]")]
 AnyQuantity: TypeAlias = Annotated[Q, parser_for(None)]
+
+
+@cache
+def _number_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` (by the key a file uses) whose type takes a number but not a bool."""
+    return tuple(
+        field.alias or name
+        for name, field in model.model_fields.items()
+        if _kinds(field.annotation) & {int, float} and bool not in _kinds(field.annotation)
+    )
+
+
+def _kinds(annotation: Any) -> set[Any]:
+    """The plain types a (possibly Annotated, Optional or union) annotation admits at its top."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(typing.get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return set().union(*(_kinds(arg) for arg in typing.get_args(annotation)))
+    return {annotation}
 
 
 M = TypeVar("M", bound=BaseModel)

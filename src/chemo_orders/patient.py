@@ -136,46 +136,62 @@ class Labs(Open):
         return value
 
 
-def _substance(value: object, field: str, *, free_text: bool) -> tuple[str, str | None]:
-    """(text as written, canonical drug or group or None) for a substance a person named.
-
-    An allergy may be to something that is not a drug we know (latex, penicillin): kept as
-    written. A near miss of a known drug name ("ritux") is refused, because an allergy that
-    silently fails to match is the one that reaches the patient.
-    """
+def _substance(value: object, field: str) -> str | None:
+    """The canonical drug or group a history entry names (``drug: pegaspargase``)."""
     from .drugs import drug_table
 
-    text = clean_text(value, field, 200)
-    table = drug_table()
-    if not free_text:
-        return text, table.canonical_substance(text, field)
-    found = table.find_substance(text)
-    if found is not None:
-        return text, found
-    import difflib  # only for unknown names
-
-    near = difflib.get_close_matches(text.lower(), [*table.drugs, *table.groups], n=1, cutoff=0.75)
-    if near:
-        raise InputError(field, text, f"unknown drug name; did you mean {near[0]}?")
-    return text, None
+    return None if value is None else drug_table().canonical_substance(clean_text(value, field, 200), field)
 
 
 class Allergy(Frozen):
-    """A documented allergy: a drug, a drug group (``platinum``) or any other substance."""
+    """A documented allergy: the text as written, and every drug or class it names.
+
+    Free text is read for any drug, brand, abbreviation or class in any position ("Rituxan
+    anaphylaxis", "rituximab (anaphylaxis)", "VP16"), or a non-drug allergen (latex). Text
+    that names none of them is refused: an allergy that silently fails to match is the one
+    that reaches the patient. A ``drug`` key can only add a match, never replace or remove one.
+    """
 
     substance: str
     reaction: Annotated[str, BeforeValidator(lambda v: clean_text(v, "reaction", 200))] | None = None
-    drug: str | None = None  # the canonical drug or group; None for non-drug allergens
+    drugs: tuple[str, ...] = ()  # canonical drugs or groups the entry names
+    allergen: str | None = None  # a non-drug allergen (allergens.yaml)
 
     @model_validator(mode="before")
     @classmethod
-    def _from_text(cls, value: Any) -> Any:
+    def _resolve(cls, value: Any) -> Any:
+        from .conditions import allergen_table
+        from .drugs import drug_table
+
         if isinstance(value, str):
             value = {"substance": value}
-        if isinstance(value, dict) and "substance" in value and "drug" not in value:
-            text, drug = _substance(value["substance"], "allergies.substance", free_text=True)
-            value = {**value, "substance": text, "drug": drug}
-        return value
+        if not isinstance(value, dict) or "substance" not in value:
+            return value
+        known = {"substance", "reaction", "drug"}
+        extra = sorted(str(k) for k in value if k not in known)
+        if extra:
+            raise InputError(extra[0], value[extra[0]], "unknown field")
+        text = clean_text(value["substance"], "substance", 200)
+        drugs = list(drug_table().substances_in(text))
+        stated = _substance(value.get("drug"), "drug")
+        if stated is not None and stated not in drugs:
+            drugs.append(stated)
+        allergen = allergen_table().find(text)
+        if not drugs and allergen is None:
+            raise InputError(
+                "substance",
+                text,
+                "names no known drug, brand, class or allergen (drugs.yaml, allergens.yaml): write the drug's name",
+            )
+        resolved = {"substance": text, "drugs": tuple(drugs), "allergen": allergen}
+        if "reaction" in value:
+            resolved["reaction"] = value["reaction"]
+        return resolved
+
+    @property
+    def drug(self) -> str | None:
+        """The first drug or group named (FHIR coding); rules use :attr:`drugs`."""
+        return self.drugs[0] if self.drugs else None
 
     def describe(self) -> str:
         return f"{self.substance} ({self.reaction})" if self.reaction else self.substance
@@ -214,7 +230,7 @@ class HistoryEvent(Frozen):
     @field_validator("drug", mode="before")
     @classmethod
     def _drug(cls, value: Any) -> Any:
-        return None if value is None else _substance(value, "history.drug", free_text=False)[1]
+        return _substance(value, "history.drug")
 
 
 def _prior_doses(value: object) -> object:

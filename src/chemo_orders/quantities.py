@@ -6,7 +6,7 @@ mg/dL`` 0.12 mg/dL and ``9**9**9 cm`` held a core for ten minutes. Here nothing 
 
     quantity  := number [multiplier] unit  |  "AUC" ["="] number [auc-unit]
     number    := digits ["." digits] [("e"|"E") [sign] 1-2 digits]      (no sign, no comma)
-    multiplier:= ("x"|"×"|"*") "10" ("^"|"**") digits                  (counts: 1.8 x10^9/L)
+    multiplier:= ("x"|"X"|"×") "10" ("^" digits | superscript digits)  (counts: 1.8 x10^9/L, 1.8 ×10⁹/L)
     unit      := atom ("/" atom)*        (atoms: ATOMS below; no products, no parentheses)
 
 The unit is built by multiplying pre-parsed pint units of the listed atoms (our own trusted
@@ -92,7 +92,10 @@ MAX_LENGTH = 64  # longer text is not a quantity; refusing it first bounds all t
 MAX_EXPONENT = 15
 _NUMBER = r"(?P<number>\d+(?:\.\d+)?|\.\d+)(?:[eE](?P<exponent>[-+]?\d{1,2}))?"
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
-_MULTIPLIER = r"(?:\s*[xX×*]\s*10\s*(?:\^|\*\*)?\s*(?P<power>\d{1,2}|[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}))?"
+# The caret (or superscript) is required: without it ``7 x 101 kg`` read as 7 x 10^1 = 70 kg and
+# ``6 x 100 mg`` as 6 x 10^0 = 6 mg (issue 19). Any other "x digits" is refused (_TIMES).
+_MULTIPLIER = r"(?:\s*[xX×]\s*10\s*(?:\^\s*(?P<power>\d{1,2})|(?P<superscript>[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2})))?"
+_TIMES = re.compile(r"^[xX×*]\s*\d")
 # re.ASCII: \d must mean 0-9 only ("١٢٣ kg" is Arabic-Indic digits, which float() would read).
 _QUANTITY = re.compile(rf"^\s*{_NUMBER}{_MULTIPLIER}\s*(?P<unit>\S(?:.*\S)?)?\s*$", re.ASCII)
 _AUC = re.compile(rf"^\s*AUC\s*=?\s*{_NUMBER}\s*(?:mg\s*/\s*mL\s*[*·.×]?\s*min)?\s*$", re.IGNORECASE | re.ASCII)
@@ -147,7 +150,9 @@ def _number_and_unit(text: str, field: str, expected: str | None) -> Q:
     unit_text = match.group("unit")
     if unit_text is None:
         raise InputError(field, text, f"missing unit{_example(expected)}")
-    power = match.group("power")
+    if _TIMES.match(unit_text):
+        raise InputError(field, text, "a multiplier is written x10^N, such as '1.8 x10^9/L'; or give the number itself")
+    power = match.group("power") or match.group("superscript")
     shift = int(power.translate(_SUPERSCRIPT)) if power else 0
     return Quantity(_magnitude(match, shift, text, field), unit_of(unit_text, field, text))
 

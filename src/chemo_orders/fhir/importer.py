@@ -25,12 +25,12 @@ one Patient: a weight filed under another patient must never reach a dose.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 from ..diagnosis import parse_diagnosis
 from ..errors import InputError
+from ..loader import read_json
 from ..models import validate
 from ..patient import Labs, Patient
 from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, MARKER_SYSTEM, terminology
@@ -43,17 +43,11 @@ MEASUREMENTS = ("height", "weight", "serum_creatinine")
 
 
 def load_json(path: Path) -> Patient:
-    """A ``.json`` patient file: a FHIR Bundle, or the patient-file mapping written as JSON."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("patient file", str(path), "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("patient file", str(path), f"cannot read file ({exc.__class__.__name__})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("patient file", str(path), f"malformed JSON at line {exc.lineno}") from None
+    """A ``.json`` patient file: a FHIR Bundle, or the patient-file mapping written as JSON.
+
+    Read by the same bounded loader as YAML: a regular file only, size and nesting bounded,
+    duplicate keys refused (a second ``allergies`` once silently replaced the first)."""
+    data = read_json(path, "patient file")
     if isinstance(data, dict) and "resourceType" in data:
         if data["resourceType"] != "Bundle":
             raise InputError("resourceType", data["resourceType"], "expected a FHIR Bundle", source=str(path))

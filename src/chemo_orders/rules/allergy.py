@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..drugs import drug_table
+from ..drugs import DrugTable, drug_table
+from ..patient import Allergy
 from .base import Context, Finding, Rule
 from .sources import ASCO_ONS_2016
 
@@ -36,27 +37,32 @@ class DocumentedAllergy(Rule):
         table = drug_table()
         for drug in _drugs(ctx):
             for allergy in ctx.patient.allergies:
-                if allergy.drug is None:
-                    continue
-                if drug in table.members(allergy.drug):
-                    via = "" if allergy.drug == drug else f" (class {allergy.drug})"
-                    yield self.finding(
-                        "block",
-                        f"{drug}: documented allergy to {allergy.describe()}{via}",
+                finding = self._match(drug, allergy, table)
+                if finding is not None:
+                    yield finding
+
+    def _match(self, drug: str, allergy: Allergy, table: DrugTable) -> Finding | None:
+        """The finding for one drug against one allergy entry (any drug or class it names)."""
+        for named in allergy.drugs:
+            if drug in table.members(named):
+                via = "" if named == drug else f" (class {named})"
+                return self.finding(
+                    "block",
+                    f"{drug}: documented allergy to {allergy.describe()}{via}",
+                    drug=drug,
+                    **self._alternative(drug, named),
+                )
+        for named in allergy.drugs:
+            for rule in table.get(drug).contraindicated_after:
+                if rule.condition in ALLERGIC_CONDITIONS and rule.after and _overlap(named, rule.after):
+                    return self.finding(
+                        rule.severity,
+                        f"{drug}: documented allergy to {allergy.describe()}; the label contraindicates "
+                        f"{drug} after {rule.condition} to {rule.after}",
                         drug=drug,
-                        **self._alternative(drug, allergy.drug),
+                        references=tuple(table.cite(rule.source)),
                     )
-                    continue
-                for rule in table.get(drug).contraindicated_after:
-                    if rule.condition in ALLERGIC_CONDITIONS and rule.after and _overlap(allergy.drug, rule.after):
-                        yield self.finding(
-                            rule.severity,
-                            f"{drug}: documented allergy to {allergy.describe()}; the label contraindicates "
-                            f"{drug} after {rule.condition} to {rule.after}",
-                            drug=drug,
-                            references=tuple(table.cite(rule.source)),
-                        )
-                        break
+        return None
 
     def _alternative(self, drug: str, allergen: str) -> dict[str, Any]:
         """The cited alternative, unless the allergy covers it too (an allergy to all asparaginases)."""
