@@ -1,5 +1,6 @@
-"""Fixtures of the order record: a real PostgreSQL server for the test session, and an empty
-record per test on each backend (SQLite and PostgreSQL).
+"""Fixtures of the order record: a real PostgreSQL server for the test session, an empty
+record per test on each backend (SQLite and PostgreSQL), and an audit key per test (never the
+user's own key file).
 
 The server (pg_server.py) runs with fsync off: the tests check behaviour, not the disk.
 """
@@ -21,6 +22,16 @@ if TYPE_CHECKING:
     from chemo_orders.record.db import Database
     from chemo_orders.record.orders import PrepareRequest
     from chemo_orders.record.tables import Role
+    from chemo_orders.record.users import Identity
+
+
+@pytest.fixture(autouse=True)
+def audit_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test keys its audit chains in its own folder (the file is made on first use)."""
+    path = tmp_path / "keys" / "audit.key"
+    monkeypatch.setenv("CHEMO_ORDERS_KEY_FILE", str(path))
+    monkeypatch.delenv("CHEMO_ORDERS_TOKEN", raising=False)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +75,24 @@ STAFF: dict[str, Role] = {
     "priya": "prescriber",
     "ada": "admin",
 }
+
+
+def me(name: str) -> Identity:
+    """A member of STAFF as the record's fixture added them (ids in STAFF's order), standing in
+    for one who signed in: the tests of the record's rules need no password round trip."""
+    from chemo_orders.record.users import Identity
+
+    return Identity(list(STAFF).index(name) + 1, name)
+
+
+def token_for(record: Database, name: str) -> str:
+    """An API token for a member of STAFF (what `users token NAME` prints for their password)."""
+    from chemo_orders.record.users import issue_token
+
+    with record.write() as session:
+        return issue_token(session, me(name))
+
+
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "patients" / "newly-diagnosed-dlbcl.yaml"
 
 
@@ -79,4 +108,4 @@ def prepare_request(user: str = "pam", cycle: int = 1, **changes: Any) -> Prepar
     from chemo_orders.record.orders import PrepareRequest
 
     on = dt.date(2026, 11, 22) + dt.timedelta(days=21 * (cycle - 1))
-    return PrepareRequest(patient_file(**changes), "test patient", "r-chop", user, cycle=cycle, on=on)
+    return PrepareRequest(patient_file(**changes), "test patient", "r-chop", me(user), cycle=cycle, on=on)

@@ -12,7 +12,7 @@ import pytest
 from helpers import ROOT, make_patient, options
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from record_fixtures import prepare_request
+from record_fixtures import me, prepare_request
 
 from chemo_orders.changes import DoseChange, parse_change
 from chemo_orders.cli import main
@@ -164,8 +164,8 @@ def test_prepare_carries_the_last_verified_orders_changes_forward(record: Databa
     assert first.as_json()["changes"] == [change.as_json()] and first.as_json()["carried_forward"] is None
     standard = final(prepare(record, prepare_request(cycle=2)).calc, "doxorubicin")  # nothing verified: not carried
     assert "changed" not in standard
-    verify(record, VerifyRequest(first.order_id, "phil"))
-    release(record, first.order_id, "phil")
+    verify(record, VerifyRequest(first.order_id, me("phil")))
+    release(record, first.order_id, me("phil"))
     second = prepare(record, prepare_request(cycle=3)).as_json()
     assert second["carried_forward"] == {"order_id": first.order_id, "changes": [change.as_json()]}
     assert final(second["calc"], "doxorubicin")["changed"]["reason"] == "grade 3 mucositis"

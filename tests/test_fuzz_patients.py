@@ -184,3 +184,38 @@ def test_nonsense_never_becomes_a_dose(field: str, nonsense: str, others: dict[s
     others.pop(field, None)
     with pytest.raises(InputError):
         calculate({**VALID, **others, field: nonsense})
+
+
+# Issue 19: the YAML 1.1 forms, explicit keys and the .json specials.
+YAML_1_1 = ["070", "012", "1:20", "0x37", "0o17", "2_4", "yes", "no", "on", "off", "!!int 070", "!!bool yes"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(["age", "ecog", "pregnant", "measurements_confirmed"]), st.sampled_from(YAML_1_1))
+def test_yaml_1_1_forms_are_never_reinterpreted(field: str, written: str) -> None:
+    """A YAML 1.1 number or boolean in a number or true/false field is refused naming the field."""
+    text = yaml.safe_dump({k: v for k, v in VALID.items() if k != "birth_date" or field != "age"})
+    with pytest.raises(InputError) as caught:
+        calculate(text + f"{field}: {written}\n")
+    assert caught.value.field == field
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(["? ", "- ", ": ", "?", "-", " "]), min_size=1, max_size=200), st.integers(1, 400))
+def test_explicit_key_runs_never_crash(pieces: list[str], repeat: int) -> None:
+    """Runs of block indicators (explicit keys, entries, values) are refused or parsed, never a crash."""
+    try:
+        calculate("".join(pieces) * repeat + "a\n")
+    except InputError:
+        pass
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"id": 1, "id": 2}', '{"a": NaN}', '{"a": -Infinity}', '{"a": 1e400}', "[" * 1000, '{"a": ' + "1" * 5000 + "}"],
+)
+def test_json_specials_are_refused(text: str) -> None:
+    from chemo_orders.loader import parse_json
+
+    with pytest.raises(InputError):
+        parse_json(text, "patient file", "fuzz.json")

@@ -137,5 +137,6 @@ def _power_of_ten(text: str) -> float:
     import re
 
     exponent = re.search(r"[eE]([-+]?\d+)", text)
-    power = re.search(r"[xX×]\s*10\s*\^\s*(\d+)", text)
-    return 10.0 ** (int(exponent.group(1)) if exponent else 0) * 10.0 ** (int(power.group(1)) if power else 0)
+    power = re.search(r"[xX×]\s*10\s*(?:\^\s*(\d+)|([⁰¹²³⁴⁵⁶⁷⁸⁹]+))", text)
+    shift = int(power.group(1) or power.group(2).translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"))) if power else 0
+    return 10.0 ** (int(exponent.group(1)) if exponent else 0) * 10.0**shift

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from record_fixtures import prepare_request
+from record_fixtures import SAMPLE as PATIENT
+from record_fixtures import me, prepare_request
 from sqlalchemy import select
 
 from chemo_orders.cli import main
@@ -19,7 +21,14 @@ from chemo_orders.record.db import Database, connect, resolve_url
 from chemo_orders.record.orders import list_orders, prepare
 from chemo_orders.record.schema import HEAD, alembic_config, current_revision, open_database, upgrade
 from chemo_orders.record.tables import ApiToken, Base, User
-from chemo_orders.record.users import NewUser, add_user, check_password, issue_token, user_for_token
+from chemo_orders.record.users import (
+    NewUser,
+    add_user,
+    check_password,
+    issue_token,
+    operating_system_user,
+    user_for_token,
+)
 
 
 def test_migrations_build_the_models_schema_from_an_empty_database(record_url: str) -> None:
@@ -117,7 +126,7 @@ def test_passwords_are_stored_as_argon2_hashes(record: Database) -> None:
 
 def test_tokens_are_stored_hashed(record: Database) -> None:
     with record.write() as session:
-        token = issue_token(session, "pam")
+        token = issue_token(session, me("pam"))
     with record.read() as session:
         stored = list(session.scalars(select(ApiToken.token_sha256)))
         assert len(stored) == 1 and token not in stored[0]
@@ -129,7 +138,7 @@ def test_tokens_are_stored_hashed(record: Database) -> None:
 def test_user_names_and_roles_are_checked(record: Database) -> None:
     with pytest.raises(InputError, match="exists"), record.write() as session:
         add_user(session, NewUser("pam", "nurse"))
-    with pytest.raises(InputError, match="without spaces"), record.write() as session:
+    with pytest.raises(InputError, match="ASCII letters, digits"), record.write() as session:
         add_user(session, NewUser("two words", "nurse"))
     with pytest.raises(InputError, match="one of"), record.write() as session:
         add_user(session, NewUser("mo", "surgeon"))  # type: ignore[arg-type]
@@ -145,7 +154,8 @@ def test_users_from_the_command_line(tmp_path: Path) -> None:
     added = run("users", "add", "pam", "--role", "pharmacist", "--password-stdin", *db, stdin="s3cret-pass\n")
     assert added.returncode == 0, added.stderr
     assert "s3cret" not in added.stdout + added.stderr
-    issued = run("users", "token", "pam", *db)
+    assert run("users", "token", "pam", *db, stdin="wrong-pass\n").returncode == 3
+    issued = run("users", "token", "pam", *db, stdin="s3cret-pass\n")
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.splitlines()[-1]
     database = open_database(db[1])
@@ -154,4 +164,11 @@ def test_users_from_the_command_line(tmp_path: Path) -> None:
         assert user is not None and user.name == "pam"
         assert check_password(session, "pam", "s3cret-pass") is not None
     assert run("users", "add", "nina", "--role", "surgeon", *db).returncode == 2
-    assert run("users", "token", "nobody", *db).returncode == 2
+    assert run("users", "token", "nobody", *db, stdin="s3cret-pass\n").returncode == 3  # same as a wrong password
+    assert run("users", "token", "p\u0430m", *db, stdin="s3cret-pass\n").returncode == 2  # Cyrillic a
+    prepare_as = ["orders", "prepare", PATIENT, "--regimen", "r-chop", "--user", "pam", *db]
+    assert run(*prepare_as, stdin="s3cret-pass\n").returncode == 3  # no token and no --password-stdin
+    assert run(*prepare_as, "--password-stdin", stdin="s3cret-pass\n").returncode == 0
+    with database.read() as session:
+        added = next(e for e in audit.events(session) if e.action == "user-added")
+        assert json.loads(added.detail_json)["os_user"] == operating_system_user()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from helpers import ROOT
-from record_fixtures import patient_file, prepare_request
+from record_fixtures import me, patient_file, prepare_request, token_for
 from sqlalchemy import func, select
 
 from chemo_orders.cli import main
@@ -29,7 +30,15 @@ from chemo_orders.record.orders import (
     show,
     verify,
 )
-from chemo_orders.record.tables import AuditEvent, Order, PatientRow
+from chemo_orders.record.tables import AuditEvent, Order, PatientRow, User
+from chemo_orders.record.users import (
+    Identity,
+    NewUser,
+    add_user,
+    find_user,
+    hash_password,
+    operating_system_user,
+)
 
 DOX_PRIOR = "400 mg/m**2"  # with R-CHOP's 50 mg/m² the total reaches DOS002's warning (80 % of 550)
 
@@ -62,8 +71,8 @@ def test_released_order_feeds_the_next_calculation(record: Database) -> None:
     first = prepare(record, prepare_request(prior_cumulative={"doxorubicin": DOX_PRIOR}))
     assert first.state == "prepared" and first.basis["counted_orders"] == []
     assert prior_in(finding(first.calc, "DOS002", "doxorubicin cumulative")) == 400
-    assert verify(record, VerifyRequest(first.order_id, "phil")).order.state == "verified"
-    released = release(record, first.order_id, "phil")
+    assert verify(record, VerifyRequest(first.order_id, me("phil"))).order.state == "verified"
+    released = release(record, first.order_id, me("phil"))
     assert (released.state, released.released_by, released.verified_by) == ("released", "phil", "phil")
 
     second = prepare(record, prepare_request(cycle=2, prior_cumulative={"doxorubicin": DOX_PRIOR}, weight="78 kg"))
@@ -78,12 +87,12 @@ def test_released_order_feeds_the_next_calculation(record: Database) -> None:
 
 def test_cancelled_orders_do_not_count(record: Database) -> None:
     first = prepare(record, prepare_request())
-    cancelled = cancel(record, first.order_id, "priya", "wrong cycle")
+    cancelled = cancel(record, first.order_id, me("priya"), "wrong cycle")
     assert (cancelled.state, cancelled.cancel_reason) == ("cancelled", "wrong cycle")
     second = prepare(record, prepare_request())
     assert second.basis["counted_orders"] == [] and second.basis["prior_cumulative_mg_per_m2"] == {}
     with pytest.raises(Refused, match="release needs a verified order"):
-        release(record, first.order_id, "phil")
+        release(record, first.order_id, me("phil"))
 
 
 def test_an_order_not_yet_released_counts_toward_the_limit(record: Database) -> None:
@@ -96,7 +105,7 @@ def test_an_order_not_yet_released_counts_toward_the_limit(record: Database) -> 
 def test_the_preparer_cannot_verify_their_own_order(record: Database) -> None:
     order = prepare(record, prepare_request(user="pam"))
     with pytest.raises(Refused, match="second pharmacist"):
-        verify(record, VerifyRequest(order.order_id, "pam"))
+        verify(record, VerifyRequest(order.order_id, me("pam")))
     assert show(record, order.order_id).state == "prepared"
 
 
@@ -104,7 +113,7 @@ def test_the_preparer_cannot_verify_their_own_order(record: Database) -> None:
 def test_only_a_pharmacist_verifies(record: Database, who: str) -> None:
     order = prepare(record, prepare_request())
     with pytest.raises(Refused, match="verification needs a pharmacist"):
-        verify(record, VerifyRequest(order.order_id, who))
+        verify(record, VerifyRequest(order.order_id, me(who)))
     assert show(record, order.order_id).state == "prepared"
 
 
@@ -117,19 +126,19 @@ def test_a_nurse_cannot_prepare(record: Database) -> None:
 def test_transitions_out_of_order_are_refused(record: Database) -> None:
     order = prepare(record, prepare_request())
     with pytest.raises(Refused, match="release needs a verified order"):
-        release(record, order.order_id, "phil")
-    verify(record, VerifyRequest(order.order_id, "phil"))
+        release(record, order.order_id, me("phil"))
+    verify(record, VerifyRequest(order.order_id, me("phil")))
     with pytest.raises(Refused, match="verification needs a prepared order"):
-        verify(record, VerifyRequest(order.order_id, "phil"))
-    release(record, order.order_id, "pam")
+        verify(record, VerifyRequest(order.order_id, me("phil")))
+    release(record, order.order_id, me("pam"))
     with pytest.raises(Refused, match="only prepared or verified"):
-        cancel(record, order.order_id, "pam", "too late")
+        cancel(record, order.order_id, me("pam"), "too late")
     with pytest.raises(InputError, match="no such order"):
-        release(record, 999, "pam")
-    with pytest.raises(InputError, match="no such user"):
-        verify(record, VerifyRequest(order.order_id, "nobody"))
+        release(record, 999, me("pam"))
+    with pytest.raises(Refused, match="nobody is not a user of this record"):
+        verify(record, VerifyRequest(order.order_id, Identity(99, "nobody")))
     refusals = [e.action for e in _events(record) if e.action == "refused"]
-    assert len(refusals) == 3  # every refusal is audited, with who and why
+    assert len(refusals) == 4  # every refusal is audited, with who and why
 
 
 def test_a_blocked_prepare_records_only_the_audit_event(record: Database) -> None:
@@ -175,18 +184,18 @@ PRESCRIPTIONS = ROOT / "samples" / "prescriptions"
 
 
 def _r_ice(record: Database) -> int:
-    request = PrepareRequest(RELAPSED.read_bytes(), str(RELAPSED), "r-ice", "pam", on=prepare_request().on)
+    request = PrepareRequest(RELAPSED.read_bytes(), str(RELAPSED), "r-ice", me("pam"), on=prepare_request().on)
     return prepare(record, request).order_id
 
 
 def test_verify_with_an_independent_prescription(record: Database) -> None:
     order_id = _r_ice(record)
     wrong = (PRESCRIPTIONS / "r-ice-relapsed-dlbcl-errors.yaml").read_bytes()
-    outcome = verify(record, VerifyRequest(order_id, "phil", wrong))
+    outcome = verify(record, VerifyRequest(order_id, me("phil"), wrong))
     assert not outcome.passed and outcome.order.state == "prepared"
     assert _events(record)[-1].action == "verify-discrepancy"
     right = (PRESCRIPTIONS / "r-ice-relapsed-dlbcl.yaml").read_bytes()
-    outcome = verify(record, VerifyRequest(order_id, "phil", right))
+    outcome = verify(record, VerifyRequest(order_id, me("phil"), right))
     assert outcome.passed and outcome.order.state == "verified"
     assert outcome.order.verification is not None and outcome.order.verification["status"] == "ok"
 
@@ -195,7 +204,7 @@ def test_a_prescription_for_another_regimen_is_bad_input(record: Database) -> No
     order = prepare(record, prepare_request())
     right = (PRESCRIPTIONS / "r-ice-relapsed-dlbcl.yaml").read_bytes()
     with pytest.raises(InputError, match="not for order"):
-        verify(record, VerifyRequest(order.order_id, "phil", right))
+        verify(record, VerifyRequest(order.order_id, me("phil"), right))
 
 
 def test_pdf_re_renders_the_same_bytes_with_the_regimen_pinned(
@@ -222,7 +231,7 @@ def test_pdf_re_renders_the_same_bytes_with_the_regimen_pinned(
     # Verifying against a prescription needs today's library to be the pinned version.
     right = (PRESCRIPTIONS / "r-ice-relapsed-dlbcl.yaml").read_text().replace("r-ice", "r-chop")
     with pytest.raises(Refused, match="changed since order"):
-        verify(record, VerifyRequest(order.order_id, "phil", right.encode()))
+        verify(record, VerifyRequest(order.order_id, me("phil"), right.encode()))
     # A stored record the engine does not reproduce is not rendered as if it were the order.
     with record.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE orders SET calc_json = replace(calc_json, '\"mg\"', '\"g\"')")
@@ -233,7 +242,7 @@ def test_pdf_re_renders_the_same_bytes_with_the_regimen_pinned(
 def test_list_filters_by_patient_and_state(record: Database) -> None:
     a = prepare(record, prepare_request())
     b = prepare(record, prepare_request(id="MRN-2", name="Other, Patient"))
-    verify(record, VerifyRequest(b.order_id, "phil"))
+    verify(record, VerifyRequest(b.order_id, me("phil")))
     assert [r.order_id for r in list_orders(record)] == [a.order_id, b.order_id]
     assert [r.order_id for r in list_orders(record, patient_id="MRN-2")] == [b.order_id]
     assert [r.order_id for r in list_orders(record, state="prepared")] == [a.order_id]
@@ -256,21 +265,29 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str
     return code, captured.out, captured.err
 
 
-def test_command_line_contract(record: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_line_contract(
+    record: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = ["--db", record.engine.url.render_as_string(hide_password=False)]
+    tokens = {name: token_for(record, name) for name in ("pam", "phil", "nina")}
+
+    def as_(name: str, *args: str | Path) -> tuple[int, str, str]:
+        monkeypatch.setenv("CHEMO_ORDERS_TOKEN", tokens[name])
+        return cli(capsys, *args, "--user", name, *db)
+
     patient = tmp_path / "patient.yaml"
     patient.write_bytes(patient_file())
-    base = ["orders", "prepare", patient, "--regimen", "r-chop", "--date", "2026-11-22", *db]
-    code, out, _ = cli(capsys, *base, "--user", "pam", "--json")
+    base = ["orders", "prepare", patient, "--regimen", "r-chop", "--date", "2026-11-22"]
+    code, out, _ = as_("pam", *base, "--json")
     prepared = json.loads(out)
     assert code == 0 and set(prepared) >= ORDER_KEYS and prepared["state"] == "prepared"
     assert prepared["calc"]["status"] == "ok" and prepared["regimen"] == "r-chop" and prepared["cycle"] == 1
     order_id = str(prepared["order_id"])
-    assert cli(capsys, "orders", "verify", order_id, "--user", "pam", *db)[0] == 3
-    assert cli(capsys, "orders", "verify", order_id, "--user", "nina", *db)[0] == 3
-    assert cli(capsys, "orders", "release", order_id, "--user", "phil", *db)[0] == 3
-    assert cli(capsys, "orders", "verify", order_id, "--user", "phil", *db)[0] == 0
-    assert cli(capsys, "orders", "release", order_id, "--user", "phil", *db)[0] == 0
+    assert as_("pam", "orders", "verify", order_id)[0] == 3
+    assert as_("nina", "orders", "verify", order_id)[0] == 3
+    assert as_("phil", "orders", "release", order_id)[0] == 3
+    assert as_("phil", "orders", "verify", order_id)[0] == 0
+    assert as_("phil", "orders", "release", order_id)[0] == 0
     code, out, _ = cli(capsys, "orders", "show", order_id, "--json", *db)
     assert code == 0 and json.loads(out)["state"] == "released" and set(json.loads(out)) >= ORDER_KEYS
     code, out, _ = cli(capsys, "orders", "list", "--patient", "MRN-100007", "--json", *db)
@@ -279,11 +296,11 @@ def test_command_line_contract(record: Database, tmp_path: Path, capsys: pytest.
     code, _, err = cli(capsys, "orders", "show", "999", *db)
     assert code == 2 and "no such order" in err
     assert cli(capsys, "orders", "show", "abc", *db)[0] == 2
-    code, out, err = cli(capsys, *base, "--user", "pam", "--acknowledge", "DOS002", *db)
+    code, out, err = as_("pam", *base, "--acknowledge", "DOS002")
     assert code == 2 and "--reason" in err  # an acknowledgement without its reason
     blocked = tmp_path / "blocked.yaml"
     blocked.write_bytes(patient_file(prior_cumulative={"doxorubicin": "540 mg/m**2"}))
-    code, out, err = cli(capsys, "orders", "prepare", blocked, "--regimen", "r-chop", "--user", "pam", "--json", *db)
+    code, out, err = as_("pam", "orders", "prepare", blocked, "--regimen", "r-chop", "--json")
     assert code == 3 and json.loads(out)["status"] == "blocked" and "nothing recorded" in err
     code, out, _ = cli(capsys, "audit", "--verify", *db)
     assert code == 0 and "intact" in out
@@ -296,13 +313,105 @@ def test_release_holds_an_order_prepared_without_its_criteria_labs(record: Datab
     """LAB001 (design §11.2): labs not given at prepare are a warning; release needs the values."""
     order = prepare(record, prepare_request(labs={"bilirubin": "0.6 mg/dL", "lvef_percent": 58}))
     assert {f["severity"] for f in order.calc["findings"] if f["rule"] == "LAB001"} == {"warn"}
-    verify(record, VerifyRequest(order.order_id, "phil"))
+    verify(record, VerifyRequest(order.order_id, me("phil")))
     with pytest.raises(Refused, match="anc, platelets"):
-        release(record, order.order_id, "phil")
+        release(record, order.order_id, me("phil"))
     assert show(record, order.order_id).state == "verified"
-    released = release(record, order.order_id, "phil", labs_checked="ANC 2.4, platelets 210 (ward, 08:10)")
+    released = release(record, order.order_id, me("phil"), labs_checked="ANC 2.4, platelets 210 (ward, 08:10)")
     assert released.state == "released"
     with record.read() as session:
         detail = [json.loads(e.detail_json) for e in audit.events(session) if e.action == "released"][-1]
     assert detail["labs_checked"] == "ANC 2.4, platelets 210 (ward, 08:10)"
     assert detail["criteria_labs"] == ["anc", "platelets"]
+
+
+# People prove who they are (design §11.6, issue 19).
+
+
+def test_record_commands_act_only_for_a_proven_person(
+    record: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = ["--db", record.engine.url.render_as_string(hide_password=False)]
+    patient = tmp_path / "patient.yaml"
+    patient.write_bytes(patient_file())
+    prepare_as = ["orders", "prepare", patient, "--regimen", "r-chop", "--date", "2026-11-22", *db]
+    code, out, err = cli(capsys, *prepare_as, "--user", "pam")  # no token, no password
+    assert (code, out) == (3, "") and err.count("\n") == 1 and "CHEMO_ORDERS_TOKEN" in err
+    monkeypatch.setenv("CHEMO_ORDERS_TOKEN", token_for(record, "phil"))
+    code, _, err = cli(capsys, *prepare_as, "--user", "pam")  # phil's token does not make him pam
+    assert code == 3 and err == "chemo-orders: refused: pam: wrong user name or token\n"
+    code, out, _ = cli(capsys, *prepare_as, "--user", "PHIL", "--json")  # names are case-insensitive
+    assert code == 0 and json.loads(out)["prepared_by"] == "phil"
+    with record.write() as session:  # pam sets a password (an administrator's act in this test)
+        session.scalars(select(User).where(User.name == "pam")).one().password_hash = hash_password("pam-pass-1")
+    monkeypatch.delenv("CHEMO_ORDERS_TOKEN")
+    order_id = str(json.loads(out)["order_id"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("wrong-pass\n"))
+    assert cli(capsys, "orders", "verify", order_id, "--user", "pam", "--password-stdin", *db)[0] == 3
+    monkeypatch.setattr("sys.stdin", io.StringIO("pam-pass-1\n"))
+    code, out, _ = cli(capsys, "orders", "verify", order_id, "--user", "pam", "--password-stdin", "--json", *db)
+    assert code == 0 and json.loads(out)["verified_by"] == "pam"
+    failed = [json.loads(e.detail_json) for e in _events(record) if e.action == "authentication-failed"]
+    assert [(f["user"], f["by"]) for f in failed] == [("pam", "token"), ("pam", "password")]
+    assert all(f["os_user"] for f in failed)
+
+
+@pytest.mark.parametrize(
+    "name", ["p\u0430m", "pa\u200bm", "\u202epam", "pam\u2066", "two words", "o'brien", "", "x" * 65]
+)
+def test_look_alike_user_names_are_refused_naming_the_field(
+    record: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    db = ["--db", record.engine.url.render_as_string(hide_password=False)]
+    code, _, err = cli(capsys, "users", "add", name, "--role", "pharmacist", *db)
+    assert code == 2 and err.startswith("chemo-orders: error: NAME: a user name is 1-64 ASCII letters"), err
+    patient = tmp_path / "patient.yaml"
+    patient.write_bytes(patient_file())
+    code, _, err = cli(capsys, "orders", "prepare", patient, "--regimen", "r-chop", "--user", name, *db)
+    assert code == 2 and err.startswith("chemo-orders: error: --user: a user name"), err
+
+
+def test_user_names_are_one_spelling(record: Database) -> None:
+    with pytest.raises(InputError, match="exists"), record.write() as session:
+        add_user(session, NewUser("PAM", "nurse"))
+    with pytest.raises(InputError, match="exists"), record.write() as session:
+        add_user(session, NewUser("\uff50\uff41\uff4d", "nurse"))  # fullwidth: NFKC makes it pam
+    with record.write() as session:
+        assert add_user(session, NewUser("Dr.Rx_2-b", "pharmacist")).name == "dr.rx_2-b"
+    with record.read() as session:
+        assert find_user(session, "DR.RX_2-B").name == "dr.rx_2-b"
+
+
+def test_a_legacy_mixed_case_name_keeps_working(record: Database) -> None:
+    with record.engine.begin() as connection:  # stored before names had one spelling
+        connection.exec_driver_sql("UPDATE users SET name = 'Pam' WHERE name = 'pam'")
+    with record.read() as session:
+        assert find_user(session, "pam").name == "Pam"
+    order = prepare(record, prepare_request(user="phil"))
+    assert verify(record, VerifyRequest(order.order_id, Identity(1, "Pam"))).order.verified_by == "Pam"
+
+
+def test_users_add_is_audited_with_the_operating_system_user(record: Database) -> None:
+    added = [json.loads(e.detail_json) for e in _events(record) if e.action == "user-added"]
+    assert [a["user"] for a in added] == ["pam", "phil", "nina", "priya", "ada"]
+    assert {a["os_user"] for a in added} == {operating_system_user()} and operating_system_user()
+
+
+def test_a_prescriber_does_not_acknowledge_a_hold(record: Database) -> None:
+    seventeen = {"id": "MRN-17", "name": "Young, Adult", "birth_date": dt.date(2009, 6, 1), "weight": "70 kg"}
+    request = prepare_request(user="priya", **seventeen)
+    acknowledged = PrepareRequest(**{**request.__dict__, "acknowledgements": (("AGE001", "tumour board"),)})
+    with pytest.raises(Refused, match="priya is a prescriber; acknowledging the hold AGE001 needs a pharmacist"):
+        prepare(record, acknowledged)
+    assert count(record, Order) == 0 and _events(record)[-1].action == "refused"
+    warned = prepare_request(user="priya", prior_cumulative={"doxorubicin": DOX_PRIOR})
+    order = prepare(record, PrepareRequest(**{**warned.__dict__, "acknowledgements": (("DOS002", "cardiology"),)}))
+    assert order.prepared_by == "priya"  # a warning is the preparer's to acknowledge
+
+
+def test_a_role_changed_since_signing_in_counts_at_once(record: Database) -> None:
+    order = prepare(record, prepare_request())
+    with record.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE users SET role = 'nurse' WHERE name = 'phil'")
+    with pytest.raises(Refused, match="phil is a nurse"):
+        verify(record, VerifyRequest(order.order_id, me("phil")))

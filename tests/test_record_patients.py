@@ -16,6 +16,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from record_fixtures import me
 
 from chemo_orders.errors import InputError
 from chemo_orders.record import Refused, audit
@@ -35,7 +36,7 @@ def data(**changes: Any) -> dict[str, Any]:
 def prepared(
     record: Database, patient: dict[str, Any], user: str = "pam", cycle: int | None = None, on: dt.date | None = None
 ) -> int:
-    request = PrepareRequest(store.file_bytes(patient), "workbench", "r-chop", user, cycle=cycle, on=on)
+    request = PrepareRequest(store.file_bytes(patient), "workbench", "r-chop", me(user), cycle=cycle, on=on)
     return prepare(record, request).order_id
 
 
@@ -82,10 +83,10 @@ def test_a_patient_prepared_from_a_file_shows_that_file(record: Database) -> Non
 def test_a_changed_weight_sends_a_verified_order_back_to_the_queue(record: Database) -> None:
     store.save(record, "pam", data(), new=True)
     old = prepared(record, data(), cycle=2)
-    verify(record, VerifyRequest(old, "phil"))
+    verify(record, VerifyRequest(old, me("phil")))
     released = prepared(record, data(), cycle=1, on=dt.date.today() - dt.timedelta(days=21))
-    verify(record, VerifyRequest(released, "phil"))
-    release(record, released, "phil")
+    verify(record, VerifyRequest(released, me("phil")))
+    release(record, released, me("phil"))
     heavier = data(weight="100 kg")
     store.save(record, "pam", heavier, new=False)
     stale = store.stale_orders(record, heavier["id"], heavier)

@@ -90,7 +90,8 @@ TABLE: list[tuple[str, int | None, dict[str, Any], dict[str, list[float]]]] = [
     ),
     ("hyper-cvad-b", 4, {**B_ALL, "birth_date": None, "age": 60}, {"cytarabine": [2000, 100]}),  # 1 g/m² at >= 60
     ("r-hyper-cvad-b", 2, B_ALL, {"rituximab": [750], "cytarabine": [6000, 100]}),
-    ("pomp", None, B_ALL, {"mercaptopurine": [50], "methotrexate": [20], "vincristine": [2], "prednisone": [50]}),
+    # issue 20: the reduced POMP moved from "pomp" to its own id (ASH 2021 abstract: 6-MP 50 mg twice daily, MTX 10 mg/m² weekly, prednisone 50 mg, vincristine 2 mg)
+    ("mini-hyper-cvd-maintenance", None, B_ALL, {"mercaptopurine": [50], "methotrexate": [20], "vincristine": [2], "prednisone": [50]}),
     (
         "mini-hyper-cvd-ino",
         1,

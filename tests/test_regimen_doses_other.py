@@ -51,6 +51,18 @@ TABLE: list[tuple[str, int | None, dict[str, Any], dict[str, list[float]]]] = [
     ("inotuzumab-mrd", 2, {**BSA2, **MRD}, {"inotuzumab ozogamicin": [0.6]}),
     # 1.8 m²: 0.6 × 1.8 = 1.08 mg; 0.3 × 1.8 = 0.54 mg.
     ("inotuzumab-mrd", 1, {**BSA18, **MRD}, {"inotuzumab ozogamicin": [1.08, 0.54]}),
+    # Issue 20: DA-EPOCH-R cycle 1 (LEVEL 1, NZ SRL + Wikipedia/clinicalhandout), adult Burkitt
+    # 180 cm x 80 kg = 2.0 m²: rituximab 375 x 2 = 750 mg; etoposide 50 x 2 = 100 mg/day;
+    # doxorubicin 10 x 2 = 20 mg/day; vincristine 0.4 x 2 = 0.8 mg/day (uncapped);
+    # cyclophosphamide 750 x 2 = 1500 mg; prednisone 60 mg/m² twice daily = 120 x 2 = 240 mg/day
+    # (120 mg twice daily); filgrastim 5 mcg/kg x 80 kg = 400 mcg.
+    (
+        "da-epoch-r",
+        1,
+        {**BSA2, "diagnosis": "burkitt", "disease_status": "newly-diagnosed"},
+        {"rituximab": [750], "etoposide": [100], "doxorubicin": [20], "vincristine": [0.8],
+         "cyclophosphamide": [1500], "prednisone": [240]},
+    ),
 ]
 
 REFERENCE = [
@@ -61,7 +73,6 @@ REFERENCE = [
     "hidac-consolidation",
     "car-t-referral",
     "codox-m-ivac",
-    "da-epoch-r",
 ]
 
 
@@ -95,7 +106,10 @@ def test_reference_regimens_load_with_a_reason(regimen_id: str) -> None:
 def test_conflicting_doses_are_left_out() -> None:
     """Where sources disagree the dose is not encoded (the note names both values)."""
     lines = {(r, line.drug, line.route): line for r in REFERENCE for line in load_regimen(r).drugs}
-    assert lines["da-epoch-r", "prednisone", "PO"].dose is None
+    # Issue 20: DA-EPOCH-R's prednisone is resolved (NZ SRL "60 mg/m² Twice daily" + 2 secondary
+    # sources; AMC-034's 60 mg/m²/day is the HIV variant): 120 mg/m² per day, divided 2.
+    (pred,) = [line for line in load_regimen("da-epoch-r").drugs if line.drug == "prednisone"]
+    assert (str(pred.dose), pred.divided) == (str(pred.dose.__class__(120, "mg/m**2")), 2)
     assert lines["codox-m-ivac", "methotrexate", "IV"].dose is None
     assert lines["codox-m-ivac", "vincristine", "IV"].dose is None
     assert lines["car-t-referral", "tisagenlecleucel", "IV"].dose is None

@@ -67,11 +67,19 @@ SECOND_REVIEW = {"ice", "r-ice", "mini-hyper-cvd-ino", "pomp", "nelarabine"}
 # ... and by the lead's citation clean-up (an unofficial mirror dropped, drug-information pages
 # levelled secondary, a test-server URL replaced).
 SECOND_REVIEW |= {"hyper-cvad-a", "r-hyper-cvad-a", "blinatumomab", "inotuzumab"}
+# Issue 20 (2026-12-05): pomp became hyper-CVAD's own POMP (reference), its reduced version moved to
+# mini-hyper-cvd-maintenance (v1), mini-hyper-cvd-ino became reference (methotrexate duration),
+# hyper-CVAD row numbers, all-maintenance divided dexamethasone.
+ISSUE_20 = {"pomp": "4", "mini-hyper-cvd-ino": "5", "hyper-cvad-a": "4", "r-hyper-cvad-a": "4",
+            "hyper-cvad-b": "3", "r-hyper-cvad-b": "3", "all-maintenance": "3"}
 
 
 @pytest.mark.parametrize("regimen_id", REVIEWED)
 def test_reviewed_files_carry_the_review(regimen_id: str) -> None:
     regimen = load_regimen(regimen_id)
+    if regimen_id in ISSUE_20:  # reviewed again for issue 20 (see each file's "Review 2026-12-05" block)
+        assert (regimen.version, str(regimen.reviewed)) == (ISSUE_20[regimen_id], "2026-12-05")
+        return
     expected = "4" if regimen_id == "mini-hyper-cvd-ino" else "3" if regimen_id in SECOND_REVIEW else "2"
     assert regimen.version == expected  # mini-hyper-CVD-InO v4: intensity moderate, as its sibling file
     assert str(regimen.reviewed) == "2026-11-30"
@@ -216,16 +224,18 @@ def test_blinatumomab_boxed_warning_hospitalisation_and_mrd_threshold() -> None:
 # --- POMP: vincristine/prednisone pulses for 1 year, mercaptopurine cautions.
 
 
+# Issue 20: the reduced POMP of the mini-hyper-CVD protocols moved from "pomp" to its own id
+# (ASH 2021 abstract, Blood 2021;138 Suppl 1:3363); "pomp" is now hyper-CVAD's POMP (reference).
 def test_pomp_vincristine_and_prednisone_stop_after_one_year() -> None:
-    regimen = load_regimen("pomp")
+    regimen = load_regimen("mini-hyper-cvd-maintenance")
     assert regimen.cycles == 36  # 3 years of monthly mercaptopurine/methotrexate
-    assert finals(calc("pomp", OLDER_B_ALL, cycle=12), "vincristine") == [2]
-    year_two = calc("pomp", OLDER_B_ALL, cycle=13)
+    assert finals(calc("mini-hyper-cvd-maintenance", OLDER_B_ALL, cycle=12), "vincristine") == [2]
+    year_two = calc("mini-hyper-cvd-maintenance", OLDER_B_ALL, cycle=13)
     assert {o.drug for o in year_two.orders} == {"mercaptopurine", "methotrexate"}
 
 
 def test_pomp_mercaptopurine_cautions() -> None:
-    regimen = load_regimen("pomp")
+    regimen = load_regimen("mini-hyper-cvd-maintenance")
     text = supportive(regimen)
     assert "TPMT" in text and "NUDT15" in text
     # Purinethol label summary (MPR): with allopurinol, 1/3-1/4 of the usual mercaptopurine dose.

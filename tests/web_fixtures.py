@@ -58,13 +58,15 @@ def free_port() -> int:
 def add_staff(db_url: str) -> str:
     """The test users (argon2 hashes, as in production); returns pam's API token."""
     from chemo_orders.record.schema import open_database
-    from chemo_orders.record.users import NewUser, add_user, issue_token
+    from chemo_orders.record.users import NewUser, add_user, issue_token, prove
 
     database = open_database(db_url)
     with database.write() as session:
         for name, (role, password) in STAFF.items():
             add_user(session, NewUser(name, role, password))  # type: ignore[arg-type]
-        token = issue_token(session, "pam")
+    pam = prove(database, "pam", password=STAFF["pam"][1])
+    with database.write() as session:
+        token = issue_token(session, pam)
     database.close()
     return token
 
@@ -92,8 +94,10 @@ def start_server(db_url: str, log: Path, *extra: str) -> tuple[subprocess.Popen[
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("workbench")
     db_url = f"sqlite:///{folder / 'record.sqlite3'}"
-    token = add_staff(db_url)
-    process, url = start_server(db_url, folder / "server.log")
+    with pytest.MonkeyPatch.context() as env:  # this record's audit key, for the server too
+        env.setenv("CHEMO_ORDERS_KEY_FILE", str(folder / "audit.key"))
+        token = add_staff(db_url)
+        process, url = start_server(db_url, folder / "server.log")
     yield Server(url, db_url, token)
     process.terminate()
     process.wait(timeout=30)

@@ -24,6 +24,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,15 +231,59 @@ def render_batch(batch: RenderBatch) -> int:
     report_errors(errors, counts)
     workers = max(1, min(batch.jobs or os.cpu_count() or 1, len(jobs) or 1))
     if jobs:
-        with progress_bar("rendering", len(jobs)) as advance, worker_pool(batch, workers) as pool:
-            for status, message in pool.map(render_one, jobs):
+        with progress_bar("rendering", len(jobs)) as advance:
+
+            def report(status: str, message: str) -> None:
                 counts[status] += 1
                 if status != "rendered":
                     print(f"{status}: {message}")
                 advance()
+
+            unsettled = _render_in_pool(batch, workers, jobs, report)
+            if unsettled:  # whatever the retries give, a process died: exit 1 says look
+                counts["internal error"] += 1
+                print(f"internal error: a worker process died; rendering the {len(unsettled)} unfinished row(s) alone")
+                _render_alone(batch, unsettled, report)
     total = len(jobs) + len(errors)
     print(f"{total} order set(s) with {workers} worker(s): {summary(counts)}; PDFs in {batch.output}")
     return exit_code(counts)
+
+
+def _render_in_pool(batch: RenderBatch, workers: int, jobs: list[Job], report: Callable[[str, str], None]) -> list[Job]:
+    """Render ``jobs`` on ``workers`` processes, reporting each result; returns the jobs left
+    without one because a worker died (killed, out of memory, a crash in a C library).
+
+    A dead worker breaks the whole pool: every job not yet finished fails with it, the one
+    that killed it and the ones merely queued alike (one killed worker once left 10 of 36
+    rows never attempted and not reported)."""
+    unsettled: list[Job] = []
+    with worker_pool(batch, workers) as pool:
+        futures = [(job, pool.submit(render_one, job)) for job in jobs]
+        for job, future in futures:
+            try:
+                status, message = future.result()
+            except BrokenProcessPool:
+                unsettled.append(job)
+                continue
+            report(status, message)
+    return unsettled
+
+
+def _render_alone(batch: RenderBatch, jobs: list[Job], report: Callable[[str, str], None]) -> None:
+    """The jobs a dead worker left, each alone in a fresh worker, so the one whose worker
+    dies again is known and reported as an internal error, and the others render."""
+    pool = worker_pool(batch, 1)
+    try:
+        for job in jobs:
+            try:
+                status, message = pool.submit(render_one, job).result()
+            except BrokenProcessPool:
+                status, message = "internal error", f"{job.where}: its worker process died (killed or crashed)"
+                pool.shutdown(wait=True)
+                pool = worker_pool(batch, 1)
+            report(status, message)
+    finally:
+        pool.shutdown(wait=True)
 
 
 # ---------------------------------------------------------------------------------------------

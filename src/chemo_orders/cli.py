@@ -20,6 +20,7 @@ from .errors import InputError
 from .fhir.cli import add_commands as add_fhir_commands
 from .fhir.cli import cmd_fhir
 from .record import cli as record_cli
+from .text import MAX_CYCLE, option_number
 from .web import cli as web_cli
 
 if TYPE_CHECKING:  # annotations only: the heavy modules load inside the commands
@@ -48,13 +49,6 @@ def _date(text: str) -> dt.date:
 MAX_JOBS = 64
 
 
-def _jobs(text: str) -> int:
-    digits = text.strip()
-    if not (digits.isascii() and digits.isdigit() and len(digits) <= 3 and 1 <= int(digits) <= MAX_JOBS):
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_JOBS}")
-    return int(digits)
-
-
 # The names of body.BSA_FORMULAS, kept here so building the parser imports no pint (a test
 # checks that the two agree): `render` forks its PDF helper before the heavy imports.
 BSA_FORMULA_NAMES = ("boyd", "dubois", "gehan-george", "haycock", "mosteller")
@@ -67,7 +61,11 @@ def _add_calculation_options(parser: argparse.ArgumentParser, batch: bool = Fals
     else:
         parser.add_argument("patient", type=Path, help="patient YAML file")
         parser.add_argument("--regimen", required=True, help="regimen id (see `chemo-orders regimens`)")
-    parser.add_argument("--cycle", type=int, help="cycle (course) number; default: the regimen's first")
+    parser.add_argument(
+        "--cycle",
+        type=option_number("--cycle", 1, MAX_CYCLE),
+        help="cycle (course) number; default: the regimen's first",
+    )
     _add_dose_options(parser)
     parser.add_argument(
         "--acknowledge",
@@ -125,7 +123,11 @@ def build_parser() -> Parser:
     p.add_argument(
         "--batch", type=Path, help="folder of patient files (× --regimen list) or CSV patient,regimen[,cycle]"
     )
-    p.add_argument("--jobs", type=_jobs, help=f"worker processes for --batch, 1-{MAX_JOBS} (default: every core)")
+    p.add_argument(
+        "--jobs",
+        type=option_number("--jobs", 1, MAX_JOBS),
+        help=f"worker processes for --batch, 1-{MAX_JOBS} (default: every core)",
+    )
     p.add_argument("--html", type=Path, help="also write the HTML (written together with the PDF: both or neither)")
     p.add_argument("--paper", choices=["a4", "letter"], default="a4")
     p = sub.add_parser("verify", help="independently recalculate a prescribed order")

@@ -225,6 +225,7 @@ class Order:
     notes: tuple[str, ...] = field(default=())
     modification: Modification | None = None  # a renal/hepatic/cardiac band applied to final
     change: Change | None = None  # a prescriber's change applied after the bands (DOS003)
+    per_administration: Q | None = None  # a divided daily dose: each administration's amount
 
     @property
     def drug(self) -> str:
@@ -330,6 +331,13 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
         final, rounding_note = rounded.value, rounded.note
     else:
         final, rounding_note = after_cap, ""
+    made = _presentation(line, after_cap, cap)
+    per_administration = None
+    if made is not None:
+        final, rounding_note = made
+    if line.divided is not None:
+        per_administration, rounding_note = _divided(line, after_cap)
+        final = quantity(per_administration.magnitude * line.divided, after_cap.units)
     if rounding_note:
         text += f"; {rounding_note}"
     administrations = line.doses if line.doses is not None else len(line.days)
@@ -348,7 +356,69 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
         calculation=text,
         administrations=administrations,
         notes=tuple(notes),
+        per_administration=per_administration,
     )
+
+
+def _amount_per_dose(value: Q) -> Q:
+    """A per-day dose (mg/day, given once a day) as the amount given (mg), the unit tablets
+    and syringes are labelled in."""
+    return cast(Q, value * DAY) if time_power(value) < 0 else value
+
+
+def _presentation(line: DoseLine, amount: Q, cap: Q | None) -> tuple[Q, str] | None:
+    """An oral dose made of its tablets, or the nearest whole syringe where the source says so;
+    None when the drug has no such presentation (then the usual rounding stands)."""
+    from .products import describe, make_from_tablets, nearest_single, product_table
+    from .rounding import HOPA_MAX_DEVIATION_PERCENT
+
+    if line.divided is not None or (not line.round and line.presentation is None and line.route != "PO"):
+        return None
+    table = product_table()
+    given = _amount_per_dose(amount)
+    # A dose the source fixes (round: false) is only written out in tablets, never moved.
+    limit_percent = HOPA_MAX_DEVIATION_PERCENT if line.round else 0.0
+    if line.presentation == "nearest":
+        units = table.presentations(line.drug, line.route, ("syringe", "vial"))
+        made = nearest_single(given, units)
+    elif line.route == "PO":
+        units = table.presentations(line.drug, line.route, ("tablet", "capsule"))
+        if not units:
+            return None
+        made = make_from_tablets(given, units, limit_percent)
+        if made is None:
+            within = f"within {limit_percent:g}%" if limit_percent else "exactly"
+            return amount, f"no combination of its tablets makes it {within}: a pharmacist decides"
+    else:
+        return None
+    if made is None or (cap is not None and made.amount > _amount_per_dose(cap).to(made.amount.units)):
+        return None
+    final = quantity(made.amount.to(given.units).magnitude, amount.units)
+    return final, describe(made, given)
+
+
+TIMES_DAILY = {2: "twice daily", 3: "three times daily", 4: "four times daily"}
+
+
+def _divided(line: DoseLine, daily: Q) -> tuple[Q, str]:
+    """Each of the day's administrations (an amount, mg), made of tablets where it is oral."""
+    from .products import describe, make_from_tablets, product_table
+    from .rounding import HOPA_MAX_DEVIATION_PERCENT, round_dose
+
+    assert line.divided is not None
+    per_day = _amount_per_dose(daily)
+    each = quantity(per_day.magnitude / line.divided, per_day.units)
+    times = TIMES_DAILY.get(line.divided, f"{line.divided} times daily")
+    units = product_table().presentations(line.drug, line.route, ("tablet", "capsule")) if line.route == "PO" else ()
+    made = make_from_tablets(each, units, HOPA_MAX_DEVIATION_PERCENT) if units else None
+    if made is not None:
+        amount, how = made.amount, f"; {describe(made, each)}"
+    elif line.round:
+        amount, how = round_dose(line.drug, each, None, None).value, ""
+    else:
+        amount, how = each, ""
+    total = quantity(amount.magnitude * line.divided, amount.units)
+    return amount, f"divided {times}: {format_quantity(amount)} {times} = {format_quantity(total)} a day{how}"
 
 
 @cache

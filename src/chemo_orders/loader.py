@@ -61,7 +61,9 @@ def _core_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
     a resolver list is tried in order). No timestamps: dates stay text so that the models
     parse them, and "2026-02-30" is a field error, not a crash. No merge keys (``<<``): YAML
     1.2 has none."""
-    table: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {"": [("tag:yaml.org,2002:null", _CORE["tag:yaml.org,2002:null"])]}
+    table: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {
+        "": [("tag:yaml.org,2002:null", _CORE["tag:yaml.org,2002:null"])]
+    }
     for tag, firsts in _FIRST_CHARACTERS.items():
         for first in firsts:
             table.setdefault(first, []).append((tag, _CORE[tag]))

@@ -8,6 +8,7 @@ pydantic report.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from functools import cache
@@ -27,14 +28,22 @@ class Frozen(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_true_for_a_number(cls, data: Any) -> Any:
-        """``day: true`` must not be day 1: pydantic's lax mode reads true as 1 for a number
-        field. A field that takes a number and not true/false refuses true/false, naming itself."""
+    def _numbers_as_written(cls, data: Any) -> Any:
+        """A number field takes a number as written: pydantic's lax mode read ``day: true`` as
+        day 1 and the text ``2_4`` as 24 (the loader keeps YAML 1.1 forms as text, issue 19).
+        True/false, and text that is not a plain decimal number, are refused naming the field;
+        a true/false field takes only true or false."""
         if isinstance(data, dict):
             for name in _number_fields(cls):
                 value = data.get(name)
                 if isinstance(value, bool):
                     raise InputError(name, value, "expected a number, not true/false")
+                if isinstance(value, str) and not _PLAIN_NUMBER.fullmatch(value):
+                    raise InputError(name, value, "expected a number written with digits 0-9 and one decimal point")
+            for name in _boolean_fields(cls):
+                value = data.get(name)
+                if value is not None and not isinstance(value, bool):  # lax mode read yes, on, y and 1 as true
+                    raise InputError(name, value, "expected true or false")
         return data
 
 
@@ -55,13 +64,26 @@ Duration: TypeAlias = Annotated[Q, parser_for("[time]")]
 AnyQuantity: TypeAlias = Annotated[Q, parser_for(None)]
 
 
+_PLAIN_NUMBER = re.compile(r"\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*")
+
+
 @cache
 def _number_fields(model: type[BaseModel]) -> tuple[str, ...]:
-    """The fields of ``model`` (by the key a file uses) whose type takes a number but not a bool."""
+    """The fields of ``model`` (by the key a file uses) that take only a number (or nothing)."""
     return tuple(
         field.alias or name
         for name, field in model.model_fields.items()
-        if _kinds(field.annotation) & {int, float} and bool not in _kinds(field.annotation)
+        if _kinds(field.annotation) & {int, float} and _kinds(field.annotation) <= {int, float, type(None)}
+    )
+
+
+@cache
+def _boolean_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` (by the key a file uses) that take only true or false (or nothing)."""
+    return tuple(
+        field.alias or name
+        for name, field in model.model_fields.items()
+        if bool in _kinds(field.annotation) and _kinds(field.annotation) <= {bool, type(None)}
     )
 
 

@@ -146,6 +146,9 @@ def order_json(order: Order) -> dict[str, Any]:
     }
     if order.cap is not None:
         data["cap"] = json_quantity(order.cap)
+    if order.per_administration is not None and line.divided is not None:
+        data["divided"] = line.divided
+        data["per_administration"] = json_quantity(order.per_administration)
     if line.every is not None:
         data["every"] = json_quantity(line.every)
     for key in ("duration",):

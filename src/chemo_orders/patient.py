@@ -20,7 +20,7 @@ from .diagnosis import DiseaseStatus, parse_diagnosis
 from .errors import InputError
 from .loader import read_yaml
 from .models import Frozen, Length, Mass, parser_for, validate
-from .text import clean_text
+from .text import clean_identifier, clean_text
 from .units import CM, KG, MG_PER_DL, UMOL_PER_L, Q, QuantityClass, format_quantity, format_unit, ureg
 
 # Creatinine C4H7N3O, molar mass 113.12 g/mol: 1 mg/dL = 10000/113.12 = 88.40 µmol/L.
@@ -265,7 +265,7 @@ class PriorCourse(Frozen):
 class Patient(Frozen):
     """One patient's identity, measurements, diagnosis and history."""
 
-    id: Annotated[str, BeforeValidator(lambda v: clean_text(v, "id", 64))]
+    id: Annotated[str, BeforeValidator(lambda v: clean_identifier(v, "id", 64))]
     name: Annotated[str, BeforeValidator(lambda v: clean_text(v, "name", 1000))]
     birth_date: StrictDate | None = None
     age: Annotated[WholeNumber, Field(ge=0, le=120)] | None = None

@@ -95,7 +95,7 @@ _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 # The caret (or superscript) is required: without it ``7 x 101 kg`` read as 7 x 10^1 = 70 kg and
 # ``6 x 100 mg`` as 6 x 10^0 = 6 mg (issue 19). Any other "x digits" is refused (_TIMES).
 _MULTIPLIER = r"(?:\s*[xX×]\s*10\s*(?:\^\s*(?P<power>\d{1,2})|(?P<superscript>[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2})))?"
-_TIMES = re.compile(r"^[xX×*]\s*\d")
+_TIMES = re.compile(r"^[xX×*]\s*10")
 # re.ASCII: \d must mean 0-9 only ("١٢٣ kg" is Arabic-Indic digits, which float() would read).
 _QUANTITY = re.compile(rf"^\s*{_NUMBER}{_MULTIPLIER}\s*(?P<unit>\S(?:.*\S)?)?\s*$", re.ASCII)
 _AUC = re.compile(rf"^\s*AUC\s*=?\s*{_NUMBER}\s*(?:mg\s*/\s*mL\s*[*·.×]?\s*min)?\s*$", re.IGNORECASE | re.ASCII)

@@ -236,6 +236,12 @@ class DoseLine(Frozen):
     cycles: Days | None = None
     every: Duration | None = None
     doses: Annotated[int, Field(ge=1, le=100)] | None = None
+    # The dose is per day, given in this many equal parts (prednisone "divided twice daily"):
+    # the order prints each administration's amount beside the daily total.
+    divided: Annotated[int, Field(ge=2, le=6)] | None = None
+    # ``nearest``: the source says to give the nearest whole presentation (filgrastim "round to
+    # nearest whole syringe"); oral lines are made of their tablets without being asked.
+    presentation: Literal["nearest"] | None = None
     duration: Duration | None = None
     rate: str | None = None
     diluent: str | None = None

@@ -17,7 +17,7 @@ from . import DISCLAIMER, __version__
 from .body import BSA_FORMULAS
 from .criteria import criterion_text, for_cycle, lab_value
 from .diagnosis import DIAGNOSIS_NAMES, in_family
-from .dosing import Order
+from .dosing import TIMES_DAILY, Order
 from .drugs import drug_table
 from .orderset import Acknowledgement, OrderSet, calc_record
 from .pdf import pdf_from_html, templates_dir
@@ -134,6 +134,10 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _join(first: str, second: str) -> str:
+    return f"{first}; {second}" if first else second
+
+
 def _modification_text(order: Order) -> str:
     """The organ-function band and the prescriber's change, each as the order prints it."""
     parts = []
@@ -154,18 +158,29 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
     patient, regimen, body = order_set.patient, order_set.regimen, order_set.calculation.body
     table = drug_table()
     rows: list[tuple[str, OrderRow]] = []
-    for index, order in enumerate(order_set.orders, start=1):
+    # Rows are numbered 1, 2, 3 … in order of administration: first day, then the source's
+    # sequence within the day (two rows "3" and none "5" left the nurse to guess).
+    ordered = sorted(
+        enumerate(order_set.orders),
+        key=lambda item: (min(item[1].line.days), item[1].line.sequence or 0, item[0]),
+    )
+    for index, (_, order) in enumerate(ordered, start=1):
         line = order.line
         schedule = ""
         if line.every is not None:
             schedule = f"every {format_quantity(line.every)} × {line.doses} doses"
-        total = f"{format_quantity(order.course_total)} per cycle"
-        schedule = f"{schedule}; {total}" if schedule else total
+        if order.per_administration is not None and line.divided is not None:
+            schedule = _join(
+                schedule, f"{format_quantity(order.per_administration)} {TIMES_DAILY.get(line.divided, '')}"
+            )
+        # A per-cycle total helps where a cycle gives several doses; never under a capped dose.
+        if order.administrations > 1 and not order.capped:
+            schedule = _join(schedule, f"{format_quantity(order.course_total)} per cycle")
         rows.append(
             (
                 line.route,
                 OrderRow(
-                    sequence=str(line.sequence if line.sequence is not None else index),
+                    sequence=str(index),
                     name=table.display_name(order.drug),
                     role=line.role,
                     dose=format_quantity(order.dose),

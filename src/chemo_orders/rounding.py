@@ -17,19 +17,30 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
-from .units import Q, format_number, format_quantity, format_unit, magnitude_in, quantity
+from .units import DIM_ACTIVITY, DIM_MASS, Q, format_number, format_quantity, format_unit, magnitude_in, quantity
 
 HOPA_MAX_DEVIATION_PERCENT = 10.0
 DEFAULT_SIGNIFICANT_FIGURES = 3
 
 
+def _dose_step(value: Q) -> Q:
+    """An increment is an amount a dose can be rounded to: above zero, a mass or units.
+    ``0 mg`` divided by zero and ``5 mL`` could not be compared with a dose in mg: both
+    stopped the calculation as an internal error instead of naming the policy's field."""
+    if value.dimensionality not in (DIM_MASS, DIM_ACTIVITY):
+        raise InputError("increment", format_quantity(value), "expected a dose amount such as '10 mg' or '1000 units'")
+    if not value.magnitude > 0:
+        raise InputError("increment", format_quantity(value), "must be above zero")
+    return value
+
+
 class DrugRounding(Frozen):
-    increment: AnyQuantity
+    increment: Annotated[AnyQuantity, AfterValidator(_dose_step)]
     max_deviation_percent: Annotated[float, Field(gt=0, le=HOPA_MAX_DEVIATION_PERCENT)] | None = None
 
 
@@ -93,6 +104,13 @@ def round_dose(drug: str, calculated: Q, cap: Q | None, policy: RoundingPolicy |
     chosen = significant(magnitude)
     rule = policy.drugs.get(drug) if policy else None
     if policy is not None and rule is not None:
+        if rule.increment.dimensionality != calculated.dimensionality:
+            raise InputError(
+                f"drugs.{drug}.increment",
+                format_quantity(rule.increment),
+                f"cannot round a dose in {format_unit(units)}",
+                source=policy.name,
+            )
         increment = magnitude_in(rule.increment, units)
         step = Decimal(str(increment))
         by_policy = (Decimal(str(magnitude)) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step

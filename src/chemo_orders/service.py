@@ -141,3 +141,12 @@ def treatment_options(source: PatientSource, on: dt.date | None = None) -> Appro
 
     patient, _ = load_patient_input(source)
     return approach(patient, on or dt.date.today())
+
+
+def treatment_plan(source: PatientSource, plan_id: str, start: dt.date | None = None) -> dict[str, Any]:
+    """A plan's calendar for one patient: every course with its dates and doses (``plan``)."""
+    from .plan import calendar, calendar_json, load_plan
+
+    patient, _ = load_patient_input(source)
+    plan = load_plan(plan_id)
+    return calendar_json(plan, patient, calendar(plan, patient, start or dt.date.today()))

@@ -33,6 +33,7 @@ from .patient import Patient
 from .regimen import ROUTE_SYNONYMS, DoseLine, Route, load_regimen
 from .rounding import HOPA_MAX_DEVIATION_PERCENT, RoundingPolicy, deviation_percent
 from .rules.route import intrathecal_problem, vinca_problem
+from .text import decimal_number
 from .units import Q, format_number, format_quantity, json_quantity
 
 Verdict = Literal[
@@ -76,11 +77,7 @@ def load_prescription(path: Path) -> Prescription:
 
 def parse_tolerance(text: str) -> float:
     """``"5%"`` or ``"5"`` -> 5.0 percent; at most 10 % (HOPA rounding ceiling)."""
-    raw = text.strip().rstrip("%").strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError("--tolerance", text, "expected a percentage such as 5%") from None
+    value = decimal_number(text.strip().removesuffix("%"), "--tolerance")
     if not 0 < value <= HOPA_MAX_DEVIATION_PERCENT:
         raise InputError("--tolerance", text, f"must be above 0 and at most {HOPA_MAX_DEVIATION_PERCENT:g}% (HOPA)")
     return value

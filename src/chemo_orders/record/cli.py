@@ -4,7 +4,10 @@ argparse stops here: each ``cmd_*`` turns its Namespace into typed values and ca
 command function, which calls the service (``record.orders``, ``record.users``) and prints.
 Exit codes as elsewhere: 0 ok, 2 bad input or an unknown order id (an InputError, printed by
 ``chemo_orders.cli.main``), 3 refused, 4 a discrepancy (a prescription that disagrees, an
-audit chain that does not verify). This module imports only the standard library at load
+audit chain that does not verify). ``orders prepare|verify|release|cancel --user NAME`` act
+only once NAME has proven who they are (design §11.6): their password on stdin with
+``--password-stdin``, else one of their API tokens in ``$CHEMO_ORDERS_TOKEN``; the proven
+:class:`~.users.Identity`, not the typed name, goes to the record. This module imports only the standard library at load
 time, so the other commands start as fast as before; the database layer loads on use.
 """
 
@@ -18,14 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..text import MAX_CYCLE, option_number
 from . import Refused
 
 if TYPE_CHECKING:
     from .db import Database
     from .orders import OrderRecord, PrepareRequest, VerifyRequest
     from .tables import Role
+    from .users import Identity
 
 EXIT_OK, EXIT_REFUSED, EXIT_DISCREPANCY = 0, 3, 4
+TOKEN_ENV = "CHEMO_ORDERS_TOKEN"
 # tables.ROLES and tables.STATES, without loading SQLAlchemy (a test checks that they agree)
 ROLE_NAMES = ("prescriber", "pharmacist", "nurse", "admin")
 STATE_NAMES = ("prepared", "verified", "released", "cancelled")
@@ -38,14 +44,10 @@ def _date(text: str) -> dt.date:
         raise InputError("--date", text, "expected YYYY-MM-DD") from None
 
 
-def _order_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError("ORDER_ID", text, "expected an order number") from None
-    if value < 1:
-        raise InputError("ORDER_ID", text, "expected an order number")
-    return value
+# Order numbers are the record's integer keys (32-bit in PostgreSQL): a larger number is bad
+# input, not a database overflow (``orders show 999…9`` exited 1).
+MAX_ORDER_ID = 2**31 - 1
+_order_id = option_number("ORDER_ID", 1, MAX_ORDER_ID)
 
 
 def add_commands(subparsers: Any) -> None:
@@ -56,6 +58,9 @@ def add_commands(subparsers: Any) -> None:
     as_json.add_argument("--json", action="store_true")
     user = argparse.ArgumentParser(add_help=False)
     user.add_argument("--user", required=True, metavar="NAME", help="who does this (see `users add`)")
+    user.add_argument(
+        "--password-stdin", action="store_true", help=f"NAME's password from stdin (else NAME's token in ${TOKEN_ENV})"
+    )
 
     users = subparsers.add_parser("users", help="users of the order record").add_subparsers(
         dest="users_command", required=True
@@ -64,7 +69,9 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--role", required=True, choices=ROLE_NAMES)
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (never argv)")
-    p = users.add_parser("token", parents=[database], help="issue an API token (printed once, on the last line)")
+    p = users.add_parser(
+        "token", parents=[database], help="issue an API token for NAME's password on stdin (printed once, last line)"
+    )
     p.add_argument("name", metavar="NAME")
 
     orders = subparsers.add_parser("orders", help="prepared, verified and released orders").add_subparsers(
@@ -73,7 +80,11 @@ def add_commands(subparsers: Any) -> None:
     p = orders.add_parser("prepare", parents=[database, user, as_json], help="calculate and record an order")
     p.add_argument("patient", type=Path, help="patient YAML file")
     p.add_argument("--regimen", required=True, help="regimen id")
-    p.add_argument("--cycle", type=int, help="cycle (course) number; default: the regimen's first")
+    p.add_argument(
+        "--cycle",
+        type=option_number("--cycle", 1, MAX_CYCLE),
+        help="cycle (course) number; default: the regimen's first",
+    )
     p.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today)")
     p.add_argument("--acknowledge", action="append", default=[], metavar="CODE", help="repeat; one --reason each")
     p.add_argument("--reason", action="append", default=[], metavar="TEXT")
@@ -111,6 +122,8 @@ def add_commands(subparsers: Any) -> None:
     p = subparsers.add_parser("audit", parents=[database], help="the audit trail")
     p.add_argument("--verify", action="store_true", help="check the hash chain and every row against it")
     p.add_argument("--order", type=_order_id, metavar="ORDER_ID", help="only this order's events")
+    p.add_argument("--checkpoint", type=Path, metavar="FILE", help="with --verify: the record must contain it")
+    p.add_argument("--export", type=Path, metavar="FILE", help="write a signed checkpoint for a second system")
 
     db = subparsers.add_parser("db", help="the record's database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", parents=[database], help="apply schema migrations")
@@ -136,7 +149,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     if args.users_command == "add":
         password = _read_password() if args.password_stdin else None
         return users_add(args.db, args.name, args.role, password)
-    return users_token(args.db, args.name)
+    return users_token(args.db, args.name, _read_password())
 
 
 def _read_password() -> str:
@@ -156,12 +169,19 @@ def users_add(url: str | None, name: str, role: Role, password: str | None) -> i
     return EXIT_OK
 
 
-def users_token(url: str | None, name: str) -> int:
-    from .users import issue_token
+def users_token(url: str | None, name: str, password: str) -> int:
+    """A token for NAME, who proves who they are by their password (never anyone's token for
+    whoever asks)."""
+    from .users import issue_token, prove
 
-    with _open(url).write() as session:
-        token = issue_token(session, name)
-    print(f"API token for {name} (shown once; the record keeps only its hash):")
+    database = _open(url)
+    try:
+        identity = prove(database, name, password=password)
+    except Refused as error:
+        return _refused(error)
+    with database.write() as session:
+        token = issue_token(session, identity)
+    print(f"API token for {identity.name} (shown once; the record keeps only its hash):")
     print(token)
     return EXIT_OK
 
@@ -171,14 +191,18 @@ def users_token(url: str | None, name: str) -> int:
 
 def cmd_orders(args: argparse.Namespace) -> int:
     command = args.orders_command
-    if command == "prepare":
-        return orders_prepare(args.db, _prepare_request(args), args.json)
-    if command == "verify":
-        return orders_verify(args.db, _verify_request(args), args.json)
-    if command == "release":
-        return orders_release(args.db, args.order_id, args.user, args.json, args.labs_checked)
-    if command == "cancel":
-        return orders_cancel(args.db, args.order_id, args.user, args.reason, args.json)
+    if command in ("prepare", "verify", "release", "cancel"):
+        try:
+            identity = _identity(args.db, args.user, args.password_stdin)
+        except Refused as error:
+            return _refused(error)
+        if command == "prepare":
+            return orders_prepare(args.db, _prepare_request(args, identity), args.json)
+        if command == "verify":
+            return orders_verify(args.db, _verify_request(args, identity), args.json)
+        if command == "release":
+            return orders_release(args.db, args.order_id, identity, args.json, args.labs_checked)
+        return orders_cancel(args.db, args.order_id, identity, args.reason, args.json)
     if command == "list":
         return orders_list(args.db, args.patient, args.state, args.json)
     if command == "show":
@@ -186,7 +210,18 @@ def cmd_orders(args: argparse.Namespace) -> int:
     return orders_pdf(args.db, args.order_id, args.output, args.paper)
 
 
-def _prepare_request(args: argparse.Namespace) -> PrepareRequest:
+def _identity(url: str | None, name: str, password_stdin: bool) -> Identity:
+    """NAME, proven by the password on stdin or the token in the environment (else refused)."""
+    import os
+
+    from .users import prove
+
+    if password_stdin:
+        return prove(_open(url), name, password=_read_password())
+    return prove(_open(url), name, token=os.environ.get(TOKEN_ENV, "").strip() or None)
+
+
+def _prepare_request(args: argparse.Namespace, identity: Identity) -> PrepareRequest:
     from ..service import dose_changes
     from .orders import PrepareRequest
 
@@ -196,7 +231,7 @@ def _prepare_request(args: argparse.Namespace) -> PrepareRequest:
         patient_file=_read(args.patient, "patient file"),
         patient_source=str(args.patient),
         regimen_id=args.regimen,
-        user=args.user,
+        user=identity,
         cycle=args.cycle,
         on=args.date,
         acknowledgements=tuple(zip(args.acknowledge, args.reason, strict=True)),
@@ -205,12 +240,12 @@ def _prepare_request(args: argparse.Namespace) -> PrepareRequest:
     )
 
 
-def _verify_request(args: argparse.Namespace) -> VerifyRequest:
+def _verify_request(args: argparse.Namespace, identity: Identity) -> VerifyRequest:
     from ..verify import parse_tolerance
     from .orders import VerifyRequest
 
     prescribed = None if args.prescribed is None else _read(args.prescribed, "prescription")
-    return VerifyRequest(args.order_id, args.user, prescribed, str(args.prescribed), parse_tolerance(args.tolerance))
+    return VerifyRequest(args.order_id, identity, prescribed, str(args.prescribed), parse_tolerance(args.tolerance))
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -272,7 +307,9 @@ def orders_verify(url: str | None, request: VerifyRequest, as_json: bool) -> int
     return EXIT_OK
 
 
-def orders_release(url: str | None, order_id: int, user: str, as_json: bool, labs_checked: str | None = None) -> int:
+def orders_release(
+    url: str | None, order_id: int, user: Identity, as_json: bool, labs_checked: str | None = None
+) -> int:
     from .orders import release
 
     try:
@@ -283,7 +320,7 @@ def orders_release(url: str | None, order_id: int, user: str, as_json: bool, lab
     return EXIT_OK
 
 
-def orders_cancel(url: str | None, order_id: int, user: str, reason: str, as_json: bool) -> int:
+def orders_cancel(url: str | None, order_id: int, user: Identity, reason: str, as_json: bool) -> int:
     from .orders import cancel
 
     try:
@@ -365,7 +402,11 @@ def order_text(record: OrderRecord) -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    return audit_verify(args.db) if args.verify else audit_list(args.db, args.order)
+    if args.checkpoint is not None and not args.verify:
+        raise InputError("--checkpoint", str(args.checkpoint), "give it with --verify")
+    if args.export is not None:
+        return audit_export(args.db, args.export)
+    return audit_verify(args.db, args.checkpoint) if args.verify else audit_list(args.db, args.order)
 
 
 def audit_list(url: str | None, order_id: int | None) -> int:
@@ -378,17 +419,36 @@ def audit_list(url: str | None, order_id: int | None) -> int:
     return EXIT_OK
 
 
-def audit_verify(url: str | None) -> int:
-    from .audit import verify
+def audit_verify(url: str | None, checkpoint: Path | None = None) -> int:
+    from .audit import read_anchor, verify
 
+    anchor = None if checkpoint is None else read_anchor(checkpoint, "--checkpoint")
     with _open(url).read() as session:
-        problems = verify(session)
+        problems = verify(session, anchor)
     if problems:
         print(f"audit chain broken: {problems[0]}")
         for problem in problems[1:]:
             print(f"  also: {problem}")
         return EXIT_DISCREPANCY
     print("audit chain intact; every recorded row matches its last event")
+    if anchor is not None:
+        print(f"the record contains checkpoint event {anchor.seq} of {anchor.at}")
+    return EXIT_OK
+
+
+def audit_export(url: str | None, target: Path) -> int:
+    """A signed checkpoint, written only for a record that verifies (never a broken one's)."""
+    from ..files import write_atomic
+    from .audit import canonical, export, verify
+
+    with _open(url).read() as session:
+        problems = verify(session)
+        if problems:
+            print(f"audit chain broken: {problems[0]}; no checkpoint written")
+            return EXIT_DISCREPANCY
+        anchor = export(session)
+    write_atomic(target, (canonical(anchor.as_json()) + "\n").encode("utf-8"))
+    print(f"wrote {target}: checkpoint of {anchor.seq} events, head {anchor.head}")
     return EXIT_OK
 
 

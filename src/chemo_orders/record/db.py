@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..errors import InputError
 
 ENV_VAR = "CHEMO_ORDERS_DB"
+AFTER_COMMIT = "after-commit"  # session.info key: {name: callable} run once the write commits
 SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for SQLite's write lock before failing
 
 
@@ -82,9 +84,14 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One transaction that commits on success and rolls back on any error (no half order)."""
-        with self.writers() as session, session.begin():
-            yield session
+        """One transaction that commits on success and rolls back on any error (no half order).
+        After the commit, the callables the transaction left in ``session.info[AFTER_COMMIT]``
+        run (the audit chain's head file moves only once its event is durable)."""
+        with self.writers() as session:
+            with session.begin():
+                yield session
+            for hook in session.info.pop(AFTER_COMMIT, {}).values():
+                hook()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -150,9 +157,13 @@ def backup(database: Database, target: Path) -> None:
 
     if not database.is_sqlite:
         raise InputError("--db", database.display_url, "db backup copies SQLite; back up PostgreSQL with pg_dump")
+    _refuse_existing(target)
     directory = target.parent if str(target.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise InputError("FILE", str(target), f"cannot create the file ({error.__class__.__name__})") from None
     os.close(handle)
     raw = database.engine.raw_connection()
     try:
@@ -161,9 +172,23 @@ def backup(database: Database, target: Path) -> None:
             raw.driver_connection.backup(copy)  # type: ignore[union-attr]
         finally:
             copy.close()
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        try:
+            os.link(temporary, target)  # unlike a rename, never replaces what appeared meanwhile
+        except FileExistsError:
+            raise InputError("FILE", str(target), "already exists: back up to a new file") from None
     finally:
+        Path(temporary).unlink(missing_ok=True)
         raw.close()
+
+
+def _refuse_existing(target: Path) -> None:
+    """A backup goes to a new regular file only: it overwrote any path, a device file or a
+    symbolic link to one included (issue 19)."""
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise InputError("FILE", str(target), f"cannot check the path ({error.__class__.__name__})") from None
+    kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a file" if stat.S_ISREG(info.st_mode) else "a special file"
+    raise InputError("FILE", str(target), f"{kind} already exists there: back up to a new file")

@@ -1,7 +1,10 @@
 """Orders: prepare, verify, release, cancel, list, show and re-render (design §10.5).
 
 The service layer the command line, the web page and batch call, with typed requests and
-results. States: ``prepared`` → ``verified`` → ``released``, or ``cancelled``.
+results. Each action takes the :class:`~.users.Identity` of a person who proved who they are
+(the command line by token or password, the workbench by its session), never a typed name;
+the roles are checked here, in the transaction that acts, for every interface.
+States: ``prepared`` → ``verified`` → ``released``, or ``cancelled``.
 
 What the record feeds the calculation, read once under the patient's lock before the engine
 runs (the engine stays a pure function of its inputs):
@@ -47,7 +50,7 @@ from .tables import (
     Role,
     Verification,
 )
-from .users import find_user, require_role
+from .users import Identity, acting_user, require_role
 
 if TYPE_CHECKING:
     from ..changes import DoseChange
@@ -60,6 +63,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 PREPARERS: tuple[Role, ...] = ("prescriber", "pharmacist")
+# design §10.2: a hold stops the order until a pharmacist acknowledges it (the workbench asks the same)
+ACKNOWLEDGERS: tuple[Role, ...] = ("pharmacist",)
 CANCELLERS: tuple[Role, ...] = ("prescriber", "pharmacist", "admin")
 
 
@@ -80,7 +85,7 @@ class PrepareRequest:
     patient_file: bytes  # the patient file as read, stored byte for byte
     patient_source: str  # where it came from, for error messages
     regimen_id: str
-    user: str
+    user: Identity
     cycle: int | None = None
     on: dt.date | None = None
     acknowledgements: tuple[tuple[str, str], ...] = ()  # (rule code, reason)
@@ -91,7 +96,7 @@ class PrepareRequest:
 @dataclass(frozen=True)
 class VerifyRequest:
     order_id: int
-    user: str
+    user: Identity
     prescribed: bytes | None = None  # an independently written prescription (design §4)
     prescribed_source: str = "prescription"
     tolerance_percent: float = 5.0
@@ -291,8 +296,7 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
     acks = tuple(Ack(code.upper(), reason) for code, reason in request.acknowledgements)
 
     def work(session: Session) -> OrderRecord:
-        user = find_user(session, request.user)
-        require_role(user, PREPARERS, "preparing an order")
+        user = acting_user(session, request.user, PREPARERS, "preparing an order")
         row = _lock_patient(session, patient)
         basis = read_basis(session, patient.id)
         carried_from, carried = _carried(session, request, patient.id, regimen, cycle)
@@ -300,6 +304,9 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
         order_set = build(
             patient_with_basis(patient, basis), regimen, options_from_json(options), acks, request.patient_file, changes
         )
+        held = sorted({f.rule for f in order_set.findings if f.severity == "hold"} & {a.code for a in acks})
+        if held:
+            require_role(user, ACKNOWLEDGERS, f"acknowledging the hold {', '.join(held)}")
         calc = to_json(order_set)
         if calc["status"] != "ok":
             raise BlockedPrepare(f"{calc['status']}: nothing recorded", order_set, calc)
@@ -349,7 +356,7 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
         )
         return _record(session, order.id)
 
-    return _audited(database, request.user, "prepare", None, work)
+    return _audited(database, request.user.name, "prepare", None, work)
 
 
 def _carried(
@@ -427,8 +434,7 @@ def verify(database: Database, request: VerifyRequest) -> VerifyOutcome:
 
     def work(session: Session) -> VerifyOutcome:
         order = _locked_order(session, request.order_id)
-        user = find_user(session, request.user)
-        require_role(user, ("pharmacist",), "verification")
+        user = acting_user(session, request.user, ("pharmacist",), "verification")
         if user.id == order.prepared_by:
             raise Refused(f"{user.name} prepared order {order.id}; a second pharmacist must verify it")
         _expect_state(order, "prepared", "verification")
@@ -467,7 +473,7 @@ def verify(database: Database, request: VerifyRequest) -> VerifyOutcome:
         )
         return VerifyOutcome(_record(session, order.id), True, check, check_json)
 
-    return _audited(database, request.user, "verify", request.order_id, work)
+    return _audited(database, request.user.name, "verify", request.order_id, work)
 
 
 def _check_prescription(order: Order, request: VerifyRequest) -> Check:
@@ -515,15 +521,14 @@ def _check_prescription(order: Order, request: VerifyRequest) -> Check:
     )
 
 
-def release(database: Database, order_id: int, user_name: str, labs_checked: str | None = None) -> OrderRecord:
+def release(database: Database, order_id: int, person: Identity, labs_checked: str | None = None) -> OrderRecord:
     """Release a verified order. An order prepared before the day's labs (LAB001 'not given')
     is held here: the releasing pharmacist states the values checked (``labs_checked``), which
     the audit trail keeps with the release."""
 
     def work(session: Session) -> OrderRecord:
         order = _locked_order(session, order_id)
-        user = find_user(session, user_name)
-        require_role(user, ("pharmacist",), "release")
+        user = acting_user(session, person, ("pharmacist",), "release")
         _expect_state(order, "verified", "release")
         missing = missing_criteria_labs(order)
         detail: dict[str, Any] = {}
@@ -538,7 +543,7 @@ def release(database: Database, order_id: int, user_name: str, labs_checked: str
         audit.append(session, user.name, "released", detail, order_id=order.id, rows=(order,))
         return _record(session, order.id)
 
-    return _audited(database, user_name, "release", order_id, work)
+    return _audited(database, person.name, "release", order_id, work)
 
 
 def missing_criteria_labs(order: Order) -> list[str]:
@@ -560,14 +565,13 @@ def labs_to_check(database: Database, order_id: int) -> list[str]:
         return missing_criteria_labs(order) if order is not None else []
 
 
-def cancel(database: Database, order_id: int, user_name: str, reason: str) -> OrderRecord:
+def cancel(database: Database, order_id: int, person: Identity, reason: str) -> OrderRecord:
     if not reason.strip():
         raise InputError("--reason", reason, "a cancellation needs a reason")
 
     def work(session: Session) -> OrderRecord:
         order = _locked_order(session, order_id)
-        user = find_user(session, user_name)
-        require_role(user, CANCELLERS, "cancelling an order")
+        user = acting_user(session, person, CANCELLERS, "cancelling an order")
         if order.state not in ("prepared", "verified"):
             raise Refused(f"order {order.id} is {order.state}; only prepared or verified orders can be cancelled")
         order.state, order.cancelled_by, order.cancelled_at, order.cancel_reason = (
@@ -579,7 +583,7 @@ def cancel(database: Database, order_id: int, user_name: str, reason: str) -> Or
         audit.append(session, user.name, "cancelled", {"why": reason}, order_id=order.id, rows=(order,))
         return _record(session, order.id)
 
-    return _audited(database, user_name, "cancel", order_id, work)
+    return _audited(database, person.name, "cancel", order_id, work)
 
 
 # Reading.

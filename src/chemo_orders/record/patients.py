@@ -27,7 +27,7 @@ from . import Refused, audit
 from .db import Database
 from .orders import PREPARERS, BlockedPrepare, PrepareRequest, cancel, prepare
 from .tables import AuditEvent, Order, PatientRow, PatientVersion, User
-from .users import find_user, require_role
+from .users import Identity, find_user, require_role
 
 if TYPE_CHECKING:
     from ..patient import Patient
@@ -151,8 +151,11 @@ def search(database: Database, text: str = "") -> list[Summary]:
 
 
 def dose_inputs(patient: Patient) -> dict[str, str]:
-    """The measurements and laboratory values a dose or a check depends on, each as one text
-    in fixed units, so that ``68 kg`` and ``68.0 kg`` compare equal and ``150 lb`` does not."""
+    """Everything a dose or a check depends on, each as one text in fixed units, so that
+    ``68 kg`` and ``68.0 kg`` compare equal and ``150 lb`` does not: measurements and labs, and
+    the facts the rules read (sex, age, diagnosis, status, markers, allergies, history,
+    co-medications, pregnancy, prior exposure). A change to any of them sends a prepared or
+    verified order back to the queue; a change of name or note does not (issue 19)."""
     from ..patient import creatinine_mg_dl
     from ..units import QuantityClass
 
@@ -167,10 +170,25 @@ def dose_inputs(patient: Patient) -> dict[str, str]:
         "weight": patient.weight,
         "serum_creatinine": creatinine_mg_dl(patient.serum_creatinine) if patient.serum_creatinine else None,
         "measured_gfr": patient.measured_gfr,
+        "sex": patient.sex,
+        "birth_date": patient.birth_date,
+        "age": patient.age,
+        "diagnosis": patient.diagnosis,
+        "disease_status": patient.disease_status,
+        "ecog": patient.ecog,
+        "pregnant": patient.pregnant,
+        "medications": ", ".join(patient.medications) or None,
+        "allergies": "; ".join(sorted(f"{a.drugs} {a.allergen} {a.reaction}" for a in patient.allergies)) or None,
+        "history": "; ".join(sorted(f"{h.condition} {h.drug} {h.date}" for h in patient.history)) or None,
+        "previous_weight": patient.previous_weight,
+        "prior_courses": "; ".join(sorted(f"{c.regimen} {c.cycle} {c.date}" for c in patient.prior_courses)) or None,
+        "measurements_confirmed": patient.measurements_confirmed or None,
     }
-    labs = patient.labs
-    for name in sorted({*type(labs).model_fields, *(labs.model_extra or {})}):
-        values[f"labs.{name}"] = getattr(labs, name)
+    for drug, dose in sorted(patient.prior_cumulative.items()):
+        values[f"prior_cumulative.{drug}"] = dose
+    for group, model in (("labs", patient.labs), ("markers", patient.markers)):
+        for name in sorted({*type(model).model_fields, *(model.model_extra or {})}):
+            values[f"{group}.{name}"] = getattr(model, name)
     return {name: text(value) for name, value in values.items() if value is not None}
 
 
@@ -190,7 +208,7 @@ class Replacement:
 
 
 def stale_orders(database: Database, patient_id: str, data: dict[str, Any]) -> list[tuple[int, tuple[str, ...]]]:
-    """Prepared or verified orders of this patient calculated on other measurements than ``data``."""
+    """Prepared or verified orders of this patient calculated on other clinical facts than ``data``."""
     from .calculation import parse_patient
 
     current = parse(data)
@@ -207,7 +225,7 @@ def stale_orders(database: Database, patient_id: str, data: dict[str, Any]) -> l
 
 
 def reprepare(
-    database: Database, order_id: int, changed: tuple[str, ...], user_name: str, data: dict[str, Any]
+    database: Database, order_id: int, changed: tuple[str, ...], person: Identity, data: dict[str, Any]
 ) -> Replacement:
     """Cancel an order whose measurements changed and prepare it again from ``data``.
 
@@ -222,14 +240,14 @@ def reprepare(
     cancel(
         database,
         order_id,
-        user_name,
+        person,
         f"{what} changed after it was calculated; a new order replaces it for verification",
     )
     request = PrepareRequest(
         patient_file=file_bytes(data),
         patient_source="the workbench",
         regimen_id=old.regimen,
-        user=user_name,
+        user=person,
         cycle=old.cycle,
         acknowledgements=old.acknowledgements,
     )
@@ -246,7 +264,7 @@ def reprepare(
         return Replacement(order_id, changed, None, str(error))
     with database.write() as session:
         audit.append(
-            session, user_name, "replaced", {"replaces": order_id, "changed": list(changed)}, order_id=record.order_id
+            session, person.name, "replaced", {"replaces": order_id, "changed": list(changed)}, order_id=record.order_id
         )
     return Replacement(order_id, changed, record)
 

@@ -9,6 +9,7 @@ says how long, without checking the password at all.
 from __future__ import annotations
 
 import math
+import unicodedata
 
 from starlette.responses import RedirectResponse, Response
 
@@ -61,7 +62,7 @@ def signin(ctx: Ctx) -> Response:
         return _form(ctx, "The sign-in form expired: please try again.", 403)
     name, password = ctx.field("username").strip(), ctx.field("password")
     address = ctx.request.client.host if ctx.request.client else "unknown"
-    keys = (f"user:{name.lower()}", f"ip:{address}")
+    keys = (f"user:{unicodedata.normalize('NFKC', name).lower()}", f"ip:{address}")  # one key per spelling
     wait = ctx.app.throttle.wait_seconds(keys)
     if wait > 0:
         return _form(ctx, f"Too many failed sign-ins: try again in {math.ceil(wait)} seconds.", 429, name)

@@ -144,7 +144,8 @@ def verify_order(ctx: Ctx) -> Response:
         built = _prescription(record, entered)
         if built is not None:
             prescribed, positions = built
-        outcome = verify(ctx.database, VerifyRequest(record.order_id, ctx.me.name, prescribed, "the doses you entered"))
+        request = VerifyRequest(record.order_id, ctx.me.identity, prescribed, "the doses you entered")
+        outcome = verify(ctx.database, request)
     except InputError as error:
         return order_view(ctx, record, entered=entered, problem=_dose_problem(error, positions), status=422)
     if not outcome.passed:
@@ -170,7 +171,7 @@ def _dose_problem(error: InputError, positions: list[CheckLine]) -> str:
 
 def release_order(ctx: Ctx) -> Response:
     order_id = _order_id(ctx)
-    release(ctx.database, order_id, ctx.me.name, ctx.field("labs_checked").strip() or None)
+    release(ctx.database, order_id, ctx.me.identity, ctx.field("labs_checked").strip() or None)
     return RedirectResponse(Urls.order(order_id), status_code=303)
 
 
@@ -179,7 +180,7 @@ def cancel_order(ctx: Ctx) -> Response:
     reason = ctx.field("cancel_reason").strip()
     if not reason:
         return order_view(ctx, show(ctx.database, order_id), problem="Cancellation reason: required", status=422)
-    cancel(ctx.database, order_id, ctx.me.name, reason)
+    cancel(ctx.database, order_id, ctx.me.identity, reason)
     return RedirectResponse(Urls.order(order_id), status_code=303)
 
 

@@ -22,7 +22,7 @@ from ..changes import DoseChange, parse_change
 from ..drugs import drug_table
 from ..errors import InputError
 from ..record import patients as store
-from ..record.orders import BlockedPrepare, PrepareRequest, list_orders, prepare, read_basis
+from ..record.orders import ACKNOWLEDGERS, BlockedPrepare, PrepareRequest, list_orders, prepare, read_basis
 from ..regimen import ROUTE_DISPLAY
 from ..units import format_quantity
 from . import forms
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
     from ..orderset import OrderSet
     from ..record.orders import OrderRecord
     from ..render import DocumentView, FindingRow
-
-
-ACKNOWLEDGERS = ("pharmacist",)  # design §10.2: a hold stops the order until a pharmacist acknowledges it
 
 
 @lru_cache(maxsize=256)
@@ -162,7 +159,7 @@ def _save(ctx: Ctx, data: dict[str, Any]) -> list[str]:
     version = store.save(ctx.database, ctx.me.name, data, new=False)
     notices = [f"Saved as version {version}."]
     for order_id, changed in store.stale_orders(ctx.database, data["id"], data):
-        replaced = store.reprepare(ctx.database, order_id, changed, ctx.me.name, data)
+        replaced = store.reprepare(ctx.database, order_id, changed, ctx.me.identity, data)
         what = ", ".join(name.replace("_", " ") for name in changed)
         if replaced.new_order is not None:
             notices.append(
@@ -413,7 +410,7 @@ def prepare_order(ctx: Ctx) -> Response:
             patient_file=store.file_bytes(data),
             patient_source="the workbench",
             regimen_id=form.regimen,
-            user=ctx.me.name,
+            user=ctx.me.identity,
             cycle=_cycle(form.cycle),
             acknowledgements=form.acks,
             changes=form.dose_changes(),

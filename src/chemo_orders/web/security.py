@@ -2,10 +2,12 @@
 
 Sessions live in the record (``web_sessions``), not in a signed cookie: signing out deletes
 the row, so a copied cookie is worthless afterwards, and any number of app processes share
-them. The cookie holds 256 random bits; the table holds their sha256 only. Each session has
-its own CSRF token, which every state-changing form carries and the server compares in
-constant time; the sign-in form, which comes before any session, is protected the same way
-by a token in a short-lived cookie of its own (double submit).
+them. Each session row is made and deleted with an audit event that holds its digest, so a
+session written into the database by hand is named by ``audit --verify``. The cookie holds
+256 random bits; the table holds their sha256 only. Each session has its own CSRF token,
+which every state-changing form carries and the server compares in constant time; the
+sign-in form, which comes before any session, is protected the same way by a token in a
+short-lived cookie of its own (double submit).
 
 Throttling is per process and in memory: after a few failed sign-ins for one user name or
 from one address, each further try waits twice as long as the last (capped). An attacker
@@ -23,11 +25,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from ..record import audit
 from ..record.db import Database
 from ..record.tables import User, WebSession
+from ..record.users import Identity
 
 SESSION_HOURS = 10  # one shift and its handover; then sign in again
 SIGNIN_COOKIE_SECONDS = 3600
@@ -61,23 +64,29 @@ class SignedIn:
     def may(self, *roles: str) -> bool:
         return self.role in roles
 
+    @property
+    def identity(self) -> Identity:
+        """Who acts on the record: proven by this session (the record checks the role again)."""
+        return Identity(self.user_id, self.name)
+
 
 def start_session(database: Database, user: User) -> str:
     """A new session for ``user``; returns the cookie value (shown once, kept as a hash)."""
     token = secrets.token_urlsafe(32)
     now = audit.now()
     with database.write() as session:
-        session.execute(delete(WebSession).where(WebSession.expires_at < now))
-        session.add(
-            WebSession(
-                token_sha256=_digest(token),
-                user_id=user.id,
-                csrf_token=secrets.token_urlsafe(32),
-                created_at=now,
-                expires_at=now + dt.timedelta(hours=SESSION_HOURS),
-            )
+        expired = tuple(session.scalars(select(WebSession).where(WebSession.expires_at < now)))
+        for row in expired:
+            session.delete(row)
+        started = WebSession(
+            token_sha256=_digest(token),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + dt.timedelta(hours=SESSION_HOURS),
         )
-        audit.append(session, user.name, "signed-in", {})
+        session.add(started)
+        audit.append(session, user.name, "signed-in", {}, rows=(started,), deleted=expired)
     return token
 
 
@@ -100,8 +109,10 @@ def session_user(database: Database, token: str | None) -> SignedIn | None:
 
 def end_session(database: Database, token: str, user: SignedIn) -> None:
     with database.write() as session:
-        session.execute(delete(WebSession).where(WebSession.token_sha256 == _digest(token)))
-        audit.append(session, user.name, "signed-out", {})
+        ended = tuple(session.scalars(select(WebSession).where(WebSession.token_sha256 == _digest(token))))
+        for row in ended:
+            session.delete(row)
+        audit.append(session, user.name, "signed-out", {}, deleted=ended)
 
 
 def same_token(expected: str, given: object) -> bool:

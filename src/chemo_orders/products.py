@@ -1,0 +1,143 @@
+"""What can actually be given: tablets, syringes and vials per drug (``products.yaml``, cited).
+
+A review found 51.5 mg/day of mercaptopurine and 13.7 mg of oral methotrexate printed on orders
+(no tablet makes them) and filgrastim at 360 mcg under a note saying "round to a whole
+syringe": the nurse was left to do arithmetic the order should have done. Here an oral dose is
+made of its listed tablets (halves only where the label says the tablet is scored), the
+nearest amount within the rounding limit, with the tablets written out; a line whose source
+says "nearest whole syringe" gets the nearest single presentation. Where no combination is
+within the limit, the dose is left as calculated and the order says so: a pharmacist decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .loader import read_yaml
+from .models import AnyQuantity, Frozen, validate
+from .regimen import Reference, Route
+from .units import Q, format_number, format_quantity, quantity
+
+SOLID_FORMS = ("tablet", "capsule")
+MAX_UNITS = 12  # tablets in one administration a pharmacy would dispense before asking for another strength
+
+
+class Presentation(Frozen):
+    form: Literal["tablet", "capsule", "syringe", "vial", "oral solution", "oral suspension", "injection"]
+    route: Route
+    strength: AnyQuantity  # per tablet, syringe or vial; per mL for a liquid
+    scored: bool = False
+    note: str | None = None
+    source: Annotated[tuple[str, ...], Field(min_length=1)]
+
+
+class ProductTable(Frozen):
+    sources: dict[str, Reference]
+    products: dict[str, tuple[Presentation, ...]]
+
+    def presentations(self, drug: str, route: str, forms: tuple[str, ...]) -> tuple[Presentation, ...]:
+        return tuple(p for p in self.products.get(drug, ()) if p.route == route and p.form in forms)
+
+    def cite(self, presentations: tuple[Presentation, ...]) -> tuple[str, ...]:
+        keys = dict.fromkeys(k for p in presentations for k in p.source)
+        return tuple(self.sources[k].citation for k in keys if k in self.sources)
+
+
+@cache
+def product_table() -> ProductTable:
+    path = Path(__file__).with_name("products.yaml")
+    table = validate(ProductTable, read_yaml(path, "product table"), str(path))
+    from .errors import InputError
+
+    for drug, presentations in table.products.items():
+        for index, item in enumerate(presentations):
+            for key in item.source:
+                if key not in table.sources:
+                    raise InputError(f"products.{drug}.{index}.source", key, "no such key in sources")
+    return table
+
+
+@dataclass(frozen=True)
+class Made:
+    """A dose made of presentations: the amount and how (``2 × 20 mg + 1 × 5 mg tablets``)."""
+
+    amount: Q
+    text: str
+    deviation_percent: float
+
+
+def _steps(presentations: tuple[Presentation, ...], unit: object) -> list[tuple[Decimal, str]]:
+    """(amount in the dose's unit, label) of each unit a dose can be made of: whole tablets, and
+    half tablets where the label says scored."""
+    steps: list[tuple[Decimal, str]] = []
+    for p in presentations:
+        whole = Decimal(str(float(p.strength.to(unit).magnitude)))  # type: ignore[arg-type]
+        steps.append((whole, f"{format_quantity(p.strength)} {p.form}"))
+        if p.scored:
+            steps.append((whole / 2, f"½ × {format_quantity(p.strength)} {p.form}"))
+    return sorted(set(steps), reverse=True)
+
+
+def make_from_tablets(target: Q, presentations: tuple[Presentation, ...], limit_percent: float) -> Made | None:
+    """The amount nearest ``target`` made of at most MAX_UNITS units (fewest units for that
+    amount), within ``limit_percent``; ties go to the lower dose."""
+    steps = _steps(presentations, target.units)
+    if not steps or target.magnitude <= 0:
+        return None
+    goal = Decimal(str(float(target.magnitude)))
+    best: dict[Decimal, tuple[int, ...]] = {Decimal(0): ()}
+    frontier: dict[Decimal, tuple[int, ...]] = {Decimal(0): ()}
+    ceiling = goal * Decimal(1 + limit_percent / 100)
+    for _ in range(MAX_UNITS):
+        grown: dict[Decimal, tuple[int, ...]] = {}
+        for total, used in frontier.items():
+            for index, (amount, _) in enumerate(steps):
+                if used and index < used[-1]:
+                    continue  # combinations, not orderings: larger units first
+                new = total + amount
+                if new <= ceiling and new not in best and new not in grown:
+                    grown[new] = (*used, index)
+        best.update(grown)
+        frontier = grown
+        if not frontier:
+            break
+    candidates = [(abs(total - goal), total) for total in best if total > 0]
+    if not candidates:
+        return None
+    _, total = min(candidates)
+    deviation = float((total - goal) / goal * 100)
+    if abs(deviation) > limit_percent:
+        return None
+    counts: dict[str, int] = {}
+    for index in best[total]:
+        counts[steps[index][1]] = counts.get(steps[index][1], 0) + 1
+    made = " + ".join(f"{n} × {label}" for label, n in counts.items())
+    return Made(quantity(float(total), target.units), made.replace("1 × ½ ×", "½ ×"), deviation)
+
+
+def nearest_single(target: Q, presentations: tuple[Presentation, ...]) -> Made | None:
+    """The single presentation nearest ``target`` (a whole syringe), ties to the lower."""
+    if not presentations or target.magnitude <= 0:
+        return None
+    goal = float(target.magnitude)
+    options = sorted(
+        (abs(float(p.strength.to(target.units).magnitude) - goal), float(p.strength.to(target.units).magnitude), p)
+        for p in presentations
+    )
+    _, amount, chosen = options[0]
+    deviation = (amount - goal) / goal * 100
+    return Made(quantity(amount, target.units), f"1 × {format_quantity(chosen.strength)} {chosen.form}", deviation)
+
+
+def describe(made: Made, calculated: Q) -> str:
+    sign = "+" if made.deviation_percent >= 0 else "−"
+    return (
+        f"made as {made.text} = {format_quantity(made.amount)} "
+        f"({sign}{format_number(abs(made.deviation_percent), 1)}% of {format_quantity(calculated)})"
+    )
