@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -40,15 +41,17 @@ def work(url: str, indexes: list[int]) -> tuple[list[float], list[float]]:
     """Prepare and verify one order per index; the latency of each step."""
     from chemo_orders.record.orders import PrepareRequest, VerifyRequest, prepare, verify
     from chemo_orders.record.schema import open_database
+    from chemo_orders.record.users import Identity
 
+    pam, phil = Identity(1, "pam"), Identity(2, "phil")  # as set_up added them
     database = open_database(url)
     prepares, verifies = [], []
     for index in indexes:
-        request = PrepareRequest(patient_file(index), "bench", "r-chop", "pam", on=dt.date(2026, 11, 22))
+        request = PrepareRequest(patient_file(index), "bench", "r-chop", pam, on=dt.date(2026, 11, 22))
         start = time.perf_counter()
         order = prepare(database, request)
         middle = time.perf_counter()
-        verify(database, VerifyRequest(order.order_id, "phil"))
+        verify(database, VerifyRequest(order.order_id, phil))
         prepares.append(middle - start)
         verifies.append(time.perf_counter() - middle)
     database.close()
@@ -139,6 +142,7 @@ def main() -> None:
             for workers in sorted({1, args.workers}):
                 name = f"bench_{stamp}_{workers}"
                 url = f"sqlite:///{folder}/{name}.sqlite3" if backend == "sqlite" else create_database(server, name)
+                os.environ["CHEMO_ORDERS_KEY_FILE"] = f"{folder}/{name}-{backend}.key"  # one key per record
                 rows.append((backend, workers, run(url, args.orders, workers)))
     columns = list(rows[0][2])
     print(f"{args.orders} orders (prepare + verify each); {multiprocessing.cpu_count()} cores")

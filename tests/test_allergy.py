@@ -50,7 +50,7 @@ def test_an_unrelated_history_is_silent() -> None:
 
 
 def test_a_drug_key_that_is_no_drug_is_refused() -> None:
-    with pytest.raises(InputError, match="allergies.0.drug"):
+    with pytest.raises(InputError, match=r"allergies\.0\.drug"):
         make_patient(allergies=[{"substance": "rituximab", "drug": "latex"}])
 
 
@@ -91,7 +91,7 @@ def test_free_text_names_its_drug_in_any_position(written: str, drug: str) -> No
 
 @pytest.mark.parametrize("written", ["ritux", "the red one", "NKDA maybe", "chemo"])
 def test_text_naming_nothing_known_is_refused(written: str) -> None:
-    with pytest.raises(InputError, match="allergies.0.substance"):
+    with pytest.raises(InputError, match=r"allergies\.0\.substance"):
         make_patient(allergies=[written])
 
 

@@ -8,6 +8,7 @@ field holds nonsense never produces a dose. The corpus is the hostile-input revi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -204,10 +205,8 @@ def test_yaml_1_1_forms_are_never_reinterpreted(field: str, written: str) -> Non
 @given(st.lists(st.sampled_from(["? ", "- ", ": ", "?", "-", " "]), min_size=1, max_size=200), st.integers(1, 400))
 def test_explicit_key_runs_never_crash(pieces: list[str], repeat: int) -> None:
     """Runs of block indicators (explicit keys, entries, values) are refused or parsed, never a crash."""
-    try:
+    with contextlib.suppress(InputError):
         calculate("".join(pieces) * repeat + "a\n")
-    except InputError:
-        pass
 
 
 @pytest.mark.parametrize(

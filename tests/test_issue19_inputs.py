@@ -41,8 +41,10 @@ def _patient(tmp_path: Path, extra: str, name: str = "p.yaml", drop: str = "") -
 
 @pytest.mark.parametrize(
     ("written", "read"),
-    [("070", "070"), ("1:20", "1:20"), ("0x37", "0x37"), ("0o17", "0o17"), ("2_4", "2_4"), ("012", "012")]
-    + [("yes", "yes"), ("no", "no"), ("on", "on"), ("off", "off"), ("70", 70), ("7.5", 7.5), ("true", True)],
+    [
+        *[("070", "070"), ("1:20", "1:20"), ("0x37", "0x37"), ("0o17", "0o17"), ("2_4", "2_4"), ("012", "012")],
+        *[("yes", "yes"), ("no", "no"), ("on", "on"), ("off", "off"), ("70", 70), ("7.5", 7.5), ("true", True)],
+    ],
 )
 def test_yaml_numbers_and_booleans_are_read_as_yaml_1_2(written: str, read: object) -> None:
     assert parse_yaml(f"value: {written}\n", "file", "f.yaml") == {"value": read}
@@ -172,7 +174,10 @@ def test_change_with_a_bare_multiplier_is_refused(tmp_path: Path, capsys: pytest
         (["orders", "show", "٣", "--db", "sqlite:///unused.sqlite3"], "ORDER_ID"),
         (["orders", "prepare", str(PATIENT), "--regimen", "r-ice", "--cycle", "١", "--user", "pam"], "--cycle"),
         (["audit", "--order", "٣", "--db", "sqlite:///unused.sqlite3"], "--order"),
-        (["calc", str(PATIENT), "--regimen", "r-ice", "--change", "rituximab=-٢٠%", "--change-reason", "x"], "--change"),
+        (
+            ["calc", str(PATIENT), "--regimen", "r-ice", "--change", "rituximab=-٢٠%", "--change-reason", "x"],
+            "--change",
+        ),
     ],
 )
 def test_non_ascii_digits_are_refused_naming_the_option(
@@ -191,7 +196,9 @@ def test_rounding_increment_is_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], increment: str, problem: str
 ) -> None:
     policy = tmp_path / "policy.yaml"
-    policy.write_text(f"name: p\nsource: s\nmax_deviation_percent: 5\ndrugs:\n  rituximab: {{increment: {increment}}}\n")
+    policy.write_text(
+        f"name: p\nsource: s\nmax_deviation_percent: 5\ndrugs:\n  rituximab: {{increment: {increment}}}\n"
+    )
     code, err = _calc(PATIENT, capsys, "--policy", str(policy))
     assert code == 2 and "drugs.rituximab.increment" in err and problem in err
 

@@ -51,15 +51,21 @@ def _every_oral_line() -> list[tuple[str, int]]:
     ]
 
 
-ADULT_ALL: dict[str, Any] = {"diagnosis": "b-all", "disease_status": "in-remission", "markers": {"philadelphia": "negative"}}
+ADULT_ALL: dict[str, Any] = {
+    "diagnosis": "b-all",
+    "disease_status": "in-remission",
+    "markers": {"philadelphia": "negative"},
+}
 
 
 @pytest.mark.parametrize(("regimen", "index"), _every_oral_line())
 def test_every_oral_line_prints_a_dose_made_of_its_tablets(regimen: str, index: int) -> None:
     r = load_regimen(regimen)
     line = r.drugs[index]
-    patient = make_patient(**ADULT_ALL) if r.population != "pediatric" else make_patient(
-        **ADULT_ALL, birth_date=None, age=8, height="128 cm", weight="26 kg", serum_creatinine=None
+    patient = (
+        make_patient(**ADULT_ALL)
+        if r.population != "pediatric"
+        else make_patient(**ADULT_ALL, birth_date=None, age=8, height="128 cm", weight="26 kg", serum_creatinine=None)
     )
     for cycle in (line.cycles or (r.first_cycle(),))[:1]:
         order_set = build(patient, r, options(cycle=cycle))
@@ -97,7 +103,9 @@ def test_hyper_cvad_plan_is_eight_courses_alternating_then_maintenance() -> None
 
 def test_plan_calendar_has_dates_21_days_apart() -> None:
     patient = make_patient(
-        diagnosis="b-all", disease_status="newly-diagnosed", markers={"philadelphia": "negative"},
+        diagnosis="b-all",
+        disease_status="newly-diagnosed",
+        markers={"philadelphia": "negative"},
         labs={"anc": "2 x10^9/L", "platelets": "150 x10^9/L", "bilirubin": "0.5 mg/dL", "lvef_percent": 60},
     )
     plan = load_plan("hyper-cvad")

@@ -91,7 +91,7 @@ def test_a_changed_weight_sends_a_verified_order_back_to_the_queue(record: Datab
     store.save(record, "pam", heavier, new=False)
     stale = store.stale_orders(record, heavier["id"], heavier)
     assert stale == [(old, ("weight",))]  # the released order was given: it stays
-    replacement = store.reprepare(record, old, ("weight",), "pam", heavier)
+    replacement = store.reprepare(record, old, ("weight",), me("pam"), heavier)
     assert replacement.new_order is not None and replacement.new_order.state == "prepared"
     assert replacement.new_order.calc["patient"]["weight_kg"] == 100
     assert show(record, old).state == "cancelled" and "weight changed" in (show(record, old).cancel_reason or "")

@@ -39,7 +39,7 @@ TABLE: list[tuple[str, int | None, dict[str, Any], dict[str, list[float]]]] = [
             "carboplatin": [625],  # 5 × (100 + 25)
             "ifosfamide": [10000],
             "mesna": [10000],
-            "filgrastim": [400],
+            "filgrastim": [480],  # 5 mcg/kg × 80 kg = 400 mcg -> nearest whole syringe 480 mcg (HSE NCCP)
         },
     ),  # mcg
     ("ice", None, DLBCL_RELAPSED, {"etoposide": [200], "carboplatin": [625], "ifosfamide": [10000]}),
@@ -90,19 +90,38 @@ TABLE: list[tuple[str, int | None, dict[str, Any], dict[str, list[float]]]] = [
     ),
     ("hyper-cvad-b", 4, {**B_ALL, "birth_date": None, "age": 60}, {"cytarabine": [2000, 100]}),  # 1 g/m² at >= 60
     ("r-hyper-cvad-b", 2, B_ALL, {"rituximab": [750], "cytarabine": [6000, 100]}),
-    # issue 20: the reduced POMP moved from "pomp" to its own id (ASH 2021 abstract: 6-MP 50 mg twice daily, MTX 10 mg/m² weekly, prednisone 50 mg, vincristine 2 mg)
-    ("mini-hyper-cvd-maintenance", None, B_ALL, {"mercaptopurine": [50], "methotrexate": [20], "vincristine": [2], "prednisone": [50]}),
+    # issue 20: the reduced POMP moved from "pomp" to its own id (ASH 2021 abstract: 6-MP 50 mg
+    # twice daily, MTX 10 mg/m² weekly, prednisone 50 mg, vincristine 2 mg)
+    (
+        "mini-hyper-cvd-maintenance",
+        None,
+        B_ALL,
+        {"mercaptopurine": [50], "methotrexate": [20], "vincristine": [2], "prednisone": [50]},
+    ),
     (
         "mini-hyper-cvd-ino",
         1,
         {**B_ALL, "birth_date": None, "age": 65},
         {"cyclophosphamide": [300], "dexamethasone": [20], "vincristine": [2], "inotuzumab ozogamicin": [1.2, 0.6]},
     ),
+    # Courses 2 and 4: the methotrexate infusion's duration is in no retrieved source, so that line
+    # is held (DOS004, test below); cytarabine 0.5 g/m² × 2 m² and inotuzumab 0.3 mg/m² × 2 m².
     (
         "mini-hyper-cvd-ino",
         2,
         {**B_ALL, "birth_date": None, "age": 65},
-        {"methotrexate": [500], "cytarabine": [1000], "inotuzumab ozogamicin": [0.6]},
+        {"cytarabine": [1000], "inotuzumab ozogamicin": [0.6]},
+    ),
+    # T-ALL maintenance, 10 years, 140 cm, 33 kg: BSA √(140 × 33 / 3600) = 1.133 m². Vincristine
+    # 1.5 × 1.133 = 1.6995 -> 1.7 mg; prednisone 40 mg/m²/day = 45.32 mg/day, twice daily 22.66 ->
+    # 20 + 2.5 mg tablets = 22.5 mg (45 mg/day); mercaptopurine 75 × 1.133 = 84.975 -> 85 mg/day (no
+    # 50 mg-tablet combination within 10 %: said on the order); oral methotrexate 20 × 1.133 = 22.66
+    # -> 9 × 2.5 mg = 22.5 mg; intrathecal methotrexate 15 mg at age 10.
+    (
+        "t-all-maintenance",
+        1,
+        child(10, {"height": "140 cm", "weight": "33 kg"}, diagnosis="t-all", disease_status="in-remission"),
+        {"vincristine": [1.7], "prednisone": [45], "mercaptopurine": [85], "methotrexate": [22.5, 15]},
     ),
     (
         "inotuzumab",
@@ -185,6 +204,12 @@ def test_every_orderable_regimen_has_a_hand_computed_case() -> None:
         covered |= {row[0] for row in getattr(importlib.import_module(path.stem), "TABLE", [])}
     orderable = {rid for rid in regimen_paths() if load_regimen(rid).status != "reference"}
     assert orderable <= covered, sorted(orderable - covered)
+
+
+def test_mini_hyper_cvd_methotrexate_without_a_sourced_duration_is_held() -> None:
+    regimen = load_regimen("mini-hyper-cvd-ino")
+    calc = calculate_regimen(make_patient(**{**B_ALL, "birth_date": None, "age": 65}), regimen, options(cycle=2))
+    assert [(m.drug, m.rule) for m in calc.missing] == [("methotrexate", "DOS004")]
 
 
 def test_pediatric_it_cytarabine_under_9_is_not_guessed() -> None:

@@ -43,7 +43,9 @@ TABLE: list[tuple[str, dict[str, Any], dict[str, list[float]]]] = [
             # GMALL 06/99 and 07/03 Table 1, induction phase II (Blood view-large 2451742):
             "cyclophosphamide": [2000],  # 1000 mg/m² × 2 m², days 26 and 46
             "cytarabine": [150],  # 75 mg/m² × 2 m², days 28-31, 35-38, 42-45
-            "mercaptopurine": [120],  # 60 mg/m²/day × 2 m² = 120 mg/day, days 26-46
+            "mercaptopurine": [
+                125
+            ],  # 60 mg/m²/day × 2 m² = 120 mg/day -> 2½ × 50 mg tablets = 125 mg (+4.2 %), days 26-46
             "methotrexate": [15],  # 15 mg flat, intrathecal, days 28, 35, 42
         },
     ),

@@ -142,6 +142,11 @@ def build_parser() -> Parser:
     p.add_argument("patient", type=Path, help="patient YAML file")
     p.add_argument("--date", type=_date, help="date YYYY-MM-DD (default today); fixes age")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("plan", help="a treatment plan's calendar for one patient: course, cycle, day, date, doses")
+    p.add_argument("patient", type=Path, help="patient YAML file")
+    p.add_argument("--plan", required=True, help="plan id, e.g. hyper-cvad (plans/*.yaml)")
+    p.add_argument("--start", type=_date, help="first day of the first course, YYYY-MM-DD (default today)")
+    p.add_argument("--json", action="store_true")
     p = sub.add_parser("rule", help="explain a safety rule")
     p.add_argument("code", nargs="?", help="rule code, e.g. IND002; omit to list all")
     p = sub.add_parser("lint", help="validate regimen files")
@@ -275,6 +280,16 @@ def cmd_options(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .orderset import dumps
+    from .plan import calendar_text
+    from .service import treatment_plan
+
+    data = treatment_plan(args.patient, args.plan, args.start)
+    print(dumps(data) if args.json else calendar_text(data))
+    return EXIT_OK
+
+
 def cmd_regimens(args: argparse.Namespace) -> int:
     from .orderset import dumps
     from .regimen import all_regimens
@@ -326,6 +341,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "verify": cmd_verify,
     "regimens": cmd_regimens,
     "options": cmd_options,
+    "plan": cmd_plan,
     "show": cmd_show,
     "rule": cmd_rule,
     "lint": cmd_lint,

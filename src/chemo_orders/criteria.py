@@ -31,7 +31,7 @@ class DiseaseCytopenia(Frozen):
 
     def applies(self, patient: Patient, regimen: Regimen, cycle: int) -> bool:
         return (
-            cycle == regimen.first_cycle()
+            cycle == 1
             and patient.diagnosis in self.diagnoses
             and patient.disease_status in self.disease_status
         )

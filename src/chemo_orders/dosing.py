@@ -284,6 +284,8 @@ def _result_unit_of(dose_units: Any) -> pint.Unit:
 
 def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) -> Order:
     """One order line: base dose x basis, cap, rounding, with the arithmetic in words."""
+    if line.missing is not None:
+        raise MissingInput(line.drug, f"not in the library: {line.missing}", "DOS004", line)
     dose, cap, alternative = line.dose_for(patient, body.age_years)
     if dose is None:
         defined = "; ".join(a.when.describe() for a in line.alternatives)
@@ -334,7 +336,9 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
     made = _presentation(line, after_cap, cap)
     per_administration = None
     if made is not None:
-        final, rounding_note = made
+        amount, how = made
+        final = amount if amount is not None else final
+        rounding_note = how if amount is not None else "; ".join(n for n in (rounding_note, how) if n)
     if line.divided is not None:
         per_administration, rounding_note = _divided(line, after_cap)
         final = quantity(per_administration.magnitude * line.divided, after_cap.units)
@@ -366,9 +370,10 @@ def _amount_per_dose(value: Q) -> Q:
     return cast(Q, value * DAY) if time_power(value) < 0 else value
 
 
-def _presentation(line: DoseLine, amount: Q, cap: Q | None) -> tuple[Q, str] | None:
+def _presentation(line: DoseLine, amount: Q, cap: Q | None) -> tuple[Q | None, str] | None:
     """An oral dose made of its tablets, or the nearest whole syringe where the source says so;
-    None when the drug has no such presentation (then the usual rounding stands)."""
+    None when the drug has no such presentation (then the usual rounding stands); no amount
+    with a note when its tablets cannot make the dose (the usual rounding stands, said)."""
     from .products import describe, make_from_tablets, nearest_single, product_table
     from .rounding import HOPA_MAX_DEVIATION_PERCENT
 
@@ -388,7 +393,7 @@ def _presentation(line: DoseLine, amount: Q, cap: Q | None) -> tuple[Q, str] | N
         made = make_from_tablets(given, units, limit_percent)
         if made is None:
             within = f"within {limit_percent:g}%" if limit_percent else "exactly"
-            return amount, f"no combination of its tablets makes it {within}: a pharmacist decides"
+            return None, f"no combination of its tablets makes it {within}: a pharmacist decides"
     else:
         return None
     if made is None or (cap is not None and made.amount > _amount_per_dose(cap).to(made.amount.units)):

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from .diagnosis import DiseaseStatus
 from .dosing import Options
 from .errors import InputError
 from .loader import read_yaml
@@ -31,6 +32,8 @@ class Phase(Frozen):
     """Regimens whose cycles interleave by cycle number (A 1, 3, 5, 7 with B 2, 4, 6, 8)."""
 
     regimens: Annotated[tuple[str, ...], Field(min_length=1)]
+    # The disease status the phase is given in (maintenance: in-remission), for the calendar.
+    disease_status: DiseaseStatus | None = None
     note: str | None = None
 
 
@@ -86,29 +89,49 @@ def _cycles(regimen: Regimen) -> list[int]:
 
 def courses(plan: Plan) -> list[tuple[Regimen, int]]:
     """Every course of the plan in order: each phase's regimens interleaved by cycle number."""
-    ordered: list[tuple[Regimen, int]] = []
+    return [(regimen, cycle) for _, regimen, cycle in _phased(plan)]
+
+
+def _phased(plan: Plan) -> list[tuple[Phase, Regimen, int]]:
+    ordered: list[tuple[Phase, Regimen, int]] = []
     for phase in plan.phases:
         regimens = [load_regimen(r) for r in phase.regimens]
-        ordered += sorted(((r, c) for r in regimens for c in _cycles(r)), key=lambda rc: rc[1])
+        ordered += sorted(((phase, r, c) for r in regimens for c in _cycles(r)), key=lambda prc: prc[2])
     return ordered
 
 
 def calendar(plan: Plan, patient: Patient, start: dt.date) -> list[Course]:
     """Each course with its start date (the previous start plus the previous course's cycle
-    length) and its calculation; dates stop being given after a course with no fixed length."""
+    length) and its calculation; dates stop being given after a course with no fixed length.
+    Only the first course is checked against today's blood counts."""
     result: list[Course] = []
     given: list[PriorCourse] = list(patient.prior_courses)
     on: dt.date | None = start
-    for number, (regimen, cycle) in enumerate(courses(plan), start=1):
+    later = _without_counts(patient)
+    for number, (phase, regimen, cycle) in enumerate(_phased(plan), start=1):
         if on is None:
             break
-        with_prior = patient.model_copy(update={"prior_courses": tuple(given)})
+        base = patient if number == 1 else later
+        update: dict[str, Any] = {"prior_courses": tuple(given)}
+        if phase.disease_status is not None:
+            update["disease_status"] = phase.disease_status
+        with_prior = base.model_copy(update=update)
         order_set = build(with_prior, regimen, Options(on=on, cycle=cycle))
         result.append(Course(number, regimen, cycle, on, order_set))
         given.append(PriorCourse(regimen=regimen.id, cycle=cycle, date=on))
         length = regimen.cycle_length
         on = on + dt.timedelta(days=int(length.to(ureg.day).magnitude)) if length is not None else None
     return result
+
+
+# Blood counts recover between courses: today's counts say nothing about a course weeks away, so
+# later courses print their criteria to treat for the day (LAB001 warns) instead of being held.
+_COUNTS = ("anc", "platelets", "wbc", "hemoglobin")
+
+
+def _without_counts(patient: Patient) -> Patient:
+    labs = patient.labs.model_copy(update={name: None for name in _COUNTS})
+    return patient.model_copy(update={"labs": labs})
 
 
 def _day_date(start: dt.date, day: int) -> dt.date:
@@ -158,11 +181,15 @@ def calendar_text(data: dict[str, Any]) -> str:
     from .units import format_number
 
     lines = [f"{data['plan']['name']}: {data['plan']['title']} ({data['patient']['id']})", ""]
+    previous: list[str] = []
     for course in data["courses"]:
         lines.append(f"Course {course['course']}: {course['name']} cycle {course['cycle']}, from {course['start']}")
         if course["status"] != "ok":
-            lines += [f"  {course['status'].upper()}: {f['rule']} {f['message']}" for f in course.get("findings", [])]
+            stops = [f"  {course['status'].upper()}: {f['rule']} {f['message']}" for f in course.get("findings", [])]
+            lines += ["  stopped as the course before (same findings)"] if stops == previous else stops
+            previous = stops
             continue
+        previous = []
         for day in course["days"]:
             doses = "; ".join(
                 f"{o['display_name']} {format_number(o['final']['value'])} {o['final']['unit']} {o['route_display']}"

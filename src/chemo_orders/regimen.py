@@ -242,6 +242,9 @@ class DoseLine(Frozen):
     # ``nearest``: the source says to give the nearest whole presentation (filgrastim "round to
     # nearest whole syringe"); oral lines are made of their tablets without being asked.
     presentation: Literal["nearest"] | None = None
+    # What no retrieved source states for this line (an infusion time, a dose for a cohort): the
+    # line is held (DOS004) while the rest of the regimen is orderable.
+    missing: Annotated[str, Field(min_length=3)] | None = None
     duration: Duration | None = None
     rate: str | None = None
     diluent: str | None = None

@@ -173,8 +173,9 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
             schedule = _join(
                 schedule, f"{format_quantity(order.per_administration)} {TIMES_DAILY.get(line.divided, '')}"
             )
-        # A per-cycle total helps where a cycle gives several doses; never under a capped dose.
-        if order.administrations > 1 and not order.capped:
+        # A per-cycle total helps where a cycle gives several calculated doses; never under a
+        # capped or flat dose (vincristine 2 mg twice is not "4 mg per cycle" to a nurse).
+        if order.administrations > 1 and not order.capped and order.basis != "flat":
             schedule = _join(schedule, f"{format_quantity(order.course_total)} per cycle")
         rows.append(
             (

@@ -164,7 +164,7 @@ def users_add(url: str | None, name: str, role: Role, password: str | None) -> i
     from .users import NewUser, add_user
 
     with _open(url).write() as session:
-        add_user(session, NewUser(name, role, password))
+        name = add_user(session, NewUser(name, role, password)).name  # as stored: one spelling
     print(f"added {name} ({role})" + ("" if password is not None else "; no password set"))
     return EXIT_OK
 
