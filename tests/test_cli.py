@@ -34,7 +34,7 @@ def test_calc_json_contract() -> None:
     assert data["status"] == "ok"
     assert set(data["patient"]) >= {"id", "age_years", "height_cm", "weight_kg", "bsa_m2", "bsa_formula", "crcl_ml_min"}
     assert data["patient"]["bsa_formula"] == "mosteller"
-    assert data["regimen"]["id"] == "r-hyper-cvad-a" and data["regimen"]["version"] == "3"
+    assert data["regimen"]["id"] == "r-hyper-cvad-a" and data["regimen"]["version"] == "4"
     order = next(o for o in data["orders"] if o["drug"] == "rituximab")
     assert set(order) >= {"drug", "route", "days", "dose", "calculated", "final", "capped", "rounded", "calculation"}
     assert order["dose"] == {"value": 375, "unit": "mg/m**2"}

@@ -28,7 +28,7 @@ def test_r_ice_by_hand() -> None:
     assert doses["etoposide"] == 197  # 100 × 1.972 = 197.2
     assert doses["ifosfamide"] == 9860  # 5000 × 1.972
     assert doses["mesna"] == 9860
-    assert doses["filgrastim"] == 400  # 5 mcg/kg × 80 kg, in mcg
+    assert doses["filgrastim"] == 480  # 5 mcg/kg × 80 kg = 400 mcg -> the nearest whole syringe (HSE NCCP)
     # BMI 26.1 >= 25: adjusted weight 65.96 + 0.4 × 14.04 = 71.6 kg;
     # CrCl (140 - 45) × 71.6 / (72 × 0.9) × 0.85 = 89.2; AUC 5 × (89.2 + 25) = 571
     assert doses["carboplatin"] == 571

@@ -57,7 +57,7 @@ def test_identity_and_header(hyper_cvad: tuple[bytes, str]) -> None:
         "1.765 m² (Mosteller)",
         "Cockcroft-Gault",
         "Page 1 of",
-        "version 3",
+        "version 4",
     ):
         assert expected in text, expected
 

@@ -79,7 +79,8 @@ def test_r_hyper_cvad_doses_match_calc_json(page: Any) -> None:
     for order in expected["orders"]:
         number, unit = shown[order["display_name"]].replace(",", "").split(" ", 1)
         assert (float(number), unit) == (order["final"]["value"], order["final"]["unit"]), order["drug"]
-    details = page.locator("table.orders details").first
+    row = page.locator("table.orders tr", has_text="cyclophosphamide").first
+    details = row.locator("details").first
     details.locator("summary").click()
     expect(details).to_contain_text("300 mg/m² × 1.765 m²")  # the arithmetic, on demand
 
