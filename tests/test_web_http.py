@@ -259,7 +259,8 @@ def test_saving_new_measurements_sends_a_verified_order_back(site: tuple[TestCli
     order = first.headers["location"]
     client.post("/signout", data={"csrf_token": token})
     token = sign_in(client, "phil")
-    assert client.post(f"{order}/verify", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    reason = {"csrf_token": token, "verify_reason": "checked against the protocol sheet by hand"}
+    assert client.post(f"{order}/verify", data=reason, follow_redirects=False).status_code == 303
     saved = client.post("/patients/MRN-H1", data={**PATIENT, "weight": "75 kg", "csrf_token": token})
     assert "cancelled and prepared again as order 2" in saved.text
     database = open_database(url)
@@ -391,3 +392,31 @@ def test_a_dose_change_needs_a_reason_shows_its_arithmetic_and_holds_above_stand
     assert prepared.status_code == 303
     order = client.get(prepared.headers["location"]).text
     assert "424 mg" in order and "grade 4 neutropenia" in order
+
+
+def test_the_blind_check_shows_no_prepared_dose_before_the_verifier_is_right(site: tuple[TestClient, str, str]) -> None:
+    """Issue 19: order page, its PDF, the patient page, the API and a discrepancy answer all keep
+    the preparer's doses from the verifier until their own doses agree."""
+    client, url, _ = site
+    token = sign_in(client, "pam")
+    new_patient(client, token)
+    order = client.post(
+        "/patients/MRN-H1/orders", data=order_form(token, "r-hyper-cvad-a"), follow_redirects=False
+    ).headers["location"]
+    client.post("/signout", data={"csrf_token": token})
+    token = sign_in(client, "phil")
+    page = client.get(order).text
+    assert "530 mg" not in page and "table class=\"orders\"" not in page
+    assert client.get(f"{order}/pdf").status_code in (403, 409)
+    patient_page = client.get("/patients/MRN-H1", params={"regimen": "r-hyper-cvad-a"}).text
+    assert "530 mg" not in patient_page and "waits for your independent check" in patient_page
+    wrong = {f"dose_{i}": "1 mg" for i in range(12)}
+    answer = client.post(f"{order}/verify", data={"csrf_token": token, **wrong})
+    assert answer.status_code == 409 and "530" not in answer.text and "disagree" in answer.text
+    empty = client.post(f"{order}/verify", data={"csrf_token": token})
+    assert empty.status_code == 409 and "needs a reason" in empty.text
+    database = open_database(url)
+    with database.read() as session:
+        attempts = [e for e in audit.events(session) if e.action == "verify-discrepancy"]
+    assert attempts and "cyclophosphamide" in attempts[-1].detail_json and "530" not in attempts[-1].detail_json
+    assert show(database, 1).state == "prepared"

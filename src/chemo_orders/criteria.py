@@ -30,11 +30,7 @@ class DiseaseCytopenia(Frozen):
     source: Reference
 
     def applies(self, patient: Patient, regimen: Regimen, cycle: int) -> bool:
-        return (
-            cycle == 1
-            and patient.diagnosis in self.diagnoses
-            and patient.disease_status in self.disease_status
-        )
+        return cycle == 1 and patient.diagnosis in self.diagnoses and patient.disease_status in self.disease_status
 
 
 class DefaultPolicy(Frozen):

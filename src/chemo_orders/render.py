@@ -114,6 +114,7 @@ class DocumentView:
     criteria_exemption: str
     notes: tuple[str, ...]
     references: tuple[ReferenceRow, ...] = field(default=())
+    verification_note: str = ""  # a recorded order's verification reason (no doses entered, a discrepancy seen)
 
 
 PAPER = {"a4": "A4", "letter": "letter"}

@@ -99,6 +99,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
     p.add_argument("--prescribed", type=Path, help="an independently written prescription to recalculate")
     p.add_argument("--tolerance", default="5%", help="with --prescribed: allowed deviation (default 5%%)")
+    p.add_argument("--reason", metavar="TEXT", help="why, if verifying without --prescribed (kept in the audit trail)")
     p = orders.add_parser("release", parents=[database, user, as_json], help="release a verified order")
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
     p.add_argument(
@@ -245,7 +246,8 @@ def _verify_request(args: argparse.Namespace, identity: Identity) -> VerifyReque
     from .orders import VerifyRequest
 
     prescribed = None if args.prescribed is None else _read(args.prescribed, "prescription")
-    return VerifyRequest(args.order_id, identity, prescribed, str(args.prescribed), parse_tolerance(args.tolerance))
+    tolerance = parse_tolerance(args.tolerance)
+    return VerifyRequest(args.order_id, identity, prescribed, str(args.prescribed), tolerance, reason=args.reason)
 
 
 def _read(path: Path, what: str) -> bytes:

@@ -43,6 +43,7 @@ from . import Refused, audit
 from .db import Database
 from .tables import (
     Acknowledgement,
+    AuditEvent,
     Exposure,
     Measurement,
     Order,
@@ -100,6 +101,12 @@ class VerifyRequest:
     prescribed: bytes | None = None  # an independently written prescription (design §4)
     prescribed_source: str = "prescription"
     tolerance_percent: float = 5.0
+    # Why the order is verified without doses entered, or after a discrepancy the verifier saw
+    # (issue 19): kept in the audit trail and printed with the verification.
+    reason: str | None = None
+    # The workbench's blind check: the verifier saw no dose before submitting, so verifying
+    # without doses, or after a discrepancy they were shown, needs the reason.
+    blind: bool = False
 
 
 # Results.
@@ -124,6 +131,7 @@ class OrderRecord:
     verified_by: str | None = None
     verified_at: dt.datetime | None = None
     verification: dict[str, Any] | None = None
+    verification_reason: str | None = None  # without doses entered, or after a discrepancy seen
     released_by: str | None = None
     released_at: dt.datetime | None = None
     cancelled_by: str | None = None
@@ -148,6 +156,7 @@ class OrderRecord:
             "verified_by": self.verified_by,
             "verified_at": when(self.verified_at),
             "verification": self.verification,
+            "verification_reason": self.verification_reason,
             "released_by": self.released_by,
             "released_at": when(self.released_at),
             "cancelled_by": self.cancelled_by,
@@ -438,6 +447,11 @@ def verify(database: Database, request: VerifyRequest) -> VerifyOutcome:
         if user.id == order.prepared_by:
             raise Refused(f"{user.name} prepared order {order.id}; a second pharmacist must verify it")
         _expect_state(order, "prepared", "verification")
+        reason = (request.reason or "").strip()[:500]
+        if request.blind and request.prescribed is None and not reason:
+            raise Refused(
+                f"order {order.id}: verifying without entering the doses needs a reason (how they were checked)"
+            )
         check: Check | None = None
         check_json: dict[str, Any] | None = None
         if request.prescribed is not None:
@@ -450,10 +464,15 @@ def verify(database: Database, request: VerifyRequest) -> VerifyOutcome:
                     session,
                     user.name,
                     "verify-discrepancy",
-                    {"counts": check.counts(), "status": check.status},
+                    {"counts": check.counts(), "status": check.status, "lines": disagreeing_lines(check_json)},
                     order_id=order.id,
                 )
                 return VerifyOutcome(_record(session, order.id), False, check, check_json)
+            if request.blind and not reason and _saw_discrepancy(session, order.id, user.name):
+                raise Refused(
+                    f"order {order.id}: you saw a discrepancy on this order; verifying it now needs a reason "
+                    "(what was wrong)"
+                )
         verification = Verification(
             order_id=order.id,
             pharmacist_id=user.id,
@@ -463,17 +482,49 @@ def verify(database: Database, request: VerifyRequest) -> VerifyOutcome:
         )
         order.state = "verified"
         session.add(verification)
-        audit.append(
-            session,
-            user.name,
-            "verified",
-            {"prescribed": request.prescribed is not None},
-            order_id=order.id,
-            rows=(order, verification),
-        )
+        detail: dict[str, Any] = {"prescribed": request.prescribed is not None}
+        if reason:
+            detail["reason"] = reason
+        audit.append(session, user.name, "verified", detail, order_id=order.id, rows=(order, verification))
         return VerifyOutcome(_record(session, order.id), True, check, check_json)
 
     return _audited(database, request.user.name, "verify", request.order_id, work)
+
+
+def disagreeing_lines(check_json: dict[str, Any]) -> list[str]:
+    """The lines of a verification that disagree, named by drug, route and day, never by the
+    calculated dose: what a blind check may tell the verifier before they are right."""
+    return [
+        f"{line['drug']} {line.get('route', '')} day {', '.join(str(d) for d in line.get('days', []))}".replace(
+            "  ", " "
+        )
+        for line in check_json.get("lines", [])
+        if line.get("verdict") != "ok"
+    ]
+
+
+def _saw_discrepancy(session: Session, order_id: int, user_name: str) -> bool:
+    found = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.order_id == order_id,
+            AuditEvent.action == "verify-discrepancy",
+            AuditEvent.actor == user_name,
+        )
+    )
+    return bool(found)
+
+
+def verification_reason(session: Session, order_id: int) -> str | None:
+    """The reason given with the order's verification, if any (printed with it)."""
+    event = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.order_id == order_id, AuditEvent.action == "verified")
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return json.loads(event.detail_json).get("reason") if event is not None else None
 
 
 def _check_prescription(order: Order, request: VerifyRequest) -> Check:
@@ -635,6 +686,7 @@ def _record(session: Session, order_id: int) -> OrderRecord:
         verified_by=verification.pharmacist.name if verification else None,
         verified_at=verification.verified_at if verification else None,
         verification=json.loads(verification.result_json) if verification and verification.result_json else None,
+        verification_reason=verification_reason(session, order.id) if verification else None,
         released_by=order.releaser.name if order.releaser else None,
         released_at=order.released_at,
         cancelled_by=order.canceller.name if order.canceller else None,
@@ -662,7 +714,10 @@ def _stored_view(session: Session, order_id: int, paper: str) -> tuple[DocumentV
         raise InputError("ORDER_ID", order_id, "no such order")
     order_set = rebuild(order)
     view = build_view(order_set, paper, content_hash=order.regimen_sha256[:16])
-    return replace(view, engine=json.loads(order.calc_json)["engine"]), order  # the version that calculated it
+    reason = verification_reason(session, order.id)
+    note = f"Verification reason: {reason}" if reason else ""
+    # The engine version that calculated it, and what the verifier said when verifying.
+    return replace(view, engine=json.loads(order.calc_json)["engine"], verification_note=note), order
 
 
 def pdf(database: Database, order_id: int, paper: str = "a4") -> bytes:

@@ -38,13 +38,38 @@ def _unauthorized() -> JSONResponse:
     return response
 
 
-def _authorized(request: Request) -> bool:
+def _authorized(request: Request) -> tuple[str, str] | None:
+    """(name, role) of the token's user, or None."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return False
+        return None
     app: Workbench = request.app.state.workbench
     with app.database.read() as session:
-        return user_for_token(session, token.strip()) is not None
+        user = user_for_token(session, token.strip())
+        return None if user is None else (user.name, user.role)
+
+
+def _awaiting_check(request: Request, user: tuple[str, str], raw: bytes) -> int | None:
+    """A prepared order of this patient and regimen that this pharmacist may verify: the API
+    does not calculate it for them before they have (the blind check, issue 19)."""
+    from ..record.orders import list_orders
+
+    name, role = user
+    if role != "pharmacist":
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None  # the calculation refuses the body itself
+    patient = data.get("patient") if isinstance(data, dict) else None
+    patient_id = patient.get("id") if isinstance(patient, dict) else None
+    if not isinstance(patient_id, str):
+        return None
+    app: Workbench = request.app.state.workbench
+    for record in list_orders(app.database, patient_id=patient_id.strip(), state="prepared"):
+        if record.regimen == data.get("regimen") and record.prepared_by != name:
+            return record.order_id
+    return None
 
 
 def _body(raw: bytes, allowed: frozenset[str]) -> dict[str, Any]:
@@ -122,8 +147,14 @@ def _regimens(_: bytes) -> dict[str, Any]:
 
 
 def _run(request: Request, work: Callable[[bytes], dict[str, Any]], raw: bytes) -> Response:
-    if not _authorized(request):
+    user = _authorized(request)
+    if user is None:
         return _unauthorized()
+    if work is _calc:
+        waiting = _awaiting_check(request, user, raw)
+        if waiting is not None:
+            message = f"order {waiting} of this patient and regimen waits for your independent check"
+            return _error(403, "patient.id", message)
     try:
         return JSONResponse(work(raw))
     except InputError as error:

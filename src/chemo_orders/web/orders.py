@@ -26,6 +26,7 @@ from ..record.orders import (
     OrderRecord,
     VerifyRequest,
     cancel,
+    disagreeing_lines,
     labs_to_check,
     list_orders,
     release,
@@ -56,6 +57,21 @@ def check_lines(record: OrderRecord) -> list[CheckLine]:
     return lines
 
 
+def awaits_my_check(ctx: Ctx, record: OrderRecord) -> bool:
+    """A prepared order this pharmacist may verify: until they have, it is blind for them."""
+    me = ctx.me
+    return me.may("pharmacist") and me.name != record.prepared_by and record.state == "prepared"
+
+
+def blind_orders(ctx: Ctx, patient_id: str) -> list[OrderRecord]:
+    """This patient's prepared orders waiting for the signed-in pharmacist's independent check:
+    the patient page does not calculate their regimens for them either (issue 19)."""
+    if not ctx.me.may("pharmacist"):
+        return []
+    waiting = list_orders(ctx.database, patient_id=patient_id, state="prepared")
+    return [r for r in waiting if awaits_my_check(ctx, r)]
+
+
 def queue(ctx: Ctx) -> Response:
     waiting = list_orders(ctx.database, state="prepared")
     named = store.names(ctx.database, {r.patient_id for r in waiting})
@@ -81,10 +97,12 @@ def order_view(
     from ..record.orders import view
 
     me = ctx.me
-    may_verify = me.may("pharmacist") and me.name != record.prepared_by and record.state == "prepared"
+    may_verify = awaits_my_check(ctx, record)
     doc = mismatch = None
     try:
-        doc = view(ctx.database, record.order_id)
+        # Blind until the verifier has submitted doses that agree: nothing of the order's doses
+        # reaches the page (not even hidden).
+        doc = None if may_verify else view(ctx.database, record.order_id)
     except Refused as error:
         mismatch = str(error)
     replaces, replaced_by = store.replaced_by(ctx.database, record.order_id)
@@ -98,7 +116,7 @@ def order_view(
         doc=doc,
         mismatch=mismatch,
         may_verify=may_verify,
-        hide_doses=may_verify and comparison is None,
+        hide_doses=may_verify,
         may_release=me.may("pharmacist") and record.state == "verified",
         labs_needed=labs_to_check(ctx.database, record.order_id) if record.state == "verified" else [],
         may_cancel=me.may(*CANCELLERS) and record.state in ("prepared", "verified"),
@@ -144,17 +162,27 @@ def verify_order(ctx: Ctx) -> Response:
         built = _prescription(record, entered)
         if built is not None:
             prescribed, positions = built
-        request = VerifyRequest(record.order_id, ctx.me.identity, prescribed, "the doses you entered")
+        reason = ctx.field("verify_reason").strip() or None
+        request = VerifyRequest(
+            record.order_id, ctx.me.identity, prescribed, "the doses you entered", reason=reason, blind=True
+        )
         outcome = verify(ctx.database, request)
     except InputError as error:
         return order_view(ctx, record, entered=entered, problem=_dose_problem(error, positions), status=422)
+    except Refused as error:
+        if record.state != "prepared":
+            raise
+        return order_view(ctx, record, entered=entered, problem=f"Not verified: {error}", status=409)
     if not outcome.passed:
+        # Blind until right: the lines that disagree are named, never the calculated doses.
+        assert outcome.check_json is not None
+        lines = "; ".join(disagreeing_lines(outcome.check_json))
         return order_view(
             ctx,
             outcome.order,
             entered=entered,
-            problem="Not verified: the doses you entered disagree with the calculation (see the comparison).",
-            comparison=outcome.check_json,
+            problem=f"Not verified: your doses disagree with the calculation on these lines: {lines}. Recalculate "
+            "them; verifying after this needs a reason.",
             status=409,
         )
     return RedirectResponse(Urls.order(record.order_id), status_code=303)
@@ -188,8 +216,11 @@ def order_pdf(ctx: Ctx) -> Response:
     from ..record.orders import pdf
 
     order_id = _order_id(ctx)
-    if show(ctx.database, order_id).state == "cancelled":
+    record = show(ctx.database, order_id)
+    if record.state == "cancelled":
         raise Refused(f"order {order_id} is cancelled: it is not printed")
+    if awaits_my_check(ctx, record):
+        raise Refused(f"order {order_id} waits for your independent check: its PDF is shown after you verify it")
     return Response(
         pdf(ctx.database, order_id),
         media_type="application/pdf",

@@ -275,6 +275,16 @@ def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
 
     if not form.regimen:
         return Doses("none", form)
+    from .orders import blind_orders
+
+    waiting = [r for r in blind_orders(ctx, entry.patient_id) if r.regimen == form.regimen]
+    if waiting:
+        return Doses(
+            "blind",
+            form,
+            problem=f"Order {waiting[0].order_id} of this regimen waits for your independent check: its doses are "
+            "shown after you verify it (Verification queue).",
+        )
     reason_error = ""
     if form.acknowledge:
         if not ctx.me.may(*ACKNOWLEDGERS):
