@@ -127,3 +127,26 @@ def test_dose_inputs_compare_quantities_not_spellings(unit_range: tuple[str, flo
     other = store.parse(data(weight=f"{weight + 0.5:.3f} {unit}"))
     assert store.changed_inputs(base, same) == ()
     assert store.changed_inputs(base, other) == ("weight",)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"allergies": ["rituximab (anaphylaxis)"]}, "allergies"),
+        ({"sex": "female"}, "sex"),
+        ({"diagnosis": "follicular-lymphoma"}, "diagnosis"),
+        ({"history": [{"condition": "acute pancreatitis"}]}, "history"),
+        ({"medications": ["posaconazole"]}, "medications"),
+        ({"pregnant": True}, "pregnant"),
+        ({"markers": {"cd20_percent": 90}}, "markers.cd20_percent"),
+    ],
+)
+def test_any_clinical_change_sends_the_order_back(record: Database, change: dict[str, Any], field: str) -> None:
+    """Issue 19: not only measurements; an allergy, sex, history or co-medication changes the
+    calculation or its findings, so a prepared or verified order goes back to the queue."""
+    store.save(record, "pam", data(), new=True)
+    order_id = prepared(record, data())
+    changed = data(**change)
+    store.save(record, "pam", changed, new=False)
+    stale = store.stale_orders(record, changed["id"], changed)
+    assert stale and stale[0][0] == order_id and field in stale[0][1]

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from .errors import InputError
 from .loader import read_yaml
-from .models import Frozen, validate
+from .models import Frozen, check_cited, validate
 
 _SPACES = re.compile(r"[\s_]+")
 
@@ -88,8 +88,5 @@ def allergen_table() -> AllergenTable:
 def condition_table() -> ConditionTable:
     path = Path(__file__).with_name("conditions.yaml")
     table = validate(ConditionTable, read_yaml(path, "condition vocabulary"), str(path))
-    for term, condition in table.conditions.items():
-        for key in condition.source:
-            if key not in table.sources:
-                raise InputError(f"conditions.{term}.source", key, "no such key in sources")
+    check_cited(table.sources, ((f"conditions.{t}", c.source) for t, c in table.conditions.items()), str(path))
     return table

@@ -13,7 +13,7 @@ from typing import Literal
 
 from .errors import InputError
 from .loader import read_yaml
-from .models import Frozen, validate
+from .models import Frozen, check_cited, validate
 from .regimen import Reference
 
 
@@ -51,7 +51,5 @@ def interaction_table() -> InteractionTable:
         for field, name in (("drug", item.drug), ("with", item.with_)):
             if name not in drugs.drugs and name not in drugs.groups:
                 raise InputError(f"interactions.{index}.{field}", name, "not a drug or group of drugs.yaml")
-        for key in item.source:
-            if key not in table.sources:
-                raise InputError(f"interactions.{index}.source", key, "no such key in sources")
+    check_cited(table.sources, ((f"interactions.{i}", x.source) for i, x in enumerate(table.interactions)), str(path))
     return table

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Annotated, Any, TypeAlias, TypeVar, Union
 
@@ -149,3 +150,12 @@ def _translate(error: Any, cause: object, source: str) -> InputError:
     }.get(error["type"], error["msg"][0].lower() + error["msg"][1:])
     value = error.get("input", "") if error["type"] != "missing" else ""
     return InputError(field, value, problem, source=source)
+
+
+def check_cited(sources: Mapping[str, object], cited: Iterable[tuple[str, Iterable[str]]], origin: str) -> None:
+    """Every source key a data file cites is in its ``sources``: a citation that points nowhere
+    is refused when the file is read, naming where (one check for every cited table)."""
+    for where, keys in cited:
+        for key in keys:
+            if key not in sources:
+                raise InputError(f"{where}.source", key, "no such key in sources", source=origin)

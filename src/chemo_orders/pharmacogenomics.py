@@ -17,7 +17,7 @@ from pydantic import Field
 
 from .dosing import Body, Modification, Options, Order
 from .loader import read_yaml
-from .models import AnyQuantity, Frozen, validate
+from .models import AnyQuantity, Frozen, check_cited, validate
 from .patient import Patient
 from .regimen import Reference
 from .units import M2, Q, format_number, format_quantity, quantity, ureg
@@ -55,12 +55,7 @@ class GenotypeTable(Frozen):
 def genotype_table() -> GenotypeTable:
     path = Path(__file__).with_name("pharmacogenomics.yaml")
     table = validate(GenotypeTable, read_yaml(path, "pharmacogenomics table"), str(path))
-    from .errors import InputError
-
-    for index, rule in enumerate(table.rules):
-        for key in rule.source:
-            if key not in table.sources:
-                raise InputError(f"rules.{index}.source", key, "no such key in sources")
+    check_cited(table.sources, ((f"rules.{i}", rule.source) for i, rule in enumerate(table.rules)), str(path))
     return table
 
 

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from .loader import read_yaml
-from .models import AnyQuantity, Frozen, validate
+from .models import AnyQuantity, Frozen, check_cited, validate
 from .regimen import Reference, Route
 from .units import Q, format_number, format_quantity, quantity
 
@@ -53,13 +53,8 @@ class ProductTable(Frozen):
 def product_table() -> ProductTable:
     path = Path(__file__).with_name("products.yaml")
     table = validate(ProductTable, read_yaml(path, "product table"), str(path))
-    from .errors import InputError
-
-    for drug, presentations in table.products.items():
-        for index, item in enumerate(presentations):
-            for key in item.source:
-                if key not in table.sources:
-                    raise InputError(f"products.{drug}.{index}.source", key, "no such key in sources")
+    cited = ((f"products.{d}.{i}", p.source) for d, items in table.products.items() for i, p in enumerate(items))
+    check_cited(table.sources, cited, str(path))
     return table
 
 
