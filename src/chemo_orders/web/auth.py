@@ -61,8 +61,7 @@ def signin(ctx: Ctx) -> Response:
     if not expected or not same_token(expected, ctx.field("signin_token")):
         return _form(ctx, "The sign-in form expired: please try again.", 403)
     name, password = ctx.field("username").strip(), ctx.field("password")
-    address = ctx.request.client.host if ctx.request.client else "unknown"
-    keys = (f"user:{unicodedata.normalize('NFKC', name).lower()}", f"ip:{address}")  # one key per spelling
+    keys = (f"user:{unicodedata.normalize('NFKC', name).lower()}", f"ip:{ctx.client}")  # one key per spelling
     wait = ctx.app.throttle.wait_seconds(keys)
     if wait > 0:
         return _form(ctx, f"Too many failed sign-ins: try again in {math.ceil(wait)} seconds.", 429, name)

@@ -25,7 +25,7 @@ from .. import DISCLAIMER
 from ..errors import InputError
 from ..record import Refused
 from ..record.db import Database
-from .security import SignedIn, Throttle, cookie_name, same_token, session_user
+from .security import Network, SignedIn, Throttle, client_address, cookie_name, same_token, session_user
 
 log = logging.getLogger("chemo_orders.web")
 ALL_ROLES = ("prescriber", "pharmacist", "nurse", "admin")
@@ -41,6 +41,7 @@ class Workbench:
 
     database: Database
     secure: bool = False  # behind TLS: Secure and __Host- cookies, HSTS
+    trusted_proxies: tuple[Network, ...] = ()  # serve --trusted-proxy: whose forwarding headers count
     throttle: Throttle = field(default_factory=Throttle)
     limiter: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(WORKER_THREADS))
     pdf_limiter: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(1))  # PDFs queue apart
@@ -120,6 +121,12 @@ class Ctx:
 
     def path_param(self, name: str) -> str:
         return str(self.request.path_params[name])
+
+    @property
+    def client(self) -> str:
+        """The address sign-in throttling counts against (the peer, or what a trusted proxy says)."""
+        peer = self.request.client.host if self.request.client else None
+        return client_address(peer, self.request.headers.items(), self.app.trusted_proxies)
 
 
 def render(ctx: Ctx, template: str, status: int = 200, **context: Any) -> HTMLResponse:

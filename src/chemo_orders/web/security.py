@@ -12,7 +12,10 @@ short-lived cookie of its own (double submit).
 Throttling is per process and in memory: after a few failed sign-ins for one user name or
 from one address, each further try waits twice as long as the last (capped). An attacker
 spreading guesses over several app processes gets a multiple of that budget, still far
-below what guessing an argon2 password needs.
+below what guessing an argon2 password needs. The address is the peer's
+(``request.client.host``): ``X-Forwarded-For`` and ``Forwarded`` are read only when the peer
+is a proxy named with ``serve --trusted-proxy`` (uvicorn's own proxy handling is off: it
+trusted any loopback peer, so one client could give every guess a new address).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -113,6 +118,75 @@ def end_session(database: Database, token: str, user: SignedIn) -> None:
         for row in ended:
             session.delete(row)
         audit.append(session, user.name, "signed-out", {}, deleted=ended)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_network(text: str) -> Network:
+    """A ``--trusted-proxy`` value: an address (``10.0.0.5``, ``::1``) or a network (``10.0.0.0/24``)."""
+    return ipaddress.ip_network(text.strip(), strict=False)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP address as a forwarding header writes it (``1.2.3.4``, ``1.2.3.4:80``,
+    ``[2001:db8::1]:80``, quoted), or None (``unknown``, an obfuscated ``_name``, garbage)."""
+    value = text.strip().strip('"').strip()
+    if value.startswith("["):
+        value = value[1:].partition("]")[0]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]
+    try:
+        found = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped is not None:
+        return found.ipv4_mapped
+    return found
+
+
+def _forwarded_for(value: str) -> list[str]:
+    """The ``for=`` node of each element of an RFC 7239 ``Forwarded`` header, in order."""
+    nodes: list[str] = []
+    for element in value.split(","):
+        node = ""
+        for pair in element.split(";"):
+            key, _, item = pair.partition("=")
+            if key.strip().lower() == "for":
+                node = item
+        nodes.append(node)
+    return nodes
+
+
+MAX_FORWARDED_HOPS = 20  # a longer chain is not a proxy's doing; the peer is used instead
+
+
+def client_address(peer: str | None, headers: Iterable[tuple[str, str]], trusted: tuple[Network, ...]) -> str:
+    """The address sign-in throttling counts against.
+
+    The peer's own address, unless the peer is a trusted proxy: then the right-most address
+    of ``X-Forwarded-For`` (or, when none was sent, of ``Forwarded``) that is not itself a
+    trusted proxy. Everything left of it could have been written by the client, so it is
+    never read. A malformed or over-long chain counts against the proxy itself.
+    """
+    if peer is None:
+        return "unknown"
+    peer_address = _address(peer)
+    if peer_address is None or not any(peer_address in network for network in trusted):
+        return peer
+    pairs = [(name.lower(), value) for name, value in headers]
+    chain = [node for name, value in pairs if name == "x-forwarded-for" for node in value.split(",")]
+    if not chain:
+        chain = [node for name, value in pairs if name == "forwarded" for node in _forwarded_for(value)]
+    if not chain or len(chain) > MAX_FORWARDED_HOPS:
+        return str(peer_address)
+    for node in reversed(chain):
+        address = _address(node)
+        if address is None:
+            return str(peer_address)
+        if not any(address in network for network in trusted):
+            return str(address)
+    return str(_address(chain[0]))
 
 
 def same_token(expected: str, given: object) -> bool:
