@@ -415,3 +415,30 @@ def test_a_role_changed_since_signing_in_counts_at_once(record: Database) -> Non
         connection.exec_driver_sql("UPDATE users SET role = 'nurse' WHERE name = 'phil'")
     with pytest.raises(Refused, match="phil is a nurse"):
         verify(record, VerifyRequest(order.order_id, me("phil")))
+
+
+def test_the_record_knows_the_plan_and_holds_a_course_before_it_is_due(record: Database) -> None:
+    """Issue 20: a course prepared with its plan; the record says which course is next and when,
+    and refuses (CYC001, exit 3 on the CLI) a course ordered sooner than it is due."""
+    from chemo_orders.record.orders import next_course
+
+    all_patient = patient_file(
+        diagnosis="b-all",
+        disease_status="newly-diagnosed",
+        markers={"philadelphia": "negative"},
+        labs={"anc": "2 x10^9/L", "platelets": "150 x10^9/L", "bilirubin": "0.6 mg/dL", "lvef_percent": 58},
+    )
+    start = dt.date(2026, 11, 2)
+    first = PrepareRequest(all_patient, "test", "hyper-cvad-a", me("pam"), cycle=1, on=start, plan="hyper-cvad")
+    prepare(record, first)
+    found = next_course(record, "MRN-100007")
+    assert (found.plan, found.course, found.regimen, found.cycle) == ("hyper-cvad", 2, "hyper-cvad-b", 2)
+    assert found.due == start + dt.timedelta(days=21)
+    early = PrepareRequest(
+        all_patient, "test", "hyper-cvad-b", me("pam"), cycle=2, on=start + dt.timedelta(days=4), plan="hyper-cvad"
+    )
+    with pytest.raises(BlockedPrepare) as refused:
+        prepare(record, early)
+    assert "CYC001" in {f["rule"] for f in refused.value.calc["findings"]}
+    with pytest.raises(InputError, match="not a course of this plan"):
+        prepare(record, PrepareRequest(all_patient, "test", "r-chop", me("pam"), cycle=1, on=start, plan="hyper-cvad"))

@@ -351,6 +351,15 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _database_problem(error: BaseException) -> str | None:
+    """One line naming a database failure (a full disk), or None for any other error."""
+    if not {"sqlalchemy", "sqlite3", "psycopg"} & sys.modules.keys():
+        return None  # nothing has touched a database
+    from .record.db import database_problem
+
+    return database_problem(error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in arguments
@@ -367,6 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the last line of defence: no traceback reaches a user
         if debug:
             raise
+        problem = _database_problem(error)
+        if problem is not None:  # SQLAlchemy's text of it holds the statement and its parameters
+            print(f"chemo-orders: error: {problem}", file=sys.stderr)
+            return EXIT_INTERNAL
         print(
             f"chemo-orders: internal error: {error.__class__.__name__}: {error} (rerun with --debug)", file=sys.stderr
         )

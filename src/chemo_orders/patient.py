@@ -35,6 +35,30 @@ LIMITS = {
 }
 
 
+# How much one patient file may list (docs/web.md, "Limits"): every entry costs a vocabulary
+# lookup in each calculation, and a request of 5,000 allergies held a workbench worker for
+# seconds (issue 19). Each is far above a real patient; beyond it the file is refused naming
+# the field, before any entry is read. Free text is bounded where it is read (clean_text).
+MAX_ENTRIES = {
+    "allergies": 100,
+    "history": 100,
+    "medications": 100,
+    "prior_cumulative": 50,
+    "prior_courses": 500,
+    "markers": 100,
+    "labs": 100,
+}
+MAX_EXTRA_TEXT = 200  # a marker or laboratory value the model does not know, given as text
+
+
+def _at_most(value: object, field: str) -> object:
+    """``value`` unchanged if it lists at most ``MAX_ENTRIES[field]`` entries."""
+    limit = MAX_ENTRIES[field]
+    if isinstance(value, list | tuple | dict) and len(value) > limit:
+        raise InputError(field, f"{len(value)} entries", f"too many entries (at most {limit})")
+    return value
+
+
 def creatinine_mg_dl(value: Q) -> Q:
     """Serum creatinine in mg/dL whether it was given as a mass or a molar concentration."""
     if value.dimensionality == UMOL_PER_L.dimensionality:
@@ -88,6 +112,20 @@ class Open(Frozen):
     reports it as not given (MRK001 blocks without CD20, LAB001 warns)."""
 
     model_config = ConfigDict(frozen=True, extra="allow", arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        """At most ``MAX_ENTRIES`` keys, and the text of a key the model does not know bounded."""
+        field = cls.__name__.lower()
+        _at_most(value, field)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if len(str(key)) > MAX_EXTRA_TEXT:
+                    raise InputError(field, str(key), f"name too long (at most {MAX_EXTRA_TEXT} characters)")
+                if isinstance(item, str) and len(item) > MAX_EXTRA_TEXT and key not in cls.model_fields:
+                    raise InputError(f"{field}.{key}", item, f"too long (at most {MAX_EXTRA_TEXT} characters)")
+        return value
 
 
 def _phenotype(value: object) -> object:
@@ -214,6 +252,7 @@ def _medications(value: object) -> object:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple):
         raise InputError("medications", value, "expected a list of drug names")
+    _at_most(items, "medications")
     table = drug_table()
     names = [table.canonical(clean_text(item, "medications", 200), "medications") for item in items]
     return tuple(dict.fromkeys(names))
@@ -242,6 +281,7 @@ def _prior_doses(value: object) -> object:
         return {}
     if not isinstance(value, dict):
         raise InputError("prior_cumulative", value, "expected a mapping of drug: dose per m²")
+    _at_most(value, "prior_cumulative")
     doses: dict[str, Q] = {}
     for name, dose in value.items():
         field = f"prior_cumulative.{name}"
@@ -299,8 +339,13 @@ class Patient(Frozen):
 
     @field_validator("allergies", "history", mode="before")
     @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return (value,) if isinstance(value, str | dict) else () if value is None else value
+    def _one_or_many(cls, value: Any, info: Any) -> Any:
+        return (value,) if isinstance(value, str | dict) else () if value is None else _at_most(value, info.field_name)
+
+    @field_validator("prior_courses", mode="before")
+    @classmethod
+    def _few_courses(cls, value: Any) -> Any:
+        return _at_most(value, "prior_courses")
 
     @field_validator("height", "weight", "previous_weight", "serum_creatinine")
     @classmethod

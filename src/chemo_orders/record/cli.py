@@ -95,6 +95,7 @@ def add_commands(subparsers: Any) -> None:
         action="store_true",
         help="do not take the changes of this patient's last verified or released order of the regimen",
     )
+    p.add_argument("--plan", metavar="PLAN", help="the treatment plan this course belongs to (plans/*.yaml)")
     p = orders.add_parser("verify", parents=[database, user, as_json], help="second pharmacist's verification")
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
     p.add_argument("--prescribed", type=Path, help="an independently written prescription to recalculate")
@@ -113,6 +114,9 @@ def add_commands(subparsers: Any) -> None:
     p = orders.add_parser("list", parents=[database, as_json], help="list orders")
     p.add_argument("--patient", metavar="MRN")
     p.add_argument("--state", choices=STATE_NAMES)
+    p = orders.add_parser("next", parents=[database, as_json], help="the next course of a patient's plan, and when")
+    p.add_argument("patient_id", metavar="MRN")
+    p.add_argument("--plan", metavar="PLAN", help="default: the plan the patient's last planned order names")
     p = orders.add_parser("show", parents=[database, as_json], help="one order with its calc record")
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
     p = orders.add_parser("pdf", parents=[database], help="re-render an order's PDF from the record")
@@ -208,6 +212,8 @@ def cmd_orders(args: argparse.Namespace) -> int:
         return orders_list(args.db, args.patient, args.state, args.json)
     if command == "show":
         return orders_show(args.db, args.order_id, args.json)
+    if command == "next":
+        return orders_next(args.db, args.patient_id, args.plan, args.json)
     return orders_pdf(args.db, args.order_id, args.output, args.paper)
 
 
@@ -238,6 +244,7 @@ def _prepare_request(args: argparse.Namespace, identity: Identity) -> PrepareReq
         acknowledgements=tuple(zip(args.acknowledge, args.reason, strict=True)),
         changes=dose_changes(args.change, args.change_reason),
         carry_forward=not args.no_carry_forward,
+        plan=args.plan,
     )
 
 
@@ -330,6 +337,20 @@ def orders_cancel(url: str | None, order_id: int, user: Identity, reason: str, a
     except Refused as error:
         return _refused(error)
     print(_dumps(record.as_json()) if as_json else order_text(record))
+    return EXIT_OK
+
+
+def orders_next(url: str | None, patient_id: str, plan: str | None, as_json: bool) -> int:
+    from .orders import next_course
+
+    found = next_course(_open(url), patient_id, plan)
+    if as_json:
+        print(_dumps(found.as_json()))
+    elif found.course is None:
+        print(f"{patient_id}: every course of {found.plan} is on the record")
+    else:
+        due = f", due {found.due.isoformat()}" if found.due else ""
+        print(f"{patient_id}: next in {found.plan} is course {found.course}, {found.regimen} cycle {found.cycle}{due}")
     return EXIT_OK
 
 

@@ -192,3 +192,51 @@ def _refuse_existing(target: Path) -> None:
         raise InputError("FILE", str(target), f"cannot check the path ({error.__class__.__name__})") from None
     kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a file" if stat.S_ISREG(info.st_mode) else "a special file"
     raise InputError("FILE", str(target), f"{kind} already exists there: back up to a new file")
+
+
+# What a failing database says, read from the driver's message (never printed: SQLAlchemy's
+# text of an error holds the statement and its parameters, a patient's data among them, and a
+# PostgreSQL error's DETAIL quotes the row).
+_DATABASE_PROBLEMS = (
+    (("database or disk is full", "no space left on device", "could not extend file", "disk full"), "disk full?"),
+    (("disk i/o error", "input/output error"), "disk I/O error"),
+    (("readonly database", "read-only", "read only"), "the record is read-only"),
+    (("database is locked", "lock timeout", "deadlock"), "the record is busy (locked by another process): try again"),
+    (
+        ("unable to open database file", "permission denied"),
+        "the record's file cannot be opened (missing folder or permissions?)",
+    ),
+    (("malformed", "file is not a database", "not a database"), "the record's file is damaged or not a database"),
+    (
+        ("no such table", "no such column", 'relation "', 'column "'),
+        "the record's schema is missing or old: run chemo-orders db upgrade",
+    ),
+    (('database "',), "the database named by --db does not exist"),
+    (
+        (
+            "connection refused",
+            "could not connect",
+            "connection failed",
+            "server closed the connection",
+            "timeout expired",
+        ),
+        "the database server cannot be reached",
+    ),
+    (("password authentication failed", "authentication failed"), "the database refused the credentials"),
+)
+
+
+def database_problem(error: BaseException) -> str | None:
+    """One line naming what went wrong with the record, or None when ``error`` is not a
+    database error. It names the problem ("disk full?"), never the SQL, its parameters or the
+    driver's full message, so it is safe to print and to log."""
+    kinds = [cls.__module__.split(".")[0] for cls in type(error).__mro__]
+    if not any(kind in ("sqlalchemy", "sqlite3", "_sqlite3", "psycopg", "psycopg2") for kind in kinds):
+        return None
+    original = getattr(error, "orig", None) or error
+    said = (str(getattr(original, "args", ("",))[0]) if getattr(original, "args", None) else "").lower()
+    for needles, problem in _DATABASE_PROBLEMS:
+        if any(needle in said for needle in needles):
+            verb = "written" if problem == "disk full?" else "read or written"
+            return f"the record could not be {verb}: {problem}"
+    return f"the record could not be read or written ({type(original).__name__})"

@@ -92,6 +92,7 @@ class PrepareRequest:
     acknowledgements: tuple[tuple[str, str], ...] = ()  # (rule code, reason)
     changes: tuple[DoseChange, ...] = ()  # the prescriber's dose changes asked for now
     carry_forward: bool = True  # take the last verified/released order's changes for other drugs
+    plan: str | None = None  # the treatment plan this course belongs to (plans/*.yaml)
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,9 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
     regimen = parse_regimen(text, request.regimen_id)
     cycle = request.cycle if request.cycle is not None else regimen.first_cycle()
     options = options_json(request.on or dt.date.today(), cycle)
+    if request.plan is not None:
+        _check_in_plan(request.plan, regimen.id, cycle)
+        options["plan"] = request.plan
     acks = tuple(Ack(code.upper(), reason) for code, reason in request.acknowledgements)
 
     def work(session: Session) -> OrderRecord:
@@ -607,6 +611,72 @@ def missing_criteria_labs(order: Order) -> list[str]:
     regimen = parse_regimen(order.regimen_text, f"{source} regimen {order.regimen_id}")
     criteria = for_cycle(regimen, order.cycle)
     return sorted({a.lab for a in criteria.applied if lab_value(patient, a.lab) is None})
+
+
+def _check_in_plan(plan_id: str, regimen_id: str, cycle: int) -> None:
+    from ..plan import courses, load_plan
+
+    plan = load_plan(plan_id)
+    if (regimen_id, cycle) not in {(r.id, c) for r, c in courses(plan)}:
+        raise InputError("--plan", plan_id, f"{regimen_id} cycle {cycle} is not a course of this plan")
+
+
+@dataclass(frozen=True)
+class NextCourse:
+    """Where a patient stands in a plan: the next course and when it is due."""
+
+    patient_id: str
+    plan: str
+    course: int | None  # None: every course of the plan is on the record
+    regimen: str | None
+    cycle: int | None
+    due: dt.date | None  # None: the last course has no fixed length, or nothing is on the record
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "patient_id": self.patient_id,
+            "plan": self.plan,
+            "next": None
+            if self.course is None
+            else {
+                "course": self.course,
+                "regimen": self.regimen,
+                "cycle": self.cycle,
+                "due": self.due.isoformat() if self.due else None,
+            },
+        }
+
+
+def next_course(database: Database, patient_id: str, plan_id: str | None = None) -> NextCourse:
+    """The first course of the patient's plan not on the record (not cancelled), due one cycle
+    length after the last course given: what CYC001 would hold if ordered sooner."""
+    from ..plan import courses, load_plan
+
+    with database.read() as session:
+        rows = session.execute(
+            select(Order.regimen_id, Order.cycle, Order.options_json)
+            .where(Order.patient_id == patient_id, Order.state != "cancelled")
+            .order_by(Order.id)
+        ).all()
+    recorded = [(regimen, cycle, json.loads(options)) for regimen, cycle, options in rows]
+    if plan_id is None:
+        plans = [o["plan"] for _, _, o in recorded if o.get("plan")]
+        if not plans:
+            raise InputError("--plan", "", f"no order of {patient_id} names a plan: give --plan")
+        plan_id = plans[-1]
+    ordered = courses(load_plan(plan_id))
+    done = {(regimen, cycle) for regimen, cycle, _ in recorded}
+    for number, (regimen, cycle) in enumerate(ordered, start=1):
+        if (regimen.id, cycle) in done:
+            continue
+        due = None
+        if number > 1:
+            before, before_cycle = ordered[number - 2]
+            dates = [dt.date.fromisoformat(o["on"]) for r, c, o in recorded if (r, c) == (before.id, before_cycle)]
+            if dates and before.cycle_length is not None:
+                due = max(dates) + dt.timedelta(days=int(before.cycle_length.to("day").magnitude))
+        return NextCourse(patient_id, plan_id, number, regimen.id, cycle, due)
+    return NextCourse(patient_id, plan_id, None, None, None, None)
 
 
 def labs_to_check(database: Database, order_id: int) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..regimen import Regimen, all_regimens
 from ..units import ureg
 from .base import Context, Finding, Rule
 from .sources import ASCO_ONS_2016
@@ -19,12 +20,22 @@ def _where(order_id: int | None) -> str:
     return f"order {order_id}" if order_id is not None else "the patient file's prior_courses"
 
 
+def course_family(regimen: Regimen) -> frozenset[str]:
+    """The regimens whose cycles share one numbering with this one: those it requires and those
+    that require it (hyper-CVAD course A in cycles 1, 3, 5, 7 and course B in 2, 4, 6, 8)."""
+    family = {regimen.id, *(regimen.requires.any_of if regimen.requires else ())}
+    for other in all_regimens():
+        if other.requires is not None and regimen.id in other.requires.any_of:
+            family.add(other.id)
+    return frozenset(family)
+
+
 class CycleTiming(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         regimen, cycle, on = ctx.regimen, ctx.options.cycle, ctx.options.on
-        same = [c for c in ctx.patient.prior_courses if c.regimen == regimen.id]
-        if not same:
+        if not ctx.patient.prior_courses:
             return
+        same = [c for c in ctx.patient.prior_courses if c.regimen == regimen.id]
         for course in same:
             if course.cycle == cycle:
                 yield self.finding(
@@ -35,8 +46,9 @@ class CycleTiming(Rule):
                 return
         if regimen.cycle_length is None:
             return
+        family = course_family(regimen)
         length = regimen.cycle_length.to(ureg.day).magnitude
-        earlier = [c for c in same if c.cycle < cycle and c.date <= on]
+        earlier = [c for c in ctx.patient.prior_courses if c.regimen in family and c.cycle < cycle and c.date <= on]
         if not earlier:
             return
         last = max(earlier, key=lambda c: (c.cycle, c.date))
@@ -46,8 +58,11 @@ class CycleTiming(Rule):
             yield self.finding(
                 "hold",
                 f"{regimen.name} cycle {cycle} on {on.isoformat()} is {elapsed} days after cycle {last.cycle} "
-                f"({last.date.isoformat()}); with {length:g}-day cycles it is due after {due_days:g} days",
-                references=tuple(ref.citation for ref in regimen.references.values() if ref.level == "primary")[:1]
+                f"({last.regimen}, {last.date.isoformat()}); with {length:g}-day cycles it is due after "
+                f"{due_days:g} days",
+                references=tuple(
+                    ref.citation for ref in regimen.references.values() if ref.level == "primary"
+                )[:1]
                 or self.references,
             )
 

@@ -4,7 +4,9 @@
 regimen and cycle (the service layer and ``orderset.to_json``), HTTP 200 whatever the
 ``status``: a blocked or held calculation is an answer, not an error. Bad input is 422 with
 ``{"error": {"field": …, "message": …}}`` naming the field as the request spelled it
-(``patient.height``, ``cycle``); no token or an unknown one is 401. Like ``calc``, the API
+(``patient.height``, ``cycle``); no token or an unknown one is 401, answered before the body is
+read. Bodies are bounded (``app.API_MAX_BODY``) and read like a ``.json`` patient file
+(:func:`chemo_orders.loader.parse_json`). Like ``calc``, the API
 does not read the order record: it is a calculator, and nothing it is sent is stored.
 """
 
@@ -16,6 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -59,7 +62,7 @@ def _awaiting_check(request: Request, user: tuple[str, str], raw: bytes) -> int 
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         return None  # the calculation refuses the body itself
     patient = data.get("patient") if isinstance(data, dict) else None
     patient_id = patient.get("id") if isinstance(patient, dict) else None
@@ -73,10 +76,14 @@ def _awaiting_check(request: Request, user: tuple[str, str], raw: bytes) -> int 
 
 
 def _body(raw: bytes, allowed: frozenset[str]) -> dict[str, Any]:
+    """The request's JSON object, read by the loader that reads patient files: nesting and the
+    number of values bounded, duplicate keys, NaN and infinities refused."""
+    from ..loader import decode, parse_json
+
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError("(body)", "", "expected a JSON object") from None
+        data = parse_json(decode(raw, "(body)", "request body"), "(body)", "request body")
+    except InputError as error:
+        raise InputError(error.field, "", error.problem) from None
     if not isinstance(data, dict):
         raise InputError("(body)", type(data).__name__, "expected a JSON object")
     unknown = sorted(set(data) - allowed)
@@ -146,10 +153,7 @@ def _regimens(_: bytes) -> dict[str, Any]:
     return {"regimens": [regimen_summary(r) for r in all_regimens()]}
 
 
-def _run(request: Request, work: Callable[[bytes], dict[str, Any]], raw: bytes) -> Response:
-    user = _authorized(request)
-    if user is None:
-        return _unauthorized()
+def _run(request: Request, user: tuple[str, str], work: Callable[[bytes], dict[str, Any]], raw: bytes) -> Response:
     if work is _calc:
         waiting = _awaiting_check(request, user, raw)
         if waiting is not None:
@@ -163,8 +167,14 @@ def _run(request: Request, work: Callable[[bytes], dict[str, Any]], raw: bytes) 
 
 def api(work: Callable[[bytes], dict[str, Any]]) -> Callable[[Request], Any]:
     async def run(request: Request) -> Response:
+        # The token first, the body after: a request without a valid token is answered 401
+        # with its body unread (and a body is read only up to app.API_MAX_BODY).
+        app: Workbench = request.app.state.workbench
+        user = await to_thread.run_sync(_authorized, request, limiter=app.limiter)
+        if user is None:
+            return _unauthorized()
         raw = await request.body() if request.method == "POST" else b""
-        return await in_worker(request, _run, request, work, raw)
+        return await in_worker(request, _run, request, user, work, raw)
 
     run.__name__ = f"api{work.__name__}"
     return run

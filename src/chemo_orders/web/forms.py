@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ..diagnosis import DIAGNOSES, DISEASE_STATUSES
 from ..errors import InputError, excerpt
+from ..text import decimal_number
 
 Kind = Literal["text", "date", "select", "percent", "whole", "lines"]  # "whole": a select of numbers
 
@@ -138,10 +139,10 @@ def values(data: Mapping[str, Any] | None) -> dict[str, str]:
 
 def _value(f: Field, text: str) -> Any:
     if f.kind == "percent":
-        try:
-            return float(text.removesuffix("%").strip())
-        except ValueError:
-            raise FormError(f, "expected a number from 0 to 100") from None
+        try:  # float() also read '٥', '1_0', 'nan' and 'inf'
+            return decimal_number(text.removesuffix("%"), f.name)
+        except InputError:
+            raise FormError(f, "expected a number from 0 to 100 in digits 0-9, such as 40 or 2.5") from None
     if f.kind in ("select", "whole") and text not in f.choices:
         raise FormError(f, f"expected one of {', '.join(f.choices)}")
     if f.kind == "whole":

@@ -217,6 +217,13 @@ def _dispatch(
         missing = error.problem.startswith("no such")
         return message_page(ctx, "Not found" if missing else "Bad input", error.message, 404 if missing else 422)
     except Exception as error:  # the last line of defence: a log line without a value in it
+        from ..record.db import database_problem
+
+        problem = database_problem(error)
+        if problem is not None:  # nothing of the statement or its parameters, here or in the log
+            log.error("record unavailable in %s: %s", handler.__name__, problem)
+            text = "The record is unavailable: try again, and tell the administrator if it persists."
+            return message_page(ctx, "Unavailable", text, 503)
         log.error("internal error in %s: %s", handler.__name__, error.__class__.__name__)
         log.debug("traceback", exc_info=True)
         return message_page(ctx, "Internal error", "The request failed with an internal error.", 500)
