@@ -60,9 +60,7 @@ class CycleTiming(Rule):
                 f"{regimen.name} cycle {cycle} on {on.isoformat()} is {elapsed} days after cycle {last.cycle} "
                 f"({last.regimen}, {last.date.isoformat()}); with {length:g}-day cycles it is due after "
                 f"{due_days:g} days",
-                references=tuple(
-                    ref.citation for ref in regimen.references.values() if ref.level == "primary"
-                )[:1]
+                references=tuple(ref.citation for ref in regimen.references.values() if ref.level == "primary")[:1]
                 or self.references,
             )
 

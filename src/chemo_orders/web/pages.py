@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from anyio import CapacityLimiter, to_thread
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -187,7 +188,11 @@ def endpoint(
     async def run(request: Request) -> Response:
         form = None
         if request.method == "POST":
-            form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+            try:
+                form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+            except HTTPException as error:  # too many fields, a file, a malformed multipart body
+                ctx = Ctx(request, None, None, request.app.state.workbench)
+                return message_page(ctx, "Bad input", f"The form was refused: {error.detail}", error.status_code)
         return await in_worker(request, _dispatch, handler, request, form, roles, public, pdf=pdf)
 
     run.__name__ = handler.__name__
