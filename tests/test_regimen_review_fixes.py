@@ -78,6 +78,7 @@ ISSUE_20 = {
     "hyper-cvad-b": "3",
     "r-hyper-cvad-b": "3",
     "all-maintenance": "3",
+    "pediatric-4-drug-induction": "3",  # corticosteroids divided twice daily, daunorubicin rate (COG map)
 }
 
 

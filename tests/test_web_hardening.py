@@ -9,6 +9,7 @@ drive the ASGI application directly, so that what it reads of a body can be coun
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ipaddress
 import logging
 import re
@@ -104,7 +105,9 @@ def asgi(app: Any, method: str, path: str, headers: dict[str, str], body: Body) 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, body, send))
+    # In a thread of its own: the browser tests' event loop may still be running in this one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, app(scope, body, send)).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, answer
