@@ -258,3 +258,24 @@ def test_options_preferred_is_never_blocked_for_the_sample_patients(patient: Pat
         if choice.preferred:
             r = choice.regimen
             assert build(loaded, r, options(cycle=r.first_cycle())).status != "blocked", r.id
+
+
+def test_an_institution_names_its_own_default_criteria(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chemo_orders.criteria import POLICY_ENV, default_policy
+
+    policy = tmp_path / "criteria.yaml"
+    policy.write_text(
+        "criteria:\n  - {lab: anc, min: 0.5 x10^9/L}\n  - {lab: platelets, min: 50 x10^9/L}\n"
+        "source: {citation: 'Example Hospital chemotherapy policy 12.3 (test fixture)', url: 'https://example.org/p'}\n"
+    )
+    monkeypatch.setenv(POLICY_ENV, str(policy))
+    default_policy.cache_clear()
+    try:
+        labs = {"anc": "0.8 x10^9/L", "platelets": "150 x10^9/L"}
+        assert status("r-chop", cycle=1, disease_status="newly-diagnosed", labs=labs).status == "ok"
+        low = {"anc": "0.4 x10^9/L", "platelets": "150 x10^9/L"}
+        held = status("r-chop", cycle=1, disease_status="newly-diagnosed", labs=low)
+        assert any("Example Hospital" in ref for f in held.findings if f.rule == "LAB001" for ref in f.references)
+    finally:
+        monkeypatch.delenv(POLICY_ENV)
+        default_policy.cache_clear()

@@ -9,6 +9,7 @@ found maintenance given at ANC 0.3 × 10⁹/L because only two regimens stated a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -41,10 +42,15 @@ class DefaultPolicy(Frozen):
     active_leukaemia_first_cycle: DiseaseCytopenia | None = None
 
 
+POLICY_ENV = "CHEMO_ORDERS_CRITERIA_POLICY"
+
+
 @cache
 def default_policy(path: Path | None = None) -> DefaultPolicy:
-    """The shipped default (a cited national protocol set), or an institution's own file."""
-    where = path or Path(__file__).with_name("criteria-default.yaml")
+    """The shipped default (a cited national protocol set), or an institution's own file (same
+    shape) named by ``CHEMO_ORDERS_CRITERIA_POLICY``."""
+    configured = os.environ.get(POLICY_ENV, "").strip()
+    where = path or (Path(configured) if configured else Path(__file__).with_name("criteria-default.yaml"))
     data = read_yaml(where, "criteria policy")
     if isinstance(data, dict) and isinstance(data.get("criteria"), list):
         # The policy's criteria all rest on its one source: cite it on each.
