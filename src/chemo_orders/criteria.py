@@ -86,14 +86,28 @@ class CycleCriteria:
 def for_cycle(regimen: Regimen, cycle: int) -> CycleCriteria:
     """The regimen's criteria covering ``cycle``, or its exemption; the default policy fills in
     every lab the regimen does not state for the cycle (a source that gives only a neutrophil
-    threshold must not switch the platelet check off)."""
+    threshold must not switch the platelet check off). Worked out once per regimen, cycle and
+    policy (the models are immutable; hot path)."""
+    policy = default_policy()
+    key = (id(regimen), cycle, id(policy))
+    found = _FOR_CYCLE.get(key)
+    if found is None or found[0] is not regimen:
+        if len(_FOR_CYCLE) > 1024:  # stored orders parse their own regimen objects: stay bounded
+            _FOR_CYCLE.clear()
+        found = _FOR_CYCLE[key] = (regimen, _for_cycle(regimen, cycle, policy))
+    return found[1]
+
+
+_FOR_CYCLE: dict[tuple[int, int, int], tuple[Regimen, CycleCriteria]] = {}
+
+
+def _for_cycle(regimen: Regimen, cycle: int, policy: DefaultPolicy) -> CycleCriteria:
     stated = [item for item in regimen.criteria_to_treat if item.covers(cycle)]
     exemptions = [item for item in stated if isinstance(item, Exemption)]
     if exemptions:
         return CycleCriteria((), exemptions[0], _cite(regimen, exemptions[0].source))
     criteria = [item for item in stated if isinstance(item, Criterion)]
     applied = [Applied(c, _cite(regimen, c.source), False) for c in criteria]
-    policy = default_policy()
     citation = policy.source.citation + (f". {policy.source.url}" if policy.source.url else "")
     labs = {c.lab for c in criteria}
     applied += [Applied(c, (citation,), True) for c in policy.criteria if c.lab not in labs]

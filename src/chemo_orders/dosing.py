@@ -374,11 +374,11 @@ def _presentation(line: DoseLine, amount: Q, cap: Q | None) -> tuple[Q | None, s
     """An oral dose made of its tablets, or the nearest whole syringe where the source says so;
     None when the drug has no such presentation (then the usual rounding stands); no amount
     with a note when its tablets cannot make the dose (the usual rounding stands, said)."""
+    if line.divided is not None or (line.presentation is None and line.route != "PO"):
+        return None  # only oral lines and "nearest whole syringe" lines are made of presentations
     from .products import describe, make_from_tablets, nearest_single, product_table
     from .rounding import HOPA_MAX_DEVIATION_PERCENT
 
-    if line.divided is not None or (not line.round and line.presentation is None and line.route != "PO"):
-        return None
     table = product_table()
     given = _amount_per_dose(amount)
     # A dose the source fixes (round: false) is only written out in tablets, never moved.

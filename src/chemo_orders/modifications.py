@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from .dosing import Body, Calculation, Modification, Options, Order
+from .drugs import drug_table
 from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
@@ -348,8 +349,6 @@ def high_dose_drugs(calculation: Calculation) -> frozenset[str]:
     """The drugs this cycle gives at a dose their cited definition calls high (``drugs.yaml``
     ``high_dose``): per administration, or per day for systemic lines given on the same day
     (hyper-CVAD's methotrexate 200 mg/m² loading dose and 800 mg/m² infusion are 1 g/m²)."""
-    from .drugs import drug_table
-
     drugs = drug_table()
     high: set[str] = set()
     for drug in {o.drug for o in calculation.orders}:

@@ -72,7 +72,7 @@ def _steps(presentations: tuple[Presentation, ...], unit: object) -> list[tuple[
     half tablets where the label says scored."""
     steps: list[tuple[Decimal, str]] = []
     for p in presentations:
-        whole = Decimal(str(float(p.strength.to(unit).magnitude)))  # type: ignore[arg-type]
+        whole = Decimal(str(_strength(p, unit)))
         steps.append((whole, f"{format_quantity(p.strength)} {p.form}"))
         if p.scored:
             steps.append((whole / 2, f"½ × {format_quantity(p.strength)} {p.form}"))
@@ -116,16 +116,25 @@ def make_from_tablets(target: Q, presentations: tuple[Presentation, ...], limit_
     return Made(quantity(float(total), target.units), made.replace("1 × ½ ×", "½ ×"), deviation)
 
 
+def _strength(presentation: Presentation, units: object) -> float:
+    """A presentation's strength in the dose's unit, converted once per unit (hot path)."""
+    key = (id(presentation), units)
+    if key not in _STRENGTHS:
+        _STRENGTHS[key] = float(presentation.strength.to(units).magnitude)  # type: ignore[arg-type]
+    return _STRENGTHS[key]
+
+
+_STRENGTHS: dict[tuple[int, object], float] = {}
+
+
 def nearest_single(target: Q, presentations: tuple[Presentation, ...]) -> Made | None:
     """The single presentation nearest ``target`` (a whole syringe), ties to the lower."""
     if not presentations or target.magnitude <= 0:
         return None
     goal = float(target.magnitude)
-    options = sorted(
-        (abs(float(p.strength.to(target.units).magnitude) - goal), float(p.strength.to(target.units).magnitude), p)
-        for p in presentations
-    )
-    _, amount, chosen = options[0]
+    amounts = [(_strength(p, target.units), index) for index, p in enumerate(presentations)]
+    _, amount, index = min((abs(amount - goal), amount, index) for amount, index in amounts)
+    chosen = presentations[index]
     deviation = (amount - goal) / goal * 100
     return Made(quantity(amount, target.units), f"1 × {format_quantity(chosen.strength)} {chosen.form}", deviation)
 
