@@ -442,3 +442,30 @@ def test_the_record_knows_the_plan_and_holds_a_course_before_it_is_due(record: D
     assert "CYC001" in {f["rule"] for f in refused.value.calc["findings"]}
     with pytest.raises(InputError, match="not a course of this plan"):
         prepare(record, PrepareRequest(all_patient, "test", "r-chop", me("pam"), cycle=1, on=start, plan="hyper-cvad"))
+
+
+def test_the_paper_says_what_it_is(record: Database) -> None:
+    """Design §11.5: a recorded order prints its number and state on every page, a DRAFT mark
+    until verified, and who prepared, verified and released it once released."""
+    import io
+
+    from pypdf import PdfReader
+
+    from chemo_orders.record.orders import pdf
+
+    def pages(order_id: int) -> list[str]:
+        return [p.extract_text() for p in PdfReader(io.BytesIO(pdf(record, order_id))).pages]
+
+    order = prepare(record, prepare_request())
+    prepared = pages(order.order_id)
+    assert all(f"Order {order.order_id} · prepared" in text for text in prepared)
+    assert all("DRAFT — NOT VERIFIED" in text for text in prepared)
+    verify(record, VerifyRequest(order.order_id, me("phil"), reason="checked by hand against the protocol"))
+    verified = pages(order.order_id)
+    assert all(f"Order {order.order_id} · verified" in text for text in verified)
+    assert not any("DRAFT — NOT VERIFIED" in text for text in verified)
+    assert "Verification reason: checked by hand" in " ".join(verified)
+    release(record, order.order_id, me("phil"))
+    released = " ".join(" ".join(pages(order.order_id)).split())
+    for role, name in (("Prepared by", "pam"), ("Verified by", "phil"), ("Released by", "phil")):
+        assert f"{role} {name}, " in released, role

@@ -115,6 +115,12 @@ class DocumentView:
     notes: tuple[str, ...]
     references: tuple[ReferenceRow, ...] = field(default=())
     verification_note: str = ""  # a recorded order's verification reason (no doses entered, a discrepancy seen)
+    # Design §11.5: what this paper is. A render outside the record is a calculation, never an
+    # order; a recorded order prints its number and state on every page, and a DRAFT mark until
+    # it is verified; a released order names who prepared, verified and released it, and when.
+    state_line: str = "CALCULATION — NOT A VERIFIED ORDER"
+    draft: bool = False
+    signed: tuple[tuple[str, str], ...] = ()  # (role as on the signature block, "name, time")
 
 
 PAPER = {"a4": "A4", "letter": "letter"}

@@ -786,8 +786,34 @@ def _stored_view(session: Session, order_id: int, paper: str) -> tuple[DocumentV
     view = build_view(order_set, paper, content_hash=order.regimen_sha256[:16])
     reason = verification_reason(session, order.id)
     note = f"Verification reason: {reason}" if reason else ""
-    # The engine version that calculated it, and what the verifier said when verifying.
-    return replace(view, engine=json.loads(order.calc_json)["engine"], verification_note=note), order
+    record = _record(session, order.id)
+    # The engine version that calculated it, what the verifier said, and what this paper is.
+    return (
+        replace(
+            view,
+            engine=json.loads(order.calc_json)["engine"],
+            verification_note=note,
+            state_line=f"Order {order.id} · {order.state}",
+            draft=order.state == "prepared",
+            signed=_signed(record),
+        ),
+        order,
+    )
+
+
+def _signed(record: OrderRecord) -> tuple[tuple[str, str], ...]:
+    """Who acted on a released order, and when (UTC), for its signature block (design §11.5)."""
+    if record.state != "released":
+        return ()
+
+    def when(at: dt.datetime | None) -> str:
+        return at.strftime("%Y-%m-%d %H:%M UTC") if at is not None else ""
+
+    return (
+        ("Prepared by", f"{record.prepared_by}, {when(record.prepared_at)}"),
+        ("Verified by", f"{record.verified_by}, {when(record.verified_at)}"),
+        ("Released by", f"{record.released_by}, {when(record.released_at)}"),
+    )
 
 
 def pdf(database: Database, order_id: int, paper: str = "a4") -> bytes:
