@@ -14,7 +14,7 @@ from typing import Literal
 from .errors import InputError
 from .loader import read_yaml
 from .models import Frozen, check_cited, validate
-from .regimen import Reference
+from .regimen import CitedTable
 
 
 class Interaction(Frozen):
@@ -26,12 +26,8 @@ class Interaction(Frozen):
     source: tuple[str, ...]
 
 
-class InteractionTable(Frozen):
-    sources: dict[str, Reference]
+class InteractionTable(CitedTable):
     interactions: tuple[Interaction, ...]
-
-    def cite(self, keys: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(self.sources[k].citation for k in keys)
 
 
 @cache

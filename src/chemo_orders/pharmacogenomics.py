@@ -19,7 +19,7 @@ from .dosing import Body, Modification, Options, Order
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, check_cited, validate
 from .patient import Patient
-from .regimen import Reference
+from .regimen import CitedTable
 from .units import M2, Q, format_number, format_quantity, quantity, ureg
 
 Gene = Literal["tpmt", "nudt15"]
@@ -41,14 +41,8 @@ class GenotypeRule(Frozen):
     source: tuple[str, ...]
 
 
-class GenotypeTable(Frozen):
-    sources: dict[str, Reference]
+class GenotypeTable(CitedTable):
     rules: tuple[GenotypeRule, ...]
-
-    def cite(self, keys: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(
-            self.sources[k].citation + (f". PMID {self.sources[k].pmid}" if self.sources[k].pmid else "") for k in keys
-        )
 
 
 @cache

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, check_cited, validate
-from .regimen import Reference, Route
+from .regimen import CitedTable, Route
 from .units import Q, format_number, format_quantity, quantity
 
 SOLID_FORMS = ("tablet", "capsule")
@@ -37,16 +37,11 @@ class Presentation(Frozen):
     source: Annotated[tuple[str, ...], Field(min_length=1)]
 
 
-class ProductTable(Frozen):
-    sources: dict[str, Reference]
+class ProductTable(CitedTable):
     products: dict[str, tuple[Presentation, ...]]
 
     def presentations(self, drug: str, route: str, forms: tuple[str, ...]) -> tuple[Presentation, ...]:
         return tuple(p for p in self.products.get(drug, ()) if p.route == route and p.form in forms)
-
-    def cite(self, presentations: tuple[Presentation, ...]) -> tuple[str, ...]:
-        keys = dict.fromkeys(k for p in presentations for k in p.source)
-        return tuple(self.sources[k].citation for k in keys if k in self.sources)
 
 
 @cache

@@ -174,6 +174,18 @@ class Reference(Frozen):
         return self
 
 
+class CitedTable(Frozen):
+    """A data table whose rows cite keys of its ``sources`` (interactions, CPIC phenotypes,
+    presentations): one way to turn keys into the citations a finding prints."""
+
+    sources: dict[str, Reference]
+
+    def cite(self, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(
+            self.sources[k].citation + (f". PMID {self.sources[k].pmid}" if self.sources[k].pmid else "") for k in keys
+        )
+
+
 class When(Frozen):
     """A patient condition; ``min`` bounds are inclusive and ``below`` bounds exclusive."""
 
