@@ -9,7 +9,7 @@ from typing import Any
 from helpers import ROOT, options
 
 from chemo_orders.orderset import OrderSet, build
-from chemo_orders.patient import load_patient
+from chemo_orders.sources import read_patient
 from chemo_orders.regimen import load_regimen
 
 SAMPLES = ROOT / "samples"
@@ -20,7 +20,7 @@ ORDER_SETS = [
 
 
 def order_set(patient: Path, regimen: str, cycle: int = 1) -> OrderSet:
-    return build(load_patient(patient), load_regimen(regimen), options(cycle=cycle), (), patient.read_bytes())
+    return build(read_patient(patient).patient, load_regimen(regimen), options(cycle=cycle), (), patient.read_bytes())
 
 
 def resources(bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import yaml
 from chemo_orders.dosing import Options
 from chemo_orders.models import validate
 from chemo_orders.patient import Patient
+from chemo_orders.verify import Prescription, Verification
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2026, 11, 22)
@@ -50,6 +52,25 @@ def child(age: int, size: dict[str, str], **more: Any) -> dict[str, Any]:
 
 def options(**changes: Any) -> Options:
     return Options(**{"on": TODAY, **changes})
+
+
+@dataclass(frozen=True)
+class FixedOptions:
+    """Settings a test gives as engine options (the cycle is the one the request asks)."""
+
+    base: Options
+
+    def options(self, cycle: int) -> Options:
+        return replace(self.base, cycle=cycle)
+
+
+def verify(patient: Patient, prescription: Prescription, given: Options, tolerance: float) -> Verification:
+    """``verify`` through the service's door, for a test's patient and options."""
+    from chemo_orders.service import CheckRequest
+    from chemo_orders.service import verify as check
+    from chemo_orders.sources import PatientInput
+
+    return check(CheckRequest(PatientInput(patient, b""), prescription, FixedOptions(given), tolerance))
 
 
 @pytest.fixture

@@ -131,7 +131,7 @@ def test_regimens_json_lists_indications() -> None:
 
 def test_parser_bsa_formula_names_match_the_formulas() -> None:
     from chemo_orders.body import BSA_FORMULAS
-    from chemo_orders.cli import BSA_FORMULA_NAMES
+    from chemo_orders.cli.arguments import BSA_FORMULA_NAMES
 
     assert sorted(BSA_FORMULA_NAMES) == sorted(BSA_FORMULAS)
 

@@ -66,7 +66,7 @@ def test_processes_opening_a_fresh_record_at_once_migrate_it_once(record_url: st
 
 
 def test_the_command_line_knows_the_tables_roles_and_states() -> None:
-    from chemo_orders.record import cli as record_cli
+    from chemo_orders.cli import record as record_cli
     from chemo_orders.record.tables import ROLES, STATES
 
     assert record_cli.ROLE_NAMES == ROLES and record_cli.STATE_NAMES == STATES

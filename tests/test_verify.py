@@ -8,13 +8,13 @@ import sys
 from typing import Any
 
 import pytest
-from helpers import ROOT, make_patient, options
+from helpers import ROOT, make_patient, options, verify
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chemo_orders.errors import InputError
 from chemo_orders.models import validate
-from chemo_orders.verify import Prescription, Verification, parse_tolerance, verify
+from chemo_orders.verify import Prescription, Verification, parse_tolerance
 
 SAMPLES = ROOT / "samples"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT, make_patient, options
+from helpers import ROOT, make_patient, options, verify
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,7 +25,7 @@ from chemo_orders.cli import main
 from chemo_orders.errors import InputError
 from chemo_orders.models import validate
 from chemo_orders.rounding import RoundingPolicy
-from chemo_orders.verify import Prescription, Verification, verify
+from chemo_orders.verify import Prescription, Verification
 from chemo_orders.verify_report import FORMULA_START, csv_report, spreadsheet_safe
 
 SAMPLES = ROOT / "samples"

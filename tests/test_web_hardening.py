@@ -26,9 +26,10 @@ from test_web_http import API_PATIENT, PATIENT, new_patient, sign_in
 from web_fixtures import STAFF, add_staff
 
 from chemo_orders import cli
+from chemo_orders.cli.exits import EXIT_INPUT, EXIT_INTERNAL
 from chemo_orders.record.db import database_problem
 from chemo_orders.record.schema import open_database
-from chemo_orders.web import cli as web_cli
+from chemo_orders.cli import serve as web_cli
 from chemo_orders.web.app import API_MAX_BODY, FORM_MAX_BODY, SIGNIN_MAX_BODY, create_app
 from chemo_orders.web.security import CSP, Throttle, client_address, proxy_network
 
@@ -343,7 +344,7 @@ def test_serve_takes_trusted_proxies_and_turns_uvicorns_proxy_headers_off(
     ],
 )
 def test_serve_options_are_ascii_numbers_and_addresses(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(argv) == cli.EXIT_INPUT  # refused before anything opens or binds
+    assert cli.main(argv) == EXIT_INPUT  # refused before anything opens or binds
     assert argv[1] in capsys.readouterr().err
     assert web_cli.MAX_WORKERS == 32
 
@@ -415,7 +416,7 @@ def test_the_cli_prints_one_line_without_sql_on_a_full_disk(
         raise full
 
     monkeypatch.setitem(cli.COMMANDS, "regimens", command)
-    assert cli.main(["regimens"]) == cli.EXIT_INTERNAL
+    assert cli.main(["regimens"]) == EXIT_INTERNAL
     err = capsys.readouterr().err
     assert err == "chemo-orders: error: the record could not be written: disk full?\n"
 

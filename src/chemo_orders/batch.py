@@ -32,7 +32,7 @@ from pathlib import Path
 from .batch_input import Row, RowError, parse_cycle, read_rows
 from .errors import InputError
 from .files import refuse_overwriting
-from .service import DoseSettings
+from .settings import DoseSettings
 
 # Statuses that make a batch fail, strongest first, with the exit code each one gives.
 FAILURES = (("internal error", 1), ("error", 2), ("blocked", 3), ("held", 3), ("discrepancy", 4))
@@ -145,14 +145,14 @@ def _relative(source: Path, row: Row, column: str = "patient") -> Path:
 
 def _job(batch: RenderBatch, where: str, patient_path: Path, regimen_id: str, cycle_text: str) -> Job:
     """One row checked as far as it can be without calculating: regimen, cycle, patient file."""
-    from .patient import load_patient
     from .regimen import load_regimen
+    from .sources import read_patient
 
     regimen = load_regimen(regimen_id)
     default = batch.cycle if batch.cycle is not None else regimen.first_cycle()
     cycle = parse_cycle(cycle_text) if cycle_text else default
     regimen.check_cycle(cycle)
-    load_patient(patient_path)  # regular file, bounded, valid: refused here, not in a worker
+    read_patient(patient_path)  # regular file, bounded, valid: refused here, not in a worker
     output = batch.output / f"{patient_path.stem}--{regimen.id}--cycle-{cycle}.pdf"
     return Job(where, patient_path, regimen.id, cycle, output)
 
@@ -335,11 +335,11 @@ def verify_pairs(source: Path) -> tuple[list[Pair], list[RowError]]:
 
 def _verify_pair(batch: VerifyBatch, pair: Pair, rows: list[dict[str, object]], counts: Counter[str]) -> None:
     """Verify one pair into the report rows; an error is reported, never raised."""
-    from .service import verify_prescription
+    from .service import CheckRequest, verify
 
     where = {"row": pair.where, "patient": str(pair.patient), "prescription": str(pair.prescription)}
     try:
-        result = verify_prescription(pair.patient, pair.prescription, batch.settings, batch.tolerance)
+        result = verify(CheckRequest(pair.patient, pair.prescription, batch.settings, batch.tolerance))
     except InputError as error:
         counts["error"] += 1
         print(f"error: {pair.where}: {error.message}")

@@ -421,9 +421,7 @@ def _flow(value: object) -> Q:
 
 
 def load_patient(path: Path) -> Patient:
-    """Load and validate a patient file; every problem is an InputError naming the field."""
-    if path.suffix.lower() == ".json":  # a FHIR Bundle (issue 15), or the same mapping as JSON
-        from .fhir.importer import load_json
-
-        return load_json(path)
+    """Load and validate a YAML patient file; every problem is an InputError naming the field.
+    (Every other source of a patient — ``.json``, FHIR, stored bytes — is read by
+    :mod:`chemo_orders.sources`.)"""
     return validate(Patient, read_yaml(path, "patient file"), str(path))

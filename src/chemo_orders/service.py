@@ -1,99 +1,77 @@
-"""The typed entry points every interface calls: the CLI, batch, the order record, the web page
-and FHIR all ask the same functions the same questions (design §10.8).
+"""The one door into the engine: every interface asks these functions the same questions.
 
-Nothing here knows about ``argparse``, HTTP or a database: each interface turns what it was
-given into these requests, and the answers (an :class:`OrderSet`, a verification, a treatment
-approach) are the same objects whichever way the question came in.
+The command line, batch, the order record, the workbench, the JSON API, FHIR and CDS Hooks
+turn what they were given into a :class:`CalcRequest` (or a :class:`CheckRequest`) and get
+the same objects back (an :class:`~chemo_orders.orderset.OrderSet`, a verification, a
+treatment approach). This is the only module that calls the engine's ``build``, so the
+screen, the paper, the record and an EHR cannot disagree about how a dose was reached.
+
+Nothing here knows about ``argparse``, HTTP or a database: an interface with a record reads
+the patient's history first and passes it in as data (:class:`~chemo_orders.history.History`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .history import History, with_history
+from .settings import DoseSettings, Settings
+from .sources import Document, PatientInput, PatientSource, RegimenSource, read_patient, read_regimen
 
 if TYPE_CHECKING:
     from .changes import DoseChange
-    from .dosing import Options
     from .options import Approach
     from .orderset import Acknowledgement, OrderSet
-    from .patient import Patient
-    from .verify import Verification
+    from .regimen import Regimen
+    from .verify import Prescription, Verification
 
-PatientSource = Path | Mapping[str, Any]  # a patient file, or the same fields as data (API, FHIR)
-
-
-@dataclass(frozen=True)
-class DoseSettings:
-    """How doses are calculated: chosen by the user, printed on the order when not default.
-
-    Text values (``bsa_cap``, ``scr_floor``) are parsed here with the strict quantity grammar,
-    so every interface refuses the same bad values the same way.
-    """
-
-    on: dt.date | None = None
-    bsa_formula: str = "mosteller"
-    bsa_cap: str | None = None
-    policy: Path | None = None
-    carboplatin_weight: Literal["nccn", "actual"] = "nccn"
-    scr_floor: str = "0.7 mg/dL"
-
-    def options(self, cycle: int) -> Options:
-        from .dosing import Options
-        from .quantities import parse_quantity
-        from .rounding import load_policy
-        from .units import M2, MG_PER_DL
-
-        bsa_cap = None
-        if self.bsa_cap is not None:
-            text = self.bsa_cap if any(c.isalpha() for c in self.bsa_cap) else f"{self.bsa_cap} m**2"
-            bsa_cap = parse_quantity(text, "--bsa-cap", "[length] ** 2")
-            if not 1 <= bsa_cap.to(M2).magnitude <= 3:
-                raise InputError("--bsa-cap", self.bsa_cap, "implausible: outside 1-3 m²")
-        scr_floor = None
-        if self.scr_floor.strip().lower() != "none":
-            scr_floor = parse_quantity(self.scr_floor, "--scr-floor", "[mass] / [length] ** 3").to(MG_PER_DL)
-            if not 0.1 <= scr_floor.magnitude <= 2:
-                raise InputError("--scr-floor", self.scr_floor, "implausible: outside 0.1-2 mg/dL")
-        return Options(
-            on=self.on or dt.date.today(),
-            cycle=cycle,
-            bsa_formula=self.bsa_formula,
-            bsa_cap=bsa_cap,
-            carboplatin_weight=self.carboplatin_weight,
-            scr_floor=scr_floor,
-            policy=load_policy(self.policy) if self.policy else None,
-        )
+__all__ = [
+    "CalcRequest",
+    "CheckRequest",
+    "Document",
+    "DoseSettings",
+    "History",
+    "acknowledgements",
+    "calculate",
+    "dose_changes",
+    "treatment_options",
+    "treatment_plan",
+    "verify",
+]
 
 
 @dataclass(frozen=True)
 class CalcRequest:
-    """One patient, one regimen, one cycle: what ``calc``, ``render`` and ``POST /api/calc`` ask."""
+    """One patient, one regimen, one cycle: what ``calc``, ``render``, ``orders prepare``, the
+    workbench, ``POST /api/calc``, ``$apply`` and CDS Hooks ask."""
 
     patient: PatientSource
-    regimen: str
-    cycle: int | None = None
-    settings: DoseSettings = field(default_factory=DoseSettings)
+    regimen: RegimenSource
+    cycle: int | None = None  # None: the regimen's first
+    settings: Settings = field(default_factory=DoseSettings)
     acknowledgements: tuple[Acknowledgement, ...] = ()
     changes: tuple[DoseChange, ...] = ()  # a prescriber's dose changes, each with its reason
+    history: History | None = None  # what the order record knows of this patient
 
 
-def load_patient_input(source: PatientSource) -> tuple[Patient, bytes]:
-    """The validated patient and the exact input bytes (hashed onto the order set)."""
-    from .models import validate
-    from .patient import Patient, load_patient
+@dataclass(frozen=True)
+class CheckRequest:
+    """An independent recalculation of someone else's prescription (``verify``, and a
+    pharmacist's check of a recorded order, where the regimen, settings, acknowledgements,
+    changes and history are the order's own)."""
 
-    if isinstance(source, Path):
-        patient = load_patient(source)
-        return patient, source.read_bytes()
-    data = dict(source)
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
-    return validate(Patient, data, "patient"), text
+    patient: PatientSource
+    prescription: Path | Document | Prescription  # a file, stored bytes, or already validated
+    settings: Settings = field(default_factory=DoseSettings)
+    tolerance_percent: float = 5.0
+    regimen: RegimenSource | None = None  # None: the prescription's regimen from the library
+    acknowledgements: tuple[Acknowledgement, ...] = ()
+    changes: tuple[DoseChange, ...] = ()
+    history: History | None = None
 
 
 def acknowledgements(codes: list[str], reasons: list[str]) -> tuple[Acknowledgement, ...]:
@@ -116,37 +94,81 @@ def dose_changes(changes: list[str], reasons: list[str]) -> tuple[DoseChange, ..
 
 def calculate(request: CalcRequest) -> OrderSet:
     """Doses, modifications and findings for one request (no output written)."""
+    regimen = read_regimen(request.regimen)
+    return _build(
+        read_patient(request.patient),
+        regimen,
+        request.cycle,
+        request.settings,
+        request.acknowledgements,
+        request.changes,
+        request.history,
+    )
+
+
+def verify(request: CheckRequest) -> Verification:
+    """Recalculate for the prescription's regimen and cycle and compare line by line."""
+    from .verify import compare
+
+    prescription, prescribed = _prescription(request.prescription)
+    read = read_patient(request.patient)
+    regimen = read_regimen(request.regimen if request.regimen is not None else prescription.regimen)
+    order_set = _build(
+        PatientInput(read.patient, read.data + prescribed),  # both inputs are hashed onto the result
+        regimen,
+        prescription.cycle,
+        request.settings,
+        request.acknowledgements,
+        request.changes,
+        request.history,
+    )
+    return compare(order_set, prescription, request.tolerance_percent)
+
+
+def _prescription(source: Path | Document | Prescription) -> tuple[Prescription, bytes]:
+    from .loader import decode, parse_yaml
+    from .models import validate
+    from .verify import Prescription, canonical_prescription, load_prescription
+
+    if isinstance(source, Prescription):
+        return canonical_prescription(source), b""
+    if isinstance(source, Path):
+        return canonical_prescription(load_prescription(source)), source.read_bytes()
+    text = decode(source.data, "prescription", source.source)
+    prescription = validate(Prescription, parse_yaml(text, "prescription", source.source), source.source)
+    return canonical_prescription(prescription), source.data
+
+
+def _build(
+    read: PatientInput,
+    regimen: Regimen,
+    cycle: int | None,
+    settings: Settings,
+    acknowledged: tuple[Acknowledgement, ...],
+    changes: tuple[DoseChange, ...],
+    history: History | None,
+) -> OrderSet:
+    """The engine's one call: the patient with the record's history, the options for the cycle."""
     from .orderset import build
-    from .regimen import load_regimen
 
-    patient, input_bytes = load_patient_input(request.patient)
-    regimen = load_regimen(request.regimen)
-    if request.cycle is not None and request.cycle < 1:
-        raise InputError("--cycle", request.cycle, "expected a whole number from 1")
-    cycle = request.cycle if request.cycle is not None else regimen.first_cycle()
-    options = request.settings.options(cycle)
-    return build(patient, regimen, options, request.acknowledgements, input_bytes, request.changes)
-
-
-def verify_prescription(patient: Path, prescription: Path, settings: DoseSettings, tolerance: float) -> Verification:
-    """An independent recalculation of someone else's prescription."""
-    from .verify import load_and_verify
-
-    return load_and_verify(patient, prescription, settings.options, tolerance)
+    if cycle is not None and cycle < 1:
+        raise InputError("--cycle", cycle, "expected a whole number from 1")
+    options = settings.options(cycle if cycle is not None else regimen.first_cycle())
+    patient = read.patient if history is None else with_history(read.patient, history)
+    return build(patient, regimen, options, acknowledged, read.data, changes)
 
 
 def treatment_options(source: PatientSource, on: dt.date | None = None) -> Approach:
     """Every library regimen for this patient, fitting ones first, each with why."""
     from .options import treatment_options as approach
 
-    patient, _ = load_patient_input(source)
-    return approach(patient, on or dt.date.today())
+    return approach(read_patient(source).patient, on or dt.date.today())
 
 
 def treatment_plan(source: PatientSource, plan_id: str, start: dt.date | None = None) -> dict[str, Any]:
     """A plan's calendar for one patient: every course with its dates and doses (``plan``)."""
     from .plan import calendar, calendar_json, load_plan
 
-    patient, _ = load_patient_input(source)
+    patient = read_patient(source).patient
     plan = load_plan(plan_id)
     return calendar_json(plan, patient, calendar(plan, patient, start or dt.date.today()))

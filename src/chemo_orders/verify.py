@@ -22,15 +22,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from .changes import DoseChange
-from .dosing import Options, Order
+from .dosing import Order
 from .drugs import drug_table
 from .errors import InputError
 from .loader import read_yaml
 from .models import AnyQuantity, Frozen, validate
-from .orderset import Acknowledgement, OrderSet, build
-from .patient import Patient
-from .regimen import ROUTE_SYNONYMS, DoseLine, Route, load_regimen
+from .orderset import OrderSet
+from .regimen import ROUTE_SYNONYMS, DoseLine, Route
 from .rounding import HOPA_MAX_DEVIATION_PERCENT, RoundingPolicy, deviation_percent
 from .rules.route import intrathecal_problem, vinca_problem
 from .text import decimal_number
@@ -227,28 +225,25 @@ def _check(dose: PrescribedDose, order: Order, allowed: Tolerance) -> LineResult
     return result(change, "ok", "")
 
 
-def verify(
-    patient: Patient,
-    prescription: Prescription,
-    options: Options,
-    tolerance_percent: float,
-    input_text: bytes = b"",
-    acknowledgements: tuple[Acknowledgement, ...] = (),
-    changes: tuple[DoseChange, ...] = (),
-) -> Verification:
-    """Recalculate independently and compare line by line; the preparer's acknowledgements of
-    holds and the prescriber's dose changes (stored with an order, each with its reason) apply
-    to the recalculation too."""
-    regimen = load_regimen(prescription.regimen)
-    doses = [
+def canonical_prescription(prescription: Prescription) -> Prescription:
+    """Drug names as the drug table spells them (an unknown name is bad input, exit 2)."""
+    doses = tuple(
         dose.model_copy(update={"drug": drug_table().canonical(dose.drug, f"doses.{n}.drug")})
         for n, dose in enumerate(prescription.doses)
-    ]
-    order_set = build(patient, regimen, options, acknowledgements, input_text, changes)
-    policy = options.policy
-    overall = tolerance_for(tolerance_percent, policy)
+    )
+    return prescription.model_copy(update={"doses": doses})
+
+
+def compare(order_set: OrderSet, prescription: Prescription, tolerance_percent: float) -> Verification:
+    """Compare a prescription (drug names canonical) line by line with the independent
+    recalculation; the order set carries the preparer's acknowledgements of holds and the
+    prescriber's dose changes, each with its reason, as they apply to the recalculation."""
+    regimen, options = order_set.regimen, order_set.options
+    overall = tolerance_for(tolerance_percent, options.policy)
     if order_set.stopped:
         return Verification(order_set, overall, ())
+    policy = options.policy
+    doses = prescription.doses
     orders = order_set.orders
     matched: set[tuple[int, int]] = set()  # (order index, day)
     results: list[LineResult] = []
@@ -321,18 +316,6 @@ def _distance(prescribed: Q, expected: Q) -> float:
     if prescribed.dimensionality != expected.dimensionality:
         return float("inf")
     return abs(deviation_percent(float(prescribed.to(expected.units).magnitude), float(expected.magnitude)))
-
-
-def load_and_verify(patient_path: Path, prescription_path: Path, options_for: Any, tolerance: float) -> Verification:
-    """Load both files and verify; ``options_for(regimen)`` builds the calculation options."""
-    from .patient import load_patient
-
-    prescription = load_prescription(prescription_path)
-    patient = load_patient(patient_path)
-    regimen = load_regimen(prescription.regimen)
-    options: Options = options_for(prescription.cycle or regimen.first_cycle())
-    text = patient_path.read_bytes() + prescription_path.read_bytes()
-    return verify(patient, prescription, options, tolerance, text)
 
 
 def to_json(result: Verification) -> dict[str, Any]:

@@ -25,12 +25,10 @@ one Patient: a weight filed under another patient must never reach a dose.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from ..diagnosis import parse_diagnosis
 from ..errors import InputError
-from ..loader import read_json
 from ..models import validate
 from ..patient import Labs, Patient
 from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, MARKER_SYSTEM, terminology
@@ -40,19 +38,6 @@ FINAL = {"final", "amended", "corrected"}
 NOT_TRUE = {"refuted", "entered-in-error"}
 DERIVED = {"bsa", "crcl"}  # exported for the EHR, recalculated here
 MEASUREMENTS = ("height", "weight", "serum_creatinine")
-
-
-def load_json(path: Path) -> Patient:
-    """A ``.json`` patient file: a FHIR Bundle, or the patient-file mapping written as JSON.
-
-    Read by the same bounded loader as YAML: a regular file only, size and nesting bounded,
-    duplicate keys refused (a second ``allergies`` once silently replaced the first)."""
-    data = read_json(path, "patient file")
-    if isinstance(data, dict) and "resourceType" in data:
-        if data["resourceType"] != "Bundle":
-            raise InputError("resourceType", data["resourceType"], "expected a FHIR Bundle", source=str(path))
-        return patient_from_bundle(data, str(path))
-    return validate(Patient, data, str(path))
 
 
 def patient_from_bundle(bundle: dict[str, Any], source: str) -> Patient:

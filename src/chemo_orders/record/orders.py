@@ -6,15 +6,9 @@ results. Each action takes the :class:`~.users.Identity` of a person who proved 
 the roles are checked here, in the transaction that acts, for every interface.
 States: ``prepared`` → ``verified`` → ``released``, or ``cancelled``.
 
-What the record feeds the calculation, read once under the patient's lock before the engine
-runs (the engine stays a pure function of its inputs):
+What the record feeds the calculation (:mod:`.basis`: earlier amounts, the last dosed weight,
+the courses) is read once under the patient's lock before the engine runs; and
 
-* ``prior_cumulative``: per drug, the per-m² amount of every order of this patient id that is
-  not cancelled (released ones were given; prepared and verified ones are committed to and
-  counted so that two orders for one patient cannot each pass a lifetime limit only one
-  fits), added to the patient file's own ``prior_cumulative`` (what was given elsewhere).
-* ``previous_weight``: the weight the last released order was dosed on (WGT001's baseline);
-  the patient file's value only when the record has none.
 * dose changes: the last verified or released order of the same patient id and regimen
   passes its prescriber's changes (each with its reason) to the next ``prepare``, for the
   drugs this cycle gives, unless the request changes that drug itself or asks for none to
@@ -31,7 +25,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, select
@@ -39,7 +33,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import InputError
+from ..settings import DoseSettings
 from . import Refused, audit
+from .basis import read_basis
 from .db import Database
 from .tables import (
     Acknowledgement,
@@ -88,7 +84,8 @@ class PrepareRequest:
     regimen_id: str
     user: Identity
     cycle: int | None = None
-    on: dt.date | None = None
+    on: dt.date | None = None  # the calculation date (default today; it fixes the age)
+    settings: DoseSettings = field(default_factory=DoseSettings)  # formula, caps, rounding policy
     acknowledgements: tuple[tuple[str, str], ...] = ()  # (rule code, reason)
     changes: tuple[DoseChange, ...] = ()  # the prescriber's dose changes asked for now
     carry_forward: bool = True  # take the last verified/released order's changes for other drugs
@@ -181,76 +178,6 @@ class VerifyOutcome:
     check_json: dict[str, Any] | None = None
 
 
-# What the record adds to a calculation.
-
-
-@dataclass(frozen=True)
-class Basis:
-    """The record's contribution to one calculation, stored with the order to recalculate it."""
-
-    prior_mg_per_m2: dict[str, float]  # drug -> sum over the counted orders
-    counted_orders: tuple[int, ...]
-    previous_weight_kg: float | None
-    previous_weight_order: int | None
-    # Every counted order's regimen, cycle and date (CYC001, SEQ001); absent in older records.
-    courses: tuple[dict[str, Any], ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "prior_cumulative_mg_per_m2": dict(sorted(self.prior_mg_per_m2.items())),
-            "counted_orders": list(self.counted_orders),
-            "previous_weight_kg": self.previous_weight_kg,
-            "previous_weight_order": self.previous_weight_order,
-        }
-        if self.courses:
-            data["courses"] = list(self.courses)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Basis:
-        return cls(
-            dict(data["prior_cumulative_mg_per_m2"]),
-            tuple(data["counted_orders"]),
-            data["previous_weight_kg"],
-            data["previous_weight_order"],
-            tuple(data.get("courses", ())),
-        )
-
-
-def read_basis(session: Session, patient_id: str) -> Basis:
-    """Exposure of every order of this patient that is not cancelled; the last dosed weight."""
-    counted = select(Order.id).where(Order.patient_id == patient_id, Order.state != "cancelled")
-    ids = tuple(session.scalars(counted.order_by(Order.id)))
-    sums = session.execute(
-        select(Exposure.drug, func.sum(Exposure.mg_per_m2))
-        .where(Exposure.order_id.in_(counted))
-        .group_by(Exposure.drug)
-        .order_by(Exposure.drug)
-    ).all()
-    last = session.execute(
-        select(Measurement.weight_kg, Order.id)
-        .join(Order, Order.id == Measurement.order_id)
-        .where(Order.patient_id == patient_id, Order.state == "released")
-        .order_by(Order.released_at.desc(), Order.id.desc())
-        .limit(1)
-    ).first()
-    courses = tuple(
-        {"order_id": order_id, "regimen": regimen_id, "cycle": cycle, "date": json.loads(options)["on"]}
-        for order_id, regimen_id, cycle, options in session.execute(
-            select(Order.id, Order.regimen_id, Order.cycle, Order.options_json)
-            .where(Order.patient_id == patient_id, Order.state != "cancelled")
-            .order_by(Order.id)
-        )
-    )
-    return Basis(
-        {drug: float(total) for drug, total in sums},
-        ids,
-        None if last is None else float(last[0]),
-        None if last is None else int(last[1]),
-        courses,
-    )
-
-
 # Transactions whose refusals are audited.
 
 
@@ -286,23 +213,20 @@ def _refused_calc(calc: dict[str, Any]) -> dict[str, Any]:
 
 def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
     """Calculate with the record's inputs and store the order; blocked or held → BlockedPrepare."""
+    from ..history import exposures
     from ..orderset import Acknowledgement as Ack
-    from ..orderset import build, dumps, to_json
-    from .calculation import (
-        exposures,
-        options_from_json,
-        options_json,
-        parse_patient,
-        parse_regimen,
-        patient_with_basis,
-        regimen_text,
-    )
+    from ..orderset import dumps, to_json
+    from ..service import CalcRequest, calculate
+    from ..settings import PinnedSettings, options_json
+    from ..sources import Document
+    from .calculation import parse_patient, parse_regimen, regimen_text
 
     patient = parse_patient(request.patient_file, request.patient_source)
     text = regimen_text(request.regimen_id)
     regimen = parse_regimen(text, request.regimen_id)
     cycle = request.cycle if request.cycle is not None else regimen.first_cycle()
-    options = options_json(request.on or dt.date.today(), cycle)
+    # Every option written out and stored: the order recalculates the same from what it keeps.
+    options = options_json(replace(request.settings, on=request.on or dt.date.today()).options(cycle))
     if request.plan is not None:
         _check_in_plan(request.plan, regimen.id, cycle)
         options["plan"] = request.plan
@@ -314,8 +238,16 @@ def prepare(database: Database, request: PrepareRequest) -> OrderRecord:
         basis = read_basis(session, patient.id)
         carried_from, carried = _carried(session, request, patient.id, regimen, cycle)
         changes = request.changes + carried
-        order_set = build(
-            patient_with_basis(patient, basis), regimen, options_from_json(options), acks, request.patient_file, changes
+        order_set = calculate(
+            CalcRequest(
+                patient=Document(request.patient_file, request.patient_source),
+                regimen=Document(text.encode("utf-8"), request.regimen_id),
+                cycle=cycle,
+                settings=PinnedSettings(options),
+                acknowledgements=acks,
+                changes=changes,
+                history=basis.history(),
+            )
         )
         held = sorted({f.rule for f in order_set.findings if f.severity == "hold"} & {a.code for a in acks})
         if held:
@@ -534,10 +466,11 @@ def verification_reason(session: Session, order_id: int) -> str | None:
 def _check_prescription(order: Order, request: VerifyRequest) -> Check:
     """chemo_orders.verify against the stored inputs (the pinned regimen must be the library's)."""
     from ..models import validate
-    from ..orderset import Acknowledgement as Ack
+    from ..service import CheckRequest
+    from ..service import verify as check
+    from ..sources import Document
     from ..verify import Prescription
-    from ..verify import verify as recalculate
-    from .calculation import options_from_json, parse_patient, parse_yaml, patient_with_basis, regimen_text
+    from .calculation import parse_yaml, regimen_text, stored_request
 
     assert request.prescribed is not None
     prescription = validate(
@@ -557,22 +490,18 @@ def _check_prescription(order: Order, request: VerifyRequest) -> Check:
             f"the library's {order.regimen_id} changed since order {order.id} was prepared: "
             "cancel it and prepare again to verify against the current version"
         )
-    patient = patient_with_basis(
-        parse_patient(order.patient_file, f"order {order.id}"), Basis.from_json(json.loads(order.basis_json))
-    )
-    options = options_from_json(json.loads(order.options_json))
-    from ..changes import from_json
-
-    acknowledged = tuple(Ack(a.rule, a.reason) for a in order.acknowledgements)
-    changes = tuple(from_json(c) for c in json.loads(order.changes_json)["changes"]) if order.changes_json else ()
-    return recalculate(
-        patient,
-        prescription,
-        options,
-        request.tolerance_percent,
-        order.patient_file + request.prescribed,
-        acknowledged,
-        changes,
+    stored = stored_request(order)
+    return check(
+        CheckRequest(
+            patient=stored.patient,
+            prescription=Document(request.prescribed, request.prescribed_source),
+            settings=stored.settings,
+            tolerance_percent=request.tolerance_percent,
+            regimen=stored.regimen,
+            acknowledgements=stored.acknowledgements,
+            changes=stored.changes,
+            history=stored.history,
+        )
     )
 
 

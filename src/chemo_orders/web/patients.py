@@ -22,7 +22,8 @@ from ..changes import DoseChange, parse_change
 from ..drugs import drug_table
 from ..errors import InputError
 from ..record import patients as store
-from ..record.orders import ACKNOWLEDGERS, BlockedPrepare, PrepareRequest, list_orders, prepare, read_basis
+from ..record.basis import read_basis
+from ..record.orders import ACKNOWLEDGERS, BlockedPrepare, PrepareRequest, list_orders, prepare
 from ..regimen import ROUTE_DISPLAY
 from ..units import format_quantity
 from . import forms
@@ -38,9 +39,9 @@ if TYPE_CHECKING:
 @lru_cache(maxsize=256)
 def _approach(data_json: str, on: str) -> Approach:
     """``options`` for a patient file (31 ms for the whole library): cached per file and day."""
-    from ..options import treatment_options
+    from ..service import treatment_options
 
-    return treatment_options(store.parse(json.loads(data_json)), dt.date.fromisoformat(on))
+    return treatment_options(json.loads(data_json), dt.date.fromisoformat(on))
 
 
 @cache
@@ -250,19 +251,23 @@ def _cycle(text: str) -> int | None:
 
 def calculate(ctx: Ctx, data: dict[str, Any], form: OrderForm) -> OrderSet:
     """The order set ``prepare`` would record now (same inputs from the record, same options)."""
-    from ..orderset import Acknowledgement, build
-    from ..record.calculation import options_from_json, options_json, patient_with_basis
-    from ..regimen import load_regimen
+    from ..orderset import Acknowledgement
+    from ..service import CalcRequest
+    from ..service import calculate as calculate_order_set
+    from ..sources import Document
 
     patient = store.parse(data)
-    regimen = load_regimen(form.regimen)
-    cycle = _cycle(form.cycle) or regimen.first_cycle()
     with ctx.database.read() as session:
         basis = read_basis(session, patient.id)
-    acks = tuple(Acknowledgement(code, reason) for code, reason in form.acks)
-    options = options_from_json(options_json(dt.date.today(), cycle))
-    return build(
-        patient_with_basis(patient, basis), regimen, options, acks, store.file_bytes(data), form.dose_changes()
+    return calculate_order_set(
+        CalcRequest(
+            patient=Document(store.file_bytes(data), "patient"),
+            regimen=form.regimen,
+            cycle=_cycle(form.cycle),
+            acknowledgements=tuple(Acknowledgement(code, reason) for code, reason in form.acks),
+            changes=form.dose_changes(),
+            history=basis.history(),
+        )
     )
 
 

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..text import option_number
+from .arguments import Parser
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 MAX_WORKERS = 32  # processes are CPU-bound: more than the cores only add memory
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[Parser]) -> None:
     p = subparsers.add_parser("serve", help="the pharmacy workbench (web) on http://HOST:PORT")
     p.add_argument("--db", metavar="URL", help="sqlite:///PATH or postgresql://… (default: $CHEMO_ORDERS_DB)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -46,7 +47,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _proxy(text: str) -> Any:
-    from .security import proxy_network
+    from ..web.security import proxy_network
 
     try:
         return proxy_network(text)
@@ -62,7 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from ..record.db import ENV_VAR, resolve_url
     from ..record.schema import open_database
-    from .app import SECURE_ENV, TRUSTED_PROXIES_ENV, create_app
+    from ..web.app import SECURE_ENV, TRUSTED_PROXIES_ENV, create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.host not in LOOPBACK and not args.behind_tls:

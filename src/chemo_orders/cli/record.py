@@ -14,34 +14,28 @@ time, so the other commands start as fast as before; the database layer loads on
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..text import MAX_CYCLE, option_number
-from . import Refused
+from ..record import Refused
+from ..text import option_number
+from .arguments import Parser, add_order_options, settings_from
+from .exits import EXIT_BLOCKED, EXIT_DISCREPANCY, EXIT_OK
 
 if TYPE_CHECKING:
-    from .db import Database
-    from .orders import OrderRecord, PrepareRequest, VerifyRequest
-    from .tables import Role
-    from .users import Identity
+    from ..record.db import Database
+    from ..record.orders import OrderRecord, PrepareRequest, VerifyRequest
+    from ..record.tables import Role
+    from ..record.users import Identity
 
-EXIT_OK, EXIT_REFUSED, EXIT_DISCREPANCY = 0, 3, 4
+EXIT_REFUSED = EXIT_BLOCKED
 TOKEN_ENV = "CHEMO_ORDERS_TOKEN"
 # tables.ROLES and tables.STATES, without loading SQLAlchemy (a test checks that they agree)
 ROLE_NAMES = ("prescriber", "pharmacist", "nurse", "admin")
 STATE_NAMES = ("prepared", "verified", "released", "cancelled")
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError("--date", text, "expected YYYY-MM-DD") from None
 
 
 # Order numbers are the record's integer keys (32-bit in PostgreSQL): a larger number is bad
@@ -50,13 +44,13 @@ MAX_ORDER_ID = 2**31 - 1
 _order_id = option_number("ORDER_ID", 1, MAX_ORDER_ID)
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[Parser]) -> None:
     """Add ``users``, ``orders``, ``audit`` and ``db`` to the top-level subparsers."""
-    database = argparse.ArgumentParser(add_help=False)
+    database = Parser(add_help=False)
     database.add_argument("--db", metavar="URL", help="sqlite:///PATH or postgresql://… (default: $CHEMO_ORDERS_DB)")
-    as_json = argparse.ArgumentParser(add_help=False)
+    as_json = Parser(add_help=False)
     as_json.add_argument("--json", action="store_true")
-    user = argparse.ArgumentParser(add_help=False)
+    user = Parser(add_help=False)
     user.add_argument("--user", required=True, metavar="NAME", help="who does this (see `users add`)")
     user.add_argument(
         "--password-stdin", action="store_true", help=f"NAME's password from stdin (else NAME's token in ${TOKEN_ENV})"
@@ -80,16 +74,7 @@ def add_commands(subparsers: Any) -> None:
     p = orders.add_parser("prepare", parents=[database, user, as_json], help="calculate and record an order")
     p.add_argument("patient", type=Path, help="patient YAML file")
     p.add_argument("--regimen", required=True, help="regimen id")
-    p.add_argument(
-        "--cycle",
-        type=option_number("--cycle", 1, MAX_CYCLE),
-        help="cycle (course) number; default: the regimen's first",
-    )
-    p.add_argument("--date", type=_date, help="calculation date YYYY-MM-DD (default today)")
-    p.add_argument("--acknowledge", action="append", default=[], metavar="CODE", help="repeat; one --reason each")
-    p.add_argument("--reason", action="append", default=[], metavar="TEXT")
-    p.add_argument("--change", action="append", default=[], metavar="DRUG=CHANGE", help="DRUG=-20%% or DRUG=600mg")
-    p.add_argument("--change-reason", action="append", default=[], metavar="TEXT", help="one per --change")
+    add_order_options(p)  # the same --cycle, --date, --bsa-formula, --policy … as calc
     p.add_argument(
         "--no-carry-forward",
         action="store_true",
@@ -137,7 +122,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _open(url: str | None) -> Database:
-    from .schema import open_database
+    from ..record.schema import open_database
 
     return open_database(url)
 
@@ -166,7 +151,7 @@ def _read_password() -> str:
 
 
 def users_add(url: str | None, name: str, role: Role, password: str | None) -> int:
-    from .users import NewUser, add_user
+    from ..record.users import NewUser, add_user
 
     with _open(url).write() as session:
         name = add_user(session, NewUser(name, role, password)).name  # as stored: one spelling
@@ -177,7 +162,7 @@ def users_add(url: str | None, name: str, role: Role, password: str | None) -> i
 def users_token(url: str | None, name: str, password: str) -> int:
     """A token for NAME, who proves who they are by their password (never anyone's token for
     whoever asks)."""
-    from .users import issue_token, prove
+    from ..record.users import issue_token, prove
 
     database = _open(url)
     try:
@@ -221,7 +206,7 @@ def _identity(url: str | None, name: str, password_stdin: bool) -> Identity:
     """NAME, proven by the password on stdin or the token in the environment (else refused)."""
     import os
 
-    from .users import prove
+    from ..record.users import prove
 
     if password_stdin:
         return prove(_open(url), name, password=_read_password())
@@ -229,8 +214,8 @@ def _identity(url: str | None, name: str, password_stdin: bool) -> Identity:
 
 
 def _prepare_request(args: argparse.Namespace, identity: Identity) -> PrepareRequest:
+    from ..record.orders import PrepareRequest
     from ..service import dose_changes
-    from .orders import PrepareRequest
 
     if len(args.acknowledge) != len(args.reason):
         raise InputError("--reason", len(args.reason), f"give one --reason per --acknowledge ({len(args.acknowledge)})")
@@ -241,6 +226,7 @@ def _prepare_request(args: argparse.Namespace, identity: Identity) -> PrepareReq
         user=identity,
         cycle=args.cycle,
         on=args.date,
+        settings=settings_from(args),
         acknowledgements=tuple(zip(args.acknowledge, args.reason, strict=True)),
         changes=dose_changes(args.change, args.change_reason),
         carry_forward=not args.no_carry_forward,
@@ -249,8 +235,8 @@ def _prepare_request(args: argparse.Namespace, identity: Identity) -> PrepareReq
 
 
 def _verify_request(args: argparse.Namespace, identity: Identity) -> VerifyRequest:
+    from ..record.orders import VerifyRequest
     from ..verify import parse_tolerance
-    from .orders import VerifyRequest
 
     prescribed = None if args.prescribed is None else _read(args.prescribed, "prescription")
     tolerance = parse_tolerance(args.tolerance)
@@ -273,7 +259,7 @@ def _dumps(data: dict[str, Any]) -> str:
 
 
 def orders_prepare(url: str | None, request: PrepareRequest, as_json: bool) -> int:
-    from .orders import BlockedPrepare, prepare
+    from ..record.orders import BlockedPrepare, prepare
 
     database = _open(url)
     try:
@@ -293,7 +279,7 @@ def orders_prepare(url: str | None, request: PrepareRequest, as_json: bool) -> i
 
 
 def orders_verify(url: str | None, request: VerifyRequest, as_json: bool) -> int:
-    from .orders import verify
+    from ..record.orders import verify
 
     try:
         outcome = verify(_open(url), request)
@@ -319,7 +305,7 @@ def orders_verify(url: str | None, request: VerifyRequest, as_json: bool) -> int
 def orders_release(
     url: str | None, order_id: int, user: Identity, as_json: bool, labs_checked: str | None = None
 ) -> int:
-    from .orders import release
+    from ..record.orders import release
 
     try:
         record = release(_open(url), order_id, user, labs_checked)
@@ -330,7 +316,7 @@ def orders_release(
 
 
 def orders_cancel(url: str | None, order_id: int, user: Identity, reason: str, as_json: bool) -> int:
-    from .orders import cancel
+    from ..record.orders import cancel
 
     try:
         record = cancel(_open(url), order_id, user, reason)
@@ -341,7 +327,7 @@ def orders_cancel(url: str | None, order_id: int, user: Identity, reason: str, a
 
 
 def orders_next(url: str | None, patient_id: str, plan: str | None, as_json: bool) -> int:
-    from .orders import next_course
+    from ..record.orders import next_course
 
     found = next_course(_open(url), patient_id, plan)
     if as_json:
@@ -355,7 +341,7 @@ def orders_next(url: str | None, patient_id: str, plan: str | None, as_json: boo
 
 
 def orders_list(url: str | None, patient: str | None, state: str | None, as_json: bool) -> int:
-    from .orders import list_orders
+    from ..record.orders import list_orders
 
     records = list_orders(_open(url), patient, state)
     if as_json:
@@ -368,7 +354,7 @@ def orders_list(url: str | None, patient: str | None, state: str | None, as_json
 
 
 def orders_show(url: str | None, order_id: int, as_json: bool) -> int:
-    from .orders import show
+    from ..record.orders import show
 
     record = show(_open(url), order_id)
     print(_dumps(record.as_json()) if as_json else order_text(record))
@@ -377,7 +363,7 @@ def orders_show(url: str | None, order_id: int, as_json: bool) -> int:
 
 def orders_pdf(url: str | None, order_id: int, output: Path, paper: str) -> int:
     from ..files import write_atomic
-    from .orders import pdf
+    from ..record.orders import pdf
 
     if output.suffix.lower() != ".pdf":
         raise InputError("--output", str(output), "expected a .pdf file name")
@@ -433,7 +419,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def audit_list(url: str | None, order_id: int | None) -> int:
-    from .audit import events
+    from ..record.audit import events
 
     with _open(url).read() as session:
         for event in events(session, order_id):
@@ -443,7 +429,7 @@ def audit_list(url: str | None, order_id: int | None) -> int:
 
 
 def audit_verify(url: str | None, checkpoint: Path | None = None) -> int:
-    from .audit import read_anchor, verify
+    from ..record.audit import read_anchor, verify
 
     anchor = None if checkpoint is None else read_anchor(checkpoint, "--checkpoint")
     with _open(url).read() as session:
@@ -462,7 +448,7 @@ def audit_verify(url: str | None, checkpoint: Path | None = None) -> int:
 def audit_export(url: str | None, target: Path) -> int:
     """A signed checkpoint, written only for a record that verifies (never a broken one's)."""
     from ..files import write_atomic
-    from .audit import canonical, export, verify
+    from ..record.audit import canonical, export, verify
 
     with _open(url).read() as session:
         problems = verify(session)
@@ -480,8 +466,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def db_upgrade(url: str | None) -> int:
-    from .db import connect, resolve_url
-    from .schema import upgrade
+    from ..record.db import connect, resolve_url
+    from ..record.schema import upgrade
 
     database = connect(resolve_url(url))
     print(f"{database.display_url}: schema at revision {upgrade(database)}")
@@ -489,7 +475,7 @@ def db_upgrade(url: str | None) -> int:
 
 
 def db_backup(url: str | None, target: Path) -> int:
-    from .db import backup
+    from ..record.db import backup
 
     backup(_open(url), target)
     print(f"wrote {target}")

@@ -1,0 +1,96 @@
+"""What the record adds to a calculation, read once under the patient's lock (design §10.8).
+
+* ``prior_cumulative``: per drug, the per-m² amount of every order of this patient id that is
+  not cancelled (released ones were given; prepared and verified ones are committed to and
+  counted so that two orders for one patient cannot each pass a lifetime limit only one
+  fits), added to the patient file's own ``prior_cumulative`` (what was given elsewhere).
+* ``previous_weight``: the weight the last released order was dosed on (WGT001's baseline);
+  the patient file's value only when the record has none.
+* the courses on the record, with their dates (CYC001, SEQ001).
+
+A :class:`Basis` is stored with each order, so the order recalculates with what the record
+held then; :meth:`Basis.history` is the engine's view of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..history import History
+from .tables import Exposure, Measurement, Order
+
+
+@dataclass(frozen=True)
+class Basis:
+    """The record's contribution to one calculation, stored with the order to recalculate it."""
+
+    prior_mg_per_m2: dict[str, float]  # drug -> sum over the counted orders
+    counted_orders: tuple[int, ...]
+    previous_weight_kg: float | None
+    previous_weight_order: int | None
+    # Every counted order's regimen, cycle and date (CYC001, SEQ001); absent in older records.
+    courses: tuple[dict[str, Any], ...] = ()
+
+    def history(self) -> History:
+        """What the engine is given: the amounts, the last dosed weight, the courses."""
+        return History(self.prior_mg_per_m2, self.previous_weight_kg, self.courses)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "prior_cumulative_mg_per_m2": dict(sorted(self.prior_mg_per_m2.items())),
+            "counted_orders": list(self.counted_orders),
+            "previous_weight_kg": self.previous_weight_kg,
+            "previous_weight_order": self.previous_weight_order,
+        }
+        if self.courses:
+            data["courses"] = list(self.courses)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Basis:
+        return cls(
+            dict(data["prior_cumulative_mg_per_m2"]),
+            tuple(data["counted_orders"]),
+            data["previous_weight_kg"],
+            data["previous_weight_order"],
+            tuple(data.get("courses", ())),
+        )
+
+
+def read_basis(session: Session, patient_id: str) -> Basis:
+    """Exposure of every order of this patient that is not cancelled; the last dosed weight."""
+    counted = select(Order.id).where(Order.patient_id == patient_id, Order.state != "cancelled")
+    ids = tuple(session.scalars(counted.order_by(Order.id)))
+    sums = session.execute(
+        select(Exposure.drug, func.sum(Exposure.mg_per_m2))
+        .where(Exposure.order_id.in_(counted))
+        .group_by(Exposure.drug)
+        .order_by(Exposure.drug)
+    ).all()
+    last = session.execute(
+        select(Measurement.weight_kg, Order.id)
+        .join(Order, Order.id == Measurement.order_id)
+        .where(Order.patient_id == patient_id, Order.state == "released")
+        .order_by(Order.released_at.desc(), Order.id.desc())
+        .limit(1)
+    ).first()
+    courses = tuple(
+        {"order_id": order_id, "regimen": regimen_id, "cycle": cycle, "date": json.loads(options)["on"]}
+        for order_id, regimen_id, cycle, options in session.execute(
+            select(Order.id, Order.regimen_id, Order.cycle, Order.options_json)
+            .where(Order.patient_id == patient_id, Order.state != "cancelled")
+            .order_by(Order.id)
+        )
+    )
+    return Basis(
+        {drug: float(total) for drug, total in sums},
+        ids,
+        None if last is None else float(last[0]),
+        None if last is None else int(last[1]),
+        courses,
+    )

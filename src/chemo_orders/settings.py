@@ -1,0 +1,120 @@
+"""How doses are calculated, as a person chooses it and as an order keeps it.
+
+:class:`DoseSettings` is what a person chose (``--bsa-formula dubois``, ``--policy FILE``, the
+web page's defaults), parsed with the strict quantity grammar so every interface refuses the
+same bad values the same way. :func:`options_json` writes the resolved
+:class:`~chemo_orders.dosing.Options` out in full — every default spelled out and the rounding
+policy's content, not its path — so that a stored order recalculates the same after a
+default changes or the policy file is edited; :class:`PinnedSettings` reads it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .dosing import Options
+    from .units import Q
+
+
+class Settings(Protocol):
+    """Anything that gives the calculation options for a cycle."""
+
+    def options(self, cycle: int) -> Options: ...
+
+
+@dataclass(frozen=True)
+class DoseSettings:
+    """How doses are calculated: chosen by the user, printed on the order when not default.
+
+    Text values (``bsa_cap``, ``scr_floor``) are parsed here with the strict quantity grammar.
+    """
+
+    on: dt.date | None = None
+    bsa_formula: str = "mosteller"
+    bsa_cap: str | None = None
+    policy: Path | None = None
+    carboplatin_weight: Literal["nccn", "actual"] = "nccn"
+    scr_floor: str = "0.7 mg/dL"
+
+    def options(self, cycle: int) -> Options:
+        from .dosing import Options
+        from .quantities import parse_quantity
+        from .rounding import load_policy
+        from .units import M2, MG_PER_DL
+
+        bsa_cap = None
+        if self.bsa_cap is not None:
+            text = self.bsa_cap if any(c.isalpha() for c in self.bsa_cap) else f"{self.bsa_cap} m**2"
+            bsa_cap = parse_quantity(text, "--bsa-cap", "[length] ** 2")
+            if not 1 <= bsa_cap.to(M2).magnitude <= 3:
+                raise InputError("--bsa-cap", self.bsa_cap, "implausible: outside 1-3 m²")
+        scr_floor = None
+        if self.scr_floor.strip().lower() != "none":
+            scr_floor = parse_quantity(self.scr_floor, "--scr-floor", "[mass] / [length] ** 3").to(MG_PER_DL)
+            if not 0.1 <= scr_floor.magnitude <= 2:
+                raise InputError("--scr-floor", self.scr_floor, "implausible: outside 0.1-2 mg/dL")
+        return Options(
+            on=self.on or dt.date.today(),
+            cycle=cycle,
+            bsa_formula=self.bsa_formula,
+            bsa_cap=bsa_cap,
+            carboplatin_weight=self.carboplatin_weight,
+            scr_floor=scr_floor,
+            policy=load_policy(self.policy) if self.policy else None,
+        )
+
+
+@dataclass(frozen=True)
+class PinnedSettings:
+    """Options as an order stored them (:func:`options_json`): the cycle is the stored one."""
+
+    data: dict[str, Any]
+
+    def options(self, cycle: int) -> Options:
+        from .dosing import Options
+        from .models import validate
+        from .rounding import RoundingPolicy
+
+        data = self.data
+        policy = data.get("policy")
+        return Options(
+            on=dt.date.fromisoformat(data["on"]),
+            cycle=int(data["cycle"]),
+            bsa_formula=data["bsa_formula"],
+            bsa_cap=_quantity_from(data["bsa_cap"]),
+            carboplatin_weight=data["carboplatin_weight"],
+            scr_floor=_quantity_from(data["scr_floor"]),
+            policy=None if policy is None else validate(RoundingPolicy, policy, "stored rounding policy"),
+        )
+
+
+def options_json(options: Options) -> dict[str, Any]:
+    """Every option written out (a rounding policy by its content; absent when none, as in
+    orders stored before policies could be chosen)."""
+    data: dict[str, Any] = {
+        "on": options.on.isoformat(),
+        "cycle": options.cycle,
+        "bsa_formula": options.bsa_formula,
+        "bsa_cap": _quantity_json(options.bsa_cap),
+        "carboplatin_weight": options.carboplatin_weight,
+        "scr_floor": _quantity_json(options.scr_floor),
+    }
+    if options.policy is not None:
+        data["policy"] = options.policy.model_dump(mode="json")
+    return data
+
+
+def _quantity_json(value: Q | None) -> dict[str, Any] | None:
+    return None if value is None else {"value": float(value.magnitude), "unit": str(value.units)}
+
+
+def _quantity_from(data: dict[str, Any] | None) -> Q | None:
+    from .units import quantity, ureg
+
+    return None if data is None else quantity(data["value"], ureg.Unit(data["unit"]))
