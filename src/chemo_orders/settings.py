@@ -43,11 +43,16 @@ class DoseSettings:
     scr_floor: str = "0.7 mg/dL"
 
     def options(self, cycle: int) -> Options:
+        from .body import BSA_FORMULAS
         from .dosing import Options
         from .quantities import parse_quantity
         from .rounding import load_policy
         from .units import M2, MG_PER_DL
 
+        if self.bsa_formula not in BSA_FORMULAS:
+            raise InputError("--bsa-formula", self.bsa_formula, f"expected one of {', '.join(sorted(BSA_FORMULAS))}")
+        if self.carboplatin_weight not in ("nccn", "actual"):
+            raise InputError("--carboplatin-weight", self.carboplatin_weight, "expected nccn or actual")
         bsa_cap = None
         if self.bsa_cap is not None:
             text = self.bsa_cap if any(c.isalpha() for c in self.bsa_cap) else f"{self.bsa_cap} m**2"
@@ -68,6 +73,31 @@ class DoseSettings:
             scr_floor=scr_floor,
             policy=load_policy(self.policy) if self.policy else None,
         )
+
+
+CHOSEN = ("bsa_formula", "bsa_cap", "carboplatin_weight", "scr_floor")  # what a JSON request may choose
+
+
+def settings_from_json(data: object, on: dt.date | None) -> DoseSettings:
+    """The JSON API's ``options`` object (the command line's ``--bsa-formula`` …, by the same
+    names with underscores); a rounding policy is a file on the server, not a request's to name."""
+    if data is None:
+        return DoseSettings(on=on)
+    if not isinstance(data, dict):
+        raise InputError("options", "", f"expected an object with any of {', '.join(CHOSEN)}")
+    unknown = sorted(set(data) - set(CHOSEN))
+    if unknown:
+        raise InputError(f"options.{unknown[0]}", "", f"unknown option; expected {', '.join(CHOSEN)}")
+    for name, value in data.items():
+        if not isinstance(value, str):
+            raise InputError(f"options.{name}", value, 'expected text, e.g. "dubois" or "2 m**2"')
+    return DoseSettings(
+        on=on,
+        bsa_formula=data.get("bsa_formula", "mosteller"),
+        bsa_cap=data.get("bsa_cap"),
+        carboplatin_weight=data.get("carboplatin_weight", "nccn"),  # checked in options()
+        scr_floor=data.get("scr_floor", "0.7 mg/dL"),
+    )
 
 
 @dataclass(frozen=True)

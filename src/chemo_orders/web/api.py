@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
 from starlette.requests import Request
@@ -24,10 +24,14 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import InputError
 from ..record.users import user_for_token
+from ..settings import CHOSEN
 from .pages import Workbench, in_worker
 
+if TYPE_CHECKING:
+    from ..record.db import Database
+
 log = logging.getLogger("chemo_orders.web")
-CALC_KEYS = frozenset({"patient", "regimen", "cycle", "date", "acknowledge"})
+CALC_KEYS = frozenset({"patient", "regimen", "cycle", "date", "acknowledge", "options"})
 OPTIONS_KEYS = frozenset({"patient", "date"})
 
 
@@ -111,12 +115,18 @@ def _field(error: InputError) -> str:
     if error.source == "patient":
         return f"patient.{error.field}"
     name = error.field.removeprefix("--")
+    if name.replace("-", "_") in CHOSEN:  # a dose option, named as the request's ``options`` names it
+        return f"options.{name.replace('-', '_')}"
     return {"reason": "acknowledge.reason", "ORDER_ID": "order"}.get(name, name)
 
 
-def _calc(raw: bytes) -> dict[str, Any]:
+def _calc(database: Database, raw: bytes) -> dict[str, Any]:
+    """The calculation ``prepare`` would record: the record's history of this patient id
+    (earlier amounts, the last dosed weight, the courses) goes in as on the workbench."""
     from ..orderset import to_json
-    from ..service import CalcRequest, DoseSettings, acknowledgements, calculate
+    from ..record.basis import read_basis
+    from ..service import CalcRequest, acknowledgements, calculate
+    from ..settings import settings_from_json
 
     data = _body(raw, CALC_KEYS)
     regimen, cycle = data.get("regimen"), data.get("cycle")
@@ -129,43 +139,51 @@ def _calc(raw: bytes) -> dict[str, Any]:
         raise InputError("acknowledge", "", 'expected a list of {"rule": CODE, "reason": TEXT}')
     codes = [str(a.get("rule", "")) for a in acks]
     reasons = [str(a.get("reason", "")) for a in acks]
+    patient_id = data["patient"].get("id")
+    history = None
+    if isinstance(patient_id, str):
+        with database.read() as session:
+            history = read_basis(session, patient_id.strip()).history()
     request = CalcRequest(
         patient=data["patient"],
         regimen=regimen,
         cycle=cycle,
-        settings=DoseSettings(on=_date(data)),
+        settings=settings_from_json(data.get("options"), _date(data)),
         acknowledgements=acknowledgements(codes, reasons),
+        history=history,
     )
     return to_json(calculate(request))
 
 
-def _options(raw: bytes) -> dict[str, Any]:
+def _options(_: Database, raw: bytes) -> dict[str, Any]:
     from ..service import treatment_options
 
     data = _body(raw, OPTIONS_KEYS)
     return treatment_options(data["patient"], _date(data)).as_json()
 
 
-def _regimens(_: bytes) -> dict[str, Any]:
+def _regimens(_: Database, __: bytes) -> dict[str, Any]:
     from ..regimen import all_regimens
     from ..report import regimen_summary
 
     return {"regimens": [regimen_summary(r) for r in all_regimens()]}
 
 
-def _run(request: Request, user: tuple[str, str], work: Callable[[bytes], dict[str, Any]], raw: bytes) -> Response:
+def _run(
+    request: Request, user: tuple[str, str], work: Callable[[Database, bytes], dict[str, Any]], raw: bytes
+) -> Response:
     if work is _calc:
         waiting = _awaiting_check(request, user, raw)
         if waiting is not None:
             message = f"order {waiting} of this patient and regimen waits for your independent check"
             return _error(403, "patient.id", message)
     try:
-        return JSONResponse(work(raw))
+        return JSONResponse(work(request.app.state.workbench.database, raw))
     except InputError as error:
         return _error(422, _field(error), error.message)
 
 
-def api(work: Callable[[bytes], dict[str, Any]]) -> Callable[[Request], Any]:
+def api(work: Callable[[Database, bytes], dict[str, Any]]) -> Callable[[Request], Any]:
     async def run(request: Request) -> Response:
         # The token first, the body after: a request without a valid token is answered 401
         # with its body unread (and a body is read only up to app.API_MAX_BODY).

@@ -1,0 +1,104 @@
+"""The architecture as tests: the import contracts hold, one door into the engine, and every
+interface gives the same calculation for the same patient (issue 21).
+
+The layers and "no circle" contracts live in pyproject.toml (``[tool.importlinter]``) and are
+checked by import-linter; CONTRIBUTING.md draws the same map.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from record_fixtures import me
+from starlette.testclient import TestClient
+from web_fixtures import add_staff
+
+from chemo_orders.cli import main
+from chemo_orders.orderset import dumps, to_json
+from chemo_orders.record.db import Database
+from chemo_orders.record.orders import PrepareRequest, prepare
+from chemo_orders.record.schema import open_database
+from chemo_orders.web.app import create_app
+from chemo_orders.web.patients import OrderForm, calculate
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "chemo_orders"
+PATIENT = ROOT / "samples" / "patients" / "relapsed-dlbcl.yaml"
+# What calls the engine itself: the service, and the engine's own views over many regimens.
+ENGINE_CALLERS = {"service.py", "options.py", "plan.py"}
+
+
+def test_the_import_contracts_hold() -> None:
+    """No import circle in src/, no import up a layer (pyproject.toml's contracts)."""
+    command = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(command), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "BROKEN" not in result.stdout
+
+
+def _imports_build(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("orderset"):
+            if any(alias.name == "build" for alias in node.names):
+                return True
+        if isinstance(node, ast.Attribute) and node.attr == "build" and getattr(node.value, "id", "") == "orderset":
+            return True
+    return False
+
+
+def test_only_the_service_calls_the_engine() -> None:
+    """web/, record/, cli/, fhir/, batch and verify never build an order set themselves."""
+    callers = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if _imports_build(p)}
+    assert callers == ENGINE_CALLERS
+
+
+def _without_input_hash(calc: dict[str, Any]) -> str:
+    """The calc record of a different input document (JSON, a FHIR Bundle) hashes other bytes."""
+    return dumps({k: v for k, v in calc.items() if k != "input_hash"})
+
+
+def test_every_interface_gives_the_same_calc_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHEMO_ORDERS_KEY_FILE", str(tmp_path / "audit.key"))
+    data = json.loads(json.dumps(yaml.safe_load(PATIENT.read_text(encoding="utf-8")), default=str))  # as JSON
+    url = f"sqlite:///{tmp_path / 'record.sqlite3'}"
+    token = add_staff(url)
+    database: Database = open_database(url)
+
+    assert main(["calc", str(PATIENT), "--regimen", "r-ice", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+
+    bundle = tmp_path / "patient.json"
+    assert main(["fhir", "order", str(PATIENT), "--regimen", "r-ice"]) == 0
+    bundle.write_text(capsys.readouterr().out, encoding="utf-8")
+    assert main(["calc", str(bundle), "--regimen", "r-ice", "--json"]) == 0
+    fhir = json.loads(capsys.readouterr().out)
+
+    with TestClient(create_app(database), base_url="http://127.0.0.1") as client:
+        response = client.post(
+            "/api/calc",
+            json={"patient": data, "regimen": "r-ice"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200, response.text
+    api = response.json()
+
+    workbench = to_json(calculate(SimpleNamespace(database=database), data, OrderForm("r-ice")))  # type: ignore[arg-type]
+    record = prepare(
+        database, PrepareRequest(PATIENT.read_bytes(), str(PATIENT), "r-ice", me("pam"), on=dt.date.today())
+    ).calc
+
+    assert cli["status"] == "ok" and cli["calculated_on"] == dt.date.today().isoformat()
+    assert dumps(record) == dumps(cli)  # the same bytes in: byte-equal, input hash included
+    for other in (api, workbench, fhir):
+        assert _without_input_hash(other) == _without_input_hash(cli)
