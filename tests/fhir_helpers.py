@@ -9,8 +9,8 @@ from typing import Any
 from helpers import ROOT, options
 
 from chemo_orders.orderset import OrderSet, build
-from chemo_orders.sources import read_patient
 from chemo_orders.regimen import load_regimen
+from chemo_orders.sources import read_patient
 
 SAMPLES = ROOT / "samples"
 ORDER_SETS = [

@@ -47,9 +47,9 @@ def test_the_import_contracts_hold() -> None:
 
 def _imports_build(path: Path) -> bool:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("orderset"):
-            if any(alias.name == "build" for alias in node.names):
-                return True
+        imported = node.names if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("orderset") else []
+        if any(alias.name == "build" for alias in imported):
+            return True
         if isinstance(node, ast.Attribute) and node.attr == "build" and getattr(node.value, "id", "") == "orderset":
             return True
     return False

@@ -26,10 +26,10 @@ from test_web_http import API_PATIENT, PATIENT, new_patient, sign_in
 from web_fixtures import STAFF, add_staff
 
 from chemo_orders import cli
+from chemo_orders.cli import serve as web_cli
 from chemo_orders.cli.exits import EXIT_INPUT, EXIT_INTERNAL
 from chemo_orders.record.db import database_problem
 from chemo_orders.record.schema import open_database
-from chemo_orders.cli import serve as web_cli
 from chemo_orders.web.app import API_MAX_BODY, FORM_MAX_BODY, SIGNIN_MAX_BODY, create_app
 from chemo_orders.web.security import CSP, Throttle, client_address, proxy_network
 
