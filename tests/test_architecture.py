@@ -102,3 +102,29 @@ def test_every_interface_gives_the_same_calc_record(
     assert dumps(record) == dumps(cli)  # the same bytes in: byte-equal, input hash included
     for other in (api, workbench, fhir):
         assert _without_input_hash(other) == _without_input_hash(cli)
+
+
+def test_prepare_takes_and_stores_every_dose_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``orders prepare --bsa-formula dubois --policy FILE`` calculates as ``calc`` does, and the
+    order keeps the resolved options (the policy by its content), so it recalculates the same."""
+    from chemo_orders.record.orders import view
+    from chemo_orders.service import CalcRequest, calculate
+    from chemo_orders.settings import DoseSettings
+
+    monkeypatch.setenv("CHEMO_ORDERS_KEY_FILE", str(tmp_path / "audit.key"))
+    url = f"sqlite:///{tmp_path / 'record.sqlite3'}"
+    add_staff(url)
+    database = open_database(url)
+    policy = tmp_path / "policy.yaml"
+    policy.write_bytes((ROOT / "samples" / "rounding-policy.yaml").read_bytes())
+    settings = DoseSettings(bsa_formula="dubois", policy=policy)
+    order = prepare(
+        database,
+        PrepareRequest(PATIENT.read_bytes(), str(PATIENT), "r-ice", me("pam"), on=dt.date.today(), settings=settings),
+    )
+    expected = to_json(calculate(CalcRequest(PATIENT, "r-ice", settings=settings)))
+    assert dumps(order.calc) == dumps(expected)
+    assert order.calc["patient"]["bsa_formula"] == "dubois"
+    policy.unlink()  # the stored order does not need the file any more
+    # view() recalculates from what the order stored and raises when that differs from its record
+    assert view(database, order.order_id, "a4").regimen_id == "r-ice"

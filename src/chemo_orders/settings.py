@@ -19,6 +19,7 @@ from .errors import InputError
 
 if TYPE_CHECKING:
     from .dosing import Options
+    from .rounding import RoundingPolicy
     from .units import Q
 
 
@@ -108,8 +109,6 @@ class PinnedSettings:
 
     def options(self, cycle: int) -> Options:
         from .dosing import Options
-        from .models import validate
-        from .rounding import RoundingPolicy
 
         data = self.data
         policy = data.get("policy")
@@ -120,7 +119,7 @@ class PinnedSettings:
             bsa_cap=_quantity_from(data["bsa_cap"]),
             carboplatin_weight=data["carboplatin_weight"],
             scr_floor=_quantity_from(data["scr_floor"]),
-            policy=None if policy is None else validate(RoundingPolicy, policy, "stored rounding policy"),
+            policy=None if policy is None else _policy_from(policy),
         )
 
 
@@ -136,8 +135,29 @@ def options_json(options: Options) -> dict[str, Any]:
         "scr_floor": _quantity_json(options.scr_floor),
     }
     if options.policy is not None:
-        data["policy"] = options.policy.model_dump(mode="json")
+        data["policy"] = _policy_json(options.policy)
     return data
+
+
+def _policy_json(policy: RoundingPolicy) -> dict[str, Any]:
+    """The policy's content with each increment as value and unit (read back by validation)."""
+    return {
+        "name": policy.name,
+        "source": policy.source,
+        "max_deviation_percent": policy.max_deviation_percent,
+        "drugs": {
+            drug: {"increment": _quantity_json(rule.increment), "max_deviation_percent": rule.max_deviation_percent}
+            for drug, rule in policy.drugs.items()
+        },
+    }
+
+
+def _policy_from(data: dict[str, Any]) -> RoundingPolicy:
+    from .models import validate
+    from .rounding import RoundingPolicy
+
+    drugs = {drug: {**rule, "increment": _quantity_from(rule["increment"])} for drug, rule in data["drugs"].items()}
+    return validate(RoundingPolicy, {**data, "drugs": drugs}, "stored rounding policy")
 
 
 def _quantity_json(value: Q | None) -> dict[str, Any] | None:
