@@ -64,13 +64,28 @@ class FixedOptions:
         return replace(self.base, cycle=cycle)
 
 
-def verify(patient: Patient, prescription: Prescription, given: Options, tolerance: float) -> Verification:
+def verify(
+    patient: Patient,
+    prescription: Prescription,
+    given: Options,
+    tolerance: float,
+    changes: tuple[Any, ...] = (),
+    acknowledgements: tuple[Any, ...] = (),
+) -> Verification:
     """``verify`` through the service's door, for a test's patient and options."""
     from chemo_orders.service import CheckRequest
     from chemo_orders.service import verify as check
     from chemo_orders.sources import PatientInput
 
-    return check(CheckRequest(PatientInput(patient, b""), prescription, FixedOptions(given), tolerance))
+    request = CheckRequest(
+        PatientInput(patient, b""),
+        prescription,
+        FixedOptions(given),
+        tolerance,
+        acknowledgements=acknowledgements,
+        changes=changes,
+    )
+    return check(request)
 
 
 @pytest.fixture

@@ -179,10 +179,10 @@ def test_prepare_carries_the_last_verified_orders_changes_forward(record: Databa
 
 def test_verification_recalculates_with_the_prescribers_changes() -> None:
     """A correctly changed dose is not a discrepancy: verify applies the order's changes too."""
-    from helpers import make_patient, options
+    from helpers import make_patient, options, verify
 
     from chemo_orders.changes import parse_change
-    from chemo_orders.verify import Prescription, verify
+    from chemo_orders.verify import Prescription
 
     patient = make_patient(labs={"anc": "2 x10^9/L", "platelets": "150 x10^9/L", "bilirubin": "0.5 mg/dL"})
     # R-ICE etoposide 100 mg/m² × 1.972 m² = 197 mg; −20 % = 157.6 → 158 mg

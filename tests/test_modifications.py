@@ -200,7 +200,9 @@ def test_mesna_follows_a_reduced_ifosfamide() -> None:
 
 def test_verification_honours_the_preparers_acknowledgement() -> None:
     """A held order acknowledged with a reason is verified against the same acknowledged calculation."""
-    from chemo_orders.verify import Prescription, verify
+    from helpers import verify
+
+    from chemo_orders.verify import Prescription
 
     patient = make_patient(birth_date=None, age=76, **B_ALL)
     prescription = Prescription.model_validate(
@@ -215,7 +217,9 @@ def test_verification_honours_the_preparers_acknowledgement() -> None:
 
 def test_verification_expects_the_band_reduced_dose() -> None:
     """ICE at CrCl 49.8 mL/min: etoposide 80 % = 158 mg is what a verifier expects, not 197 mg."""
-    from chemo_orders.verify import Prescription, verify
+    from helpers import verify
+
+    from chemo_orders.verify import Prescription
 
     prescription = Prescription.model_validate(
         {"regimen": "ice", "cycle": 1, "doses": [{"drug": "etoposide", "day": 1, "dose": "158 mg"}]}
