@@ -128,3 +128,28 @@ def test_prepare_takes_and_stores_every_dose_option(tmp_path: Path, monkeypatch:
     policy.unlink()  # the stored order does not need the file any more
     # view() recalculates from what the order stored and raises when that differs from its record
     assert view(database, order.order_id, "a4").regimen_id == "r-ice"
+
+
+def test_the_api_takes_dose_options_and_the_records_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``POST /api/calc`` chooses options as ``calc`` does, refuses unknown ones naming them, and
+    counts the record's orders of the patient (here the cycle already prepared: CYC001 holds)."""
+    monkeypatch.setenv("CHEMO_ORDERS_KEY_FILE", str(tmp_path / "audit.key"))
+    url = f"sqlite:///{tmp_path / 'record.sqlite3'}"
+    token = add_staff(url)
+    database = open_database(url)
+    data = json.loads(json.dumps(yaml.safe_load(PATIENT.read_text(encoding="utf-8")), default=str))
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(database), base_url="http://127.0.0.1") as client:
+
+        def calc(**more: Any) -> Any:
+            return client.post("/api/calc", json={"patient": data, "regimen": "r-ice", **more}, headers=headers)
+
+        assert calc(options={"bsa_formula": "dubois"}).json()["patient"]["bsa_formula"] == "dubois"
+        refused = calc(options={"bsa_formula": "guess"})
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == "options.bsa_formula"
+        assert calc(options={"policy": "/etc/passwd"}).json()["error"]["field"] == "options.policy"
+        before = calc().json()
+        prepare(database, PrepareRequest(PATIENT.read_bytes(), str(PATIENT), "r-ice", me("pam"), on=dt.date.today()))
+        after = calc().json()
+    assert "CYC001" not in {f["rule"] for f in before["findings"]}
+    assert "CYC001" in {f["rule"] for f in after["findings"]} and after["status"] == "held"
