@@ -26,6 +26,7 @@ from ..orderset import OrderSet, to_json
 from ..regimen import ROUTE_DISPLAY, Regimen
 from ..report import days_text
 from ..units import format_quantity
+from .exposure import course_requests, medication_statements
 from .plan import (
     canonical,
     cap_fields,
@@ -89,6 +90,8 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
     entries.append((context.condition_url, diagnosis))
     entries += [(ids.url(f"Allergy/{n}"), a) for n, a in enumerate(allergy_resources(patient, subject, version))]
     entries += [(ids.url(f"History/{n}"), c) for n, c in enumerate(history_conditions(patient, subject))]
+    entries += [(ids.url(f"Statement/{n}"), m) for n, m in enumerate(medication_statements(patient, subject, version))]
+    entries += [(ids.url(f"Course/{n}"), c) for n, c in enumerate(course_requests(patient, subject, version))]
     requests = [(ids.url(f"MedicationRequest/{n}"), o) for n, o in enumerate(order_set.orders)]
     entries += [(url, context.medication_request(order)) for url, order in requests]
     entries.append((context.group_url, context.request_group(requests)))
