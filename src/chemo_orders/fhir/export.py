@@ -16,6 +16,7 @@ UUIDs derived from the input hash, so the same input always gives the same Bundl
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from .. import DISCLAIMER, __version__
@@ -23,6 +24,7 @@ from ..body import BSA_FORMULAS
 from ..dosing import Order
 from ..drugs import drug_table
 from ..orderset import OrderSet, to_json
+from ..patient import Patient
 from ..regimen import ROUTE_DISPLAY, Regimen
 from ..report import days_text
 from ..units import format_quantity
@@ -75,8 +77,6 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
     regimen, patient = order_set.regimen, order_set.patient
     ids = Ids(f"{calc['input_hash']}/{regimen.id}|{regimen.version}/{calc['regimen']['cycle']}/{calc['calculated_on']}")
     context = _Context(order_set, calc, content_hash, version, ids)
-    subject = context.patient_url
-    entries: list[tuple[str, dict[str, Any]]] = [(subject, patient_resource(patient))]
     derived = Derived(
         bsa_m2=calc["patient"]["bsa_m2"],
         bsa_method=f"{BSA_FORMULAS[calc['patient']['bsa_formula']].name}: {calc['patient']['bsa_formula_citation']}",
@@ -84,14 +84,7 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
         crcl_method=f"{calc['patient']['crcl_method']}: {calc['patient']['crcl_citation']}",
         calculated_on=calc["calculated_on"],
     )
-    found = observations(patient, derived, subject, context.observation_url) + assessment_observations(patient, subject)
-    entries += [(context.observation_url(field), observation) for field, observation in found]
-    diagnosis = diagnosis_condition(patient, subject, context.observation_url("labs.wbc_at_diagnosis"), version)
-    entries.append((context.condition_url, diagnosis))
-    entries += [(ids.url(f"Allergy/{n}"), a) for n, a in enumerate(allergy_resources(patient, subject, version))]
-    entries += [(ids.url(f"History/{n}"), c) for n, c in enumerate(history_conditions(patient, subject))]
-    entries += [(ids.url(f"Statement/{n}"), m) for n, m in enumerate(medication_statements(patient, subject, version))]
-    entries += [(ids.url(f"Course/{n}"), c) for n, c in enumerate(course_requests(patient, subject, version))]
+    entries = patient_entries(patient, ids, version, derived)
     requests = [(ids.url(f"MedicationRequest/{n}"), o) for n, o in enumerate(order_set.orders)]
     entries += [(url, context.medication_request(order)) for url, order in requests]
     entries.append((context.group_url, context.request_group(requests)))
@@ -106,6 +99,40 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
         "type": "collection",
         "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
     }
+
+
+def patient_bundle(patient: Patient, version: FhirVersion) -> dict[str, Any]:
+    """The patient's own resources only (no order, nothing derived): what an EHR sends in —
+    the ``data`` of ``$apply`` — and what the round-trip tests send back through the importer."""
+    ids = Ids(f"patient/{patient.id}")
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": url, "resource": r} for url, r in patient_entries(patient, ids, version, None)],
+    }
+
+
+def patient_entries(
+    patient: Patient, ids: Ids, version: FhirVersion, derived: Derived | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """(fullUrl, resource) for everything the importer reads back: the patient's measurements,
+    diagnosis, allergies, history, medications, cumulative doses and prior courses."""
+    subject = ids.url("Patient")
+    url_for = _observation_urls(ids)
+    entries: list[tuple[str, dict[str, Any]]] = [(subject, patient_resource(patient))]
+    found = observations(patient, derived, subject, url_for) + assessment_observations(patient, subject)
+    entries += [(url_for(field), observation) for field, observation in found]
+    diagnosis = diagnosis_condition(patient, subject, url_for("labs.wbc_at_diagnosis"), version)
+    entries.append((ids.url("Condition"), diagnosis))
+    entries += [(ids.url(f"Allergy/{n}"), a) for n, a in enumerate(allergy_resources(patient, subject, version))]
+    entries += [(ids.url(f"History/{n}"), c) for n, c in enumerate(history_conditions(patient, subject))]
+    entries += [(ids.url(f"Statement/{n}"), m) for n, m in enumerate(medication_statements(patient, subject, version))]
+    entries += [(ids.url(f"Course/{n}"), c) for n, c in enumerate(course_requests(patient, subject, version))]
+    return entries
+
+
+def _observation_urls(ids: Ids) -> Callable[[str], str]:
+    return lambda field: ids.url(f"Observation/{field}")
 
 
 class _Context:

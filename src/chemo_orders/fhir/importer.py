@@ -91,9 +91,9 @@ def patient_data(bundle: dict[str, Any], on: dt.date | None = None) -> tuple[dic
         elements[field] = reading.element
         group, dot, name = field.rpartition(".")
         (data.setdefault(group, {}) if dot else data)[name] = reading.value
-    measured = [chosen[f].at for f in MEASUREMENTS if f in chosen and chosen[f].at is not None]
+    measured = [at for f in MEASUREMENTS if f in chosen for at in [chosen[f].at] if at is not None]
     if measured:
-        data["measured_on"] = min(measured).date()  # type: ignore[union-attr]
+        data["measured_on"] = min(measured).date()
         elements["measured_on"] = "Observation.effectiveDateTime"
     if observed.latest is not None:
         data["observed_until"] = observed.latest
@@ -134,23 +134,28 @@ def _demographics(patient: dict[str, Any], elements: dict[str, str]) -> dict[str
         {"id": "Patient.identifier", "name": "Patient.name", "sex": "Patient.gender", "birth_date": "Patient.birthDate"}
     )
     data: dict[str, Any] = {
-        "id": _identifier(patient.get("identifier") or []),
         "name": _name(patient.get("name") or []),
     }
+    identifier = _identifier(patient.get("identifier") or [])
+    data["id"] = str(identifier["value"])
+    if identifier.get("system"):
+        data["mrn_system"] = identifier["system"]
+        elements["mrn_system"] = "Patient.identifier.system"
     for field, key in (("sex", "gender"), ("birth_date", "birthDate")):
         if key in patient:
             data[field] = patient[key]
     return data
 
 
-def _identifier(identifiers: list[dict[str, Any]]) -> str:
-    """The medical record number: the identifier typed MR, or the only identifier there is."""
+def _identifier(identifiers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medical record number: the identifier typed MR, or the only identifier there is;
+    its ``system`` is kept, so that the export names the same record (no duplicate patient)."""
     mr = terminology().hl7["medical-record-number"]
     typed = [i for i in identifiers if (mr.system, mr.code) in codings(i.get("type"))]
     chosen = typed if typed else identifiers
     if len(chosen) != 1 or not chosen[0].get("value"):
         raise InputError("Patient.identifier", len(chosen), "expected one identifier typed MR (medical record number)")
-    return str(chosen[0]["value"])
+    return chosen[0]
 
 
 def _name(names: list[dict[str, Any]]) -> str:

@@ -117,7 +117,8 @@ def previous_weight(observed: Observed, last_course: dt.date | None) -> Reading 
         return None
     older = sorted((w for w in observed.weights if w.at is not None and w.at < current.at), key=lambda w: w.at or 0)
     at_course = [w for w in older if last_course is not None and w.at is not None and w.at.date() <= last_course]
-    return (at_course or older or [None])[-1]
+    chosen = at_course or older
+    return chosen[-1] if chosen else None
 
 
 def _derived(observation: dict[str, Any]) -> bool:

@@ -56,7 +56,7 @@ def human_name(name: str) -> dict[str, Any]:
 
 
 def observations(
-    patient: Patient, derived: Derived, subject: str, url_for: Callable[[str], str]
+    patient: Patient, derived: Derived | None, subject: str, url_for: Callable[[str], str]
 ) -> list[tuple[str, dict[str, Any]]]:
     """(field, Observation) for height, weight, creatinine and labs as measured, then BSA and
     CrCl as derived from them; ``url_for(field)`` is the fullUrl an Observation gets.
@@ -84,6 +84,8 @@ def observations(
         if limit is not None:
             observation["referenceRange"] = [{"high": terms.quantity(limit, kind)}]
         found.append((field, observation))
+    if derived is None:
+        return found
     bsa = _observation("bsa", terms.quantity(quantity(derived.bsa_m2, M2), "area"), subject, derived.calculated_on)
     bsa["method"] = {"text": derived.bsa_method}
     bsa["derivedFrom"] = [{"reference": url_for("height")}, {"reference": url_for("weight")}]
