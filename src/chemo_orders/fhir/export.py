@@ -15,6 +15,7 @@ UUIDs derived from the input hash, so the same input always gives the same Bundl
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,8 +26,9 @@ from ..dosing import Order
 from ..drugs import drug_table
 from ..orderset import OrderSet, to_json
 from ..patient import Patient
-from ..regimen import ROUTE_DISPLAY, Regimen
+from ..regimen import ROUTE_DISPLAY, DoseLine, Regimen
 from ..report import days_text
+from ..rules.route import INTRATHECAL_LABEL, VINCA_LABEL
 from ..units import format_quantity
 from .exposure import course_requests, medication_statements
 from .plan import (
@@ -48,7 +50,14 @@ from .subject import (
     observations,
     patient_resource,
 )
-from .terminology import CANONICAL_BASE, RULE_SYSTEM, terminology
+from .terminology import (
+    CANONICAL_BASE,
+    ENGINE_SYSTEM,
+    INPUT_HASH_SYSTEM,
+    REGIMEN_HASH_SYSTEM,
+    RULE_SYSTEM,
+    terminology,
+)
 from .validation import FhirVersion
 
 SEVERITY = {"hold": "high", "warn": "moderate", "info": "low"}
@@ -88,6 +97,8 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
     requests = [(ids.url(f"MedicationRequest/{n}"), o) for n, o in enumerate(order_set.orders)]
     entries += [(url, context.medication_request(order)) for url, order in requests]
     entries.append((context.group_url, context.request_group(requests)))
+    targets = [context.group_url, *(url for url, _ in requests)]
+    entries.append((ids.url("Provenance"), context.provenance(targets)))
     acknowledged = {a.code: a.reason for a in order_set.acknowledgements}
     for n, finding in enumerate(calc["findings"]):
         implicated = [url for url, order in requests if order.drug == finding.get("drug")] or [context.group_url]
@@ -164,9 +175,12 @@ class _Context:
 
     def medication_request(self, order: Order) -> dict[str, Any]:
         line, regimen = order.line, self.order_set.regimen
+        timing = line_timing(line)
+        timing["repeat"]["boundsPeriod"] = self.bounds(line)
         dosage: dict[str, Any] = {
             "text": self.dosage_text(order),
-            "timing": line_timing(line),
+            **({"additionalInstruction": instructions} if (instructions := _instructions(line)) else {}),
+            "timing": timing,
             "route": {**terminology().route_concept(line.route), "text": ROUTE_DISPLAY[line.route]},
             "doseAndRate": [dose_and_rate(order.final, order.drug, "calculated")],
             **cap_fields(order.cap, order.drug, self.version),
@@ -192,6 +206,49 @@ class _Context:
             request["medicationCodeableConcept"] = medication_concept(order.drug)
             request["instantiatesCanonical"] = [canonical(regimen)]
         return request
+
+    def bounds(self, line: DoseLine) -> dict[str, str]:
+        """The dates of the line's first and last day, the order date being the cycle's first
+        day (day 1, or day 0 in a protocol that counts from 0); a repeated dose (q12h × 6)
+        gets a start only, as its last administration depends on the time of the first."""
+        first = min(day for drug_line in self.order_set.regimen.drugs for day in drug_line.days)
+        on = self.order_set.options.on
+
+        def date_of(day: int) -> str:
+            return (on + dt.timedelta(days=day - first)).isoformat()
+
+        period = {"start": date_of(min(line.days))}
+        if line.every is None:
+            period["end"] = date_of(max(line.days))
+        return period
+
+    def provenance(self, targets: list[str]) -> dict[str, Any]:
+        """Who made the order set from what: the engine and its version (agent), the regimen
+        file by its content hash and the patient input by its hash (entities), for audit."""
+        regimen = self.order_set.regimen
+        engine = f"chemo-orders {__version__}"
+        return {
+            "resourceType": "Provenance",
+            "target": [{"reference": url} for url in targets],
+            "recorded": f"{self.date}T00:00:00+00:00",  # the calculation date; no time of day is kept
+            "agent": [{"who": {"identifier": {"system": ENGINE_SYSTEM, "value": __version__}, "display": engine}}],
+            "entity": [
+                {
+                    "role": "source",
+                    "what": {
+                        "identifier": {"system": REGIMEN_HASH_SYSTEM, "value": self.content_hash},
+                        "display": f"regimen {regimen.id} version {regimen.version} ({canonical(regimen)})",
+                    },
+                },
+                {
+                    "role": "source",
+                    "what": {
+                        "identifier": {"system": INPUT_HASH_SYSTEM, "value": self.calc["input_hash"]},
+                        "display": "the patient input of the calculation",
+                    },
+                },
+            ],
+        }
 
     def dosage_text(self, order: Order) -> str:
         line = order.line
@@ -249,6 +306,19 @@ class _Context:
         if reason is not None:
             issue["mitigation"] = [{"action": {"text": f"Acknowledged: {reason}"}, "date": self.date}]
         return issue
+
+
+def _instructions(line: DoseLine) -> list[dict[str, Any]]:
+    """The labels a nurse must see with the dose (ROU001, ROU002) and the diluent, as text:
+    no verified SNOMED CT code says exactly "fatal if given by other routes"."""
+    texts = []
+    if drug_table().get(line.drug).drug_class == "vinca" and line.route == "IV":
+        texts.append(VINCA_LABEL)
+    if line.route == "intrathecal":
+        texts.append(INTRATHECAL_LABEL)
+    if line.diluent:
+        texts.append(f"Diluent: {line.diluent}")
+    return [{"text": text} for text in texts]
 
 
 def plan_definition_for(regimen: Regimen, version: FhirVersion) -> dict[str, Any]:
