@@ -286,22 +286,3 @@ def test_a_bundle_type_that_carries_no_patient_record_is_refused(kind: str | Non
     bundle = sample()
     bundle["type"] = kind
     assert refused(bundle).field.startswith("Bundle")
-
-
-def test_cli_exits_2_naming_the_comparator(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    bundle = sample()
-    index, creatinine = coded(bundle, "2160-0")
-    creatinine["valueQuantity"]["comparator"] = "<"
-    path = tmp_path / "bundle.json"
-    path.write_text(json.dumps(bundle), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "chemo_orders.cli", "calc", str(path), "--regimen", "r-ice", "--date", "2026-11-22"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2 and result.stdout == ""
-    assert f"Observation[{index}].valueQuantity.comparator" in result.stderr
