@@ -286,3 +286,55 @@ def test_a_bundle_type_that_carries_no_patient_record_is_refused(kind: str | Non
     bundle = sample()
     bundle["type"] = kind
     assert refused(bundle).field.startswith("Bundle")
+
+
+# --- diagnoses by ICD-10-CM and SNOMED CT (fhir/diagnosis-codes.yaml) -----------------------
+
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED = "http://snomed.info/sct"
+ICDO3 = "http://terminology.hl7.org/CodeSystem/icd-o-3"
+
+
+def diagnosed(*codings: tuple[str, str], relapse: bool = False) -> dict[str, Any]:
+    """The sample Bundle with its diagnosis coded by ``codings`` only (no disease-status extension)."""
+    bundle = sample()
+    condition = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition")
+    condition["code"] = {"coding": [{"system": s, "code": c} for s, c in codings]}
+    condition.pop("extension", None)
+    condition["clinicalStatus"] = {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                "code": "relapse" if relapse else "active",
+            }
+        ]
+    }
+    return bundle
+
+
+def read(bundle: dict[str, Any]) -> Patient:
+    return patient_from_bundle(bundle, "b.json", dt.date(2026, 11, 22))
+
+
+def test_icd_10_cm_dlbcl_of_multiple_sites_alone_is_dlbcl() -> None:
+    assert read(diagnosed((ICD10CM, "C83.38"), relapse=True)).diagnosis == "dlbcl"
+
+
+def test_icd_10_cm_all_without_lineage_is_refused() -> None:
+    error = refused(diagnosed((ICD10CM, "C91.00")))
+    assert error.field == "Condition[0].code" and "lineage" in error.problem
+
+
+@pytest.mark.parametrize(("lineage", "diagnosis"), [((SNOMED, "277571004"), "b-all"), ((ICDO3, "9837/3"), "t-all")])
+def test_icd_10_cm_all_with_a_lineage_gives_diagnosis_and_status(lineage: tuple[str, str], diagnosis: str) -> None:
+    patient = read(diagnosed((ICD10CM, "C91.02"), lineage))
+    assert (patient.diagnosis, patient.disease_status) == (diagnosis, "relapsed")
+
+
+def test_icd_10_cm_remission_that_disagrees_with_the_stated_status_is_refused() -> None:
+    bundle = diagnosed((ICD10CM, "C91.01"), (SNOMED, "277571004"), relapse=True)
+    assert "disagrees" in refused(bundle).problem
+
+
+def test_an_unmapped_icd_10_cm_code_is_not_a_diagnosis() -> None:
+    assert refused(diagnosed((ICD10CM, "C92.00"))).field.startswith("Condition")

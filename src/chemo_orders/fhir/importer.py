@@ -33,6 +33,7 @@ from ..errors import InputError
 from ..loader import read_json
 from ..models import validate
 from ..patient import Patient
+from .diagnoses import coded_diagnosis
 from .elements import check_subject, codings, date, status_code, text
 from .exposure import last_course, read_exposure
 from .observations import previous_weight, read_observations
@@ -189,7 +190,7 @@ def _conditions(
             continue
         element = f"Condition[{index}]"
         check_subject(condition.get("subject"), refs, f"{element}.subject")
-        diagnosis = _diagnosis(condition, f"{element}.code")
+        diagnosis, coded_status = _diagnosis(condition, f"{element}.code")
         if diagnosis is None:
             history.append(_history_event(condition, element, f"history.{len(history)}", elements))
             continue
@@ -198,11 +199,18 @@ def _conditions(
         data["diagnosis"] = diagnosis
         elements["diagnosis"] = "Condition[diagnosis].code"
         status = _disease_status(condition, element)
+        if coded_status is not None and status not in (None, coded_status):
+            raise InputError(f"{element}.code", coded_status, f"disagrees with the disease status {status}")
+        status = status or coded_status
         if status is not None:
             data["disease_status"] = status
             elements["disease_status"] = "Condition[diagnosis].extension[disease-status]"
     if "diagnosis" not in data:
-        raise InputError("Condition", "", "no Condition coded in the diagnosis vocabulary (or ICD-O-3)")
+        raise InputError(
+            "Condition",
+            "",
+            "no Condition coded in the diagnosis vocabulary (or ICD-O-3, or a mapped ICD-10-CM or SNOMED CT)",
+        )
     if history:
         data["history"] = history
     return data
@@ -227,14 +235,15 @@ def _history_event(condition: dict[str, Any], element: str, field: str, elements
     return event
 
 
-def _diagnosis(condition: dict[str, Any], element: str) -> str | None:
-    """The vocabulary term of a Condition coded in our code system or ICD-O-3, else None."""
+def _diagnosis(condition: dict[str, Any], element: str) -> tuple[str | None, str | None]:
+    """The vocabulary term of a Condition coded in our code system, ICD-O-3, ICD-10-CM or
+    SNOMED CT (diagnoses.py), else None; and a remission status an ICD-10-CM code states."""
     systems = {DIAGNOSIS_SYSTEM, terminology().systems["icd_o_3"]}
-    codes = [code for system, code in codings(condition.get("code")) if system in systems]
-    found = {parse_diagnosis(code, element) for code in codes}
+    coded = codings(condition.get("code"))
+    found = {parse_diagnosis(code, element) for system, code in coded if system in systems}
     if len(found) > 1:
         raise InputError(element, ", ".join(sorted(found)), "codings disagree on the diagnosis")
-    return found.pop() if found else None
+    return coded_diagnosis(coded, found, element)
 
 
 def _disease_status(condition: dict[str, Any], element: str) -> str | None:
