@@ -338,3 +338,33 @@ def test_icd_10_cm_remission_that_disagrees_with_the_stated_status_is_refused() 
 
 def test_an_unmapped_icd_10_cm_code_is_not_a_diagnosis() -> None:
     assert refused(diagnosed((ICD10CM, "C92.00"))).field.startswith("Condition")
+
+
+def administration(bundle: dict[str, Any], dose: dict[str, Any]) -> None:
+    subject = bundle["entry"][0]["fullUrl"]
+    resource = {
+        "resourceType": "MedicationAdministration",
+        "status": "completed",
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "3639"}]
+        },
+        "subject": {"reference": subject},
+        "effectiveDateTime": "2026-06-01",
+        "dosage": {"dose": dose},
+    }
+    bundle["entry"].append(
+        {"fullUrl": f"urn:uuid:0e6d1f0a-0000-4000-8001-{len(bundle['entry']):012d}", "resource": resource}
+    )
+
+
+def test_administrations_per_m2_add_up_to_the_cumulative_dose() -> None:
+    bundle = sample()
+    for _ in range(3):
+        administration(bundle, {"value": 50, "unit": "mg/m2", "system": UCUM, "code": "mg/m2"})
+    assert read(bundle).prior_cumulative["doxorubicin"].magnitude == 150
+
+
+def test_an_anthracycline_administration_in_mg_alone_is_refused() -> None:
+    bundle = sample()
+    administration(bundle, {"value": 90, "unit": "mg", "system": UCUM, "code": "mg"})
+    assert refused(bundle).field == "MedicationAdministration[0].dosage.dose"

@@ -104,11 +104,11 @@ def read_exposure(resources: dict[str, list[tuple[str, dict[str, Any]]]], refs: 
         dose = (administration.get("dosage") or {}).get("dose")
         if isinstance(dose, dict) and dose.get("code") in _per_area():
             _add(totals, drug, dose, f"{where}.dosage.dose")
-        elif drug_table().get(drug).drug_class == "anthracycline":
+        elif _has_lifetime_limit(drug):
             raise InputError(
                 f"{where}.dosage.dose",
                 str(dose),
-                "an anthracycline dose not per m² cannot be counted in the lifetime total",
+                "a dose of a drug with a lifetime limit, not per m²: it cannot be counted in the cumulative total",
             )
     courses = _courses(resources, refs)
     if medications:
@@ -118,6 +118,11 @@ def read_exposure(resources: dict[str, list[tuple[str, dict[str, Any]]]], refs: 
     if courses:
         data["prior_courses"] = courses
     return data
+
+
+def _has_lifetime_limit(drug: str) -> bool:
+    entry = drug_table().get(drug)
+    return entry.cumulative_limit is not None or entry.doxorubicin_equivalent is not None
 
 
 def _per_area() -> dict[str, str]:
