@@ -6,20 +6,21 @@ problem is reported at the FHIR element it came from (``Observation[height].valu
 so the EHR team can fix the feed. What is read:
 
 - Patient: the identifier typed MR (or the only one), name, gender, birthDate.
-- Observation by LOINC code (``terminology.yaml``): height, weight, serum creatinine (mass or
-  molar), ANC, platelets, WBC (the one the diagnosis cites as evidence: at diagnosis),
-  haemoglobin, bilirubin, AST, ALT (upper limits of normal from ``referenceRange.high``),
-  LVEF, ECOG; final/amended/corrected only, the most
-  recent by effective date. BSA and creatinine clearance are ignored: they are recalculated.
-  ``measured_on`` is the earliest date among height, weight and creatinine (the order set
-  states the oldest measurement it relied on). Markers (CD20, CD22, MRD, Ph) in the local
-  code system ``CodeSystem/marker``: no LOINC code was verified with their meaning.
-- Condition: the one coded in the diagnosis vocabulary (local code system or ICD-O-3) is the
-  diagnosis, its disease status from the local extension or clinical status ``relapse``;
+- Observations (``observations.py``): LOINC-coded measurements and labs, markers in the local
+  code system ``CodeSystem/marker``, measured GFR, previous dosing weight and HBsAg in
+  ``CodeSystem/observation``, pregnancy; the latest final result of each kind, strictly
+  checked. ``measured_on`` is the earliest date among height, weight and creatinine (the
+  order set states the oldest measurement it relied on); ``observed_until`` the newest result.
+- Medications, cumulative doses and prior courses (``exposure.py``).
+- Condition: the one coded in the diagnosis vocabulary (local code system, ICD-O-3, or
+  ICD-10-CM / SNOMED CT through ``diagnoses.py``) is the diagnosis, its disease status from
+  the local extension, the clinical status ``relapse`` or an ICD-10-CM remission character;
   every other Condition is a ``history`` entry (design §10.1).
 - AllergyIntolerance: each substance, by text or coding display.
-Refuted and entered-in-error records are skipped. Every resource must be about the Bundle's
-one Patient: a weight filed under another patient must never reach a dose.
+Refuted and entered-in-error records are skipped; ``strict.py`` refuses what no field may
+carry (an unknown ``modifierExtension``, a deceased patient, a ``Bundle.type`` that is not a
+plain set of resources). Every resource must be about the Bundle's one Patient: a weight
+filed under another patient must never reach a dose.
 """
 
 from __future__ import annotations
@@ -41,9 +42,7 @@ from .strict import check_strict
 from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, terminology
 from .validation import check_bundle
 
-FINAL = {"final", "amended", "corrected"}
 NOT_TRUE = {"refuted", "entered-in-error"}
-DERIVED = {"bsa", "crcl"}  # exported for the EHR, recalculated here
 MEASUREMENTS = ("height", "weight", "serum_creatinine")
 
 
