@@ -368,3 +368,13 @@ def test_an_anthracycline_administration_in_mg_alone_is_refused() -> None:
     bundle = sample()
     administration(bundle, {"value": 90, "unit": "mg", "system": UCUM, "code": "mg"})
     assert refused(bundle).field == "MedicationAdministration[0].dosage.dose"
+
+
+def test_a_newer_unread_result_is_noted_on_the_exported_order() -> None:
+    bundle = sample()
+    sodium = added(bundle, "2160-0", effectiveDateTime="2026-11-22")
+    sodium["code"] = {"coding": [{"system": LOINC, "code": "2951-2"}], "text": "Sodium"}
+    order_set = build(read(bundle), load_regimen("r-ice"), options(), (), b"x")
+    exported = order_bundle_for(order_set, "r5")
+    group = next(e["resource"] for e in exported["entry"] if e["resource"]["resourceType"] == "RequestOrchestration")
+    assert any("Sodium" in n["text"] for n in group["note"])

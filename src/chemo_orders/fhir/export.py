@@ -289,7 +289,11 @@ class _Context:
             "subject": self.subject,
             "authoredOn": self.date,
             **self.reason(),
-            "note": [{"text": DISCLAIMER}, {"text": provenance}],
+            "note": [
+                {"text": DISCLAIMER},
+                {"text": provenance},
+                *({"text": f"Not read from the source record: {note}"} for note in order_set.patient.source_notes),
+            ],
             "action": [kdn5_nesting(cycle_definition(regimen, order_set.options.cycle), actions)],
         }
 
