@@ -378,3 +378,16 @@ def test_a_newer_unread_result_is_noted_on_the_exported_order() -> None:
     exported = order_bundle_for(order_set, "r5")
     group = next(e["resource"] for e in exported["entry"] if e["resource"]["resourceType"] == "RequestOrchestration")
     assert any("Sodium" in n["text"] for n in group["note"])
+
+
+def test_a_result_late_on_the_calculation_day_in_its_own_time_zone_is_not_future() -> None:
+    """23:30 at UTC-5 is the next day in UTC; the date as written is the calculation date."""
+    bundle = sample()
+    added(
+        bundle,
+        "29463-7",
+        effectiveDateTime="2026-11-22T23:30:00-05:00",
+        valueQuantity={"value": 71, "unit": "kg", "system": UCUM, "code": "kg"},
+    )
+    patient = read(bundle)
+    assert patient.weight.magnitude == 71 and str(patient.observed_until) == "2026-11-22"

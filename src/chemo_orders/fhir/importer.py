@@ -91,9 +91,9 @@ def patient_data(bundle: dict[str, Any], on: dt.date | None = None) -> tuple[dic
         elements[field] = reading.element
         group, dot, name = field.rpartition(".")
         (data.setdefault(group, {}) if dot else data)[name] = reading.value
-    measured = [at for f in MEASUREMENTS if f in chosen for at in [chosen[f].at] if at is not None]
+    measured = [day for f in MEASUREMENTS if f in chosen for day in [chosen[f].day] if day is not None]
     if measured:
-        data["measured_on"] = min(measured).date()
+        data["measured_on"] = min(measured)
         elements["measured_on"] = "Observation.effectiveDateTime"
     if observed.latest is not None:
         data["observed_until"] = observed.latest

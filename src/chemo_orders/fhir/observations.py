@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import InputError
 from ..patient import Labs
 from ..quantities import parse_quantity
-from .elements import check_subject, codings, instant, text
+from .elements import check_subject, codings, date, instant, text
 from .terminology import MARKER_SYSTEM, OBSERVATION_SYSTEM, terminology
 
 FINAL = {"final", "amended", "corrected"}
@@ -61,7 +61,8 @@ MARKER_WORDS = re.compile(
 class Reading:
     field: str
     value: Any
-    at: dt.datetime | None
+    at: dt.datetime | None  # in UTC: the order of results
+    day: dt.date | None  # the calendar date as written (local): what dates are compared with
     element: str
 
 
@@ -89,9 +90,9 @@ def read_observations(
             if values:
                 raise InputError(f"{where}.dataAbsentReason", values[0], "given together with a value (FHIR obs-6)")
             continue
-        at = _effective(observation, where)
-        if at is not None and at.date() > on:
-            raise InputError(f"{where}.effective", at.isoformat(), f"after the calculation date {on.isoformat()}")
+        at, day = _effective(observation, where)
+        if day is not None and day > on:
+            raise InputError(f"{where}.effective", day.isoformat(), f"after the calculation date {on.isoformat()}")
         if _derived(observation):
             continue
         cited = url in evidence or f"Observation/{observation.get('id')}" in evidence
@@ -99,12 +100,12 @@ def read_observations(
         if not found:
             _unread(observation, where, at, unread)
         for field, value, element in found:
-            candidates.setdefault(field, []).append(Reading(field, value, at, element))
+            candidates.setdefault(field, []).append(Reading(field, value, at, day, element))
     chosen = {field: _latest(field, found) for field, found in candidates.items()}
     used = [r.at for r in chosen.values() if r.at is not None]
     newest = max(used, default=None)
     notes = [f"{what} was not read" for at, what in unread if newest is not None and at > newest]
-    dates = [r.at.date() for found in candidates.values() for r in found if r.at is not None]
+    dates = [r.day for found in candidates.values() for r in found if r.day is not None]
     return Observed(chosen, candidates.get("weight", []), notes, max(dates, default=None))
 
 
@@ -116,7 +117,7 @@ def previous_weight(observed: Observed, last_course: dt.date | None) -> Reading 
     if current is None or current.at is None:
         return None
     older = sorted((w for w in observed.weights if w.at is not None and w.at < current.at), key=lambda w: w.at or 0)
-    at_course = [w for w in older if last_course is not None and w.at is not None and w.at.date() <= last_course]
+    at_course = [w for w in older if last_course is not None and w.day is not None and w.day <= last_course]
     chosen = at_course or older
     return chosen[-1] if chosen else None
 
@@ -305,11 +306,13 @@ def _same_unit(text: str, ours: str) -> bool:
         return False
 
 
-def _effective(observation: dict[str, Any], where: str) -> dt.datetime | None:
+def _effective(observation: dict[str, Any], where: str) -> tuple[dt.datetime | None, dt.date | None]:
+    """(instant in UTC, calendar date as written) of ``effective[x]``; a period by its start."""
     for key in ("effectiveDateTime", "effectiveInstant"):
         if observation.get(key):
-            return instant(observation[key], f"{where}.{key}")
+            return instant(observation[key], f"{where}.{key}"), date(observation[key], f"{where}.{key}")
     period = observation.get("effectivePeriod")
     if isinstance(period, dict) and period.get("start"):
-        return instant(period["start"], f"{where}.effectivePeriod.start")
-    return None
+        where = f"{where}.effectivePeriod.start"
+        return instant(period["start"], where), date(period["start"], where)
+    return None, None
