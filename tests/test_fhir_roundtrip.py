@@ -391,3 +391,16 @@ def test_a_result_late_on_the_calculation_day_in_its_own_time_zone_is_not_future
     )
     patient = read(bundle)
     assert patient.weight.magnitude == 71 and str(patient.observed_until) == "2026-11-22"
+
+
+def test_the_source_records_references_reach_the_provenance() -> None:
+    bundle = sample()
+    for n, item in enumerate(bundle["entry"]):
+        item["resource"]["id"] = f"src-{n}"
+    patient = read(bundle)
+    assert "Patient/src-0" in patient.source_references
+    assert any(ref.startswith("Observation/") for ref in patient.source_references)
+    order_set = build(patient, load_regimen("r-ice"), options(), (), b"x")
+    exported = order_bundle_for(order_set, "r4")
+    provenance = next(e["resource"] for e in exported["entry"] if e["resource"]["resourceType"] == "Provenance")
+    assert {"reference": "Patient/src-0"} in [entity["what"] for entity in provenance["entity"]]

@@ -47,6 +47,8 @@ MAX_ENTRIES = {
     "prior_courses": 500,
     "markers": 100,
     "labs": 100,
+    "source_notes": 100,  # FHIR import: results not read
+    "source_references": 2000,  # FHIR import: the resources read
 }
 MAX_EXTRA_TEXT = 200  # a marker or laboratory value the model does not know, given as text
 
@@ -336,6 +338,11 @@ class Patient(Frozen):
     # with the calculation so that nothing is dropped unseen.
     observed_until: StrictDate | None = None
     source_notes: tuple[Annotated[str, BeforeValidator(lambda v: clean_text(v, "source_notes", 500))], ...] = ()
+    # The source record's own references to what was read (``Observation/123``), for the export's
+    # Provenance: an order traced back to the results it was calculated from.
+    source_references: tuple[
+        Annotated[str, BeforeValidator(lambda v: clean_text(v, "source_references", 500))], ...
+    ] = ()
 
     @field_validator("sex", mode="before")
     @classmethod
@@ -350,10 +357,10 @@ class Patient(Frozen):
     def _one_or_many(cls, value: Any, info: Any) -> Any:
         return (value,) if isinstance(value, str | dict) else () if value is None else _at_most(value, info.field_name)
 
-    @field_validator("prior_courses", mode="before")
+    @field_validator("prior_courses", "source_notes", "source_references", mode="before")
     @classmethod
-    def _few_courses(cls, value: Any) -> Any:
-        return _at_most(value, "prior_courses")
+    def _few_courses(cls, value: Any, info: Any) -> Any:
+        return _at_most(value, info.field_name)
 
     @field_validator("height", "weight", "previous_weight", "serum_creatinine")
     @classmethod

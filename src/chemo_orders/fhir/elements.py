@@ -69,3 +69,11 @@ def medication(resource: dict[str, Any]) -> object:
     if concept is None and isinstance(resource.get("medication"), dict):
         concept = resource["medication"].get("concept")
     return concept
+
+
+def source_reference(url: str, resource: dict[str, Any]) -> str | None:
+    """How the source record names a resource: ``Type/id``, else an absolute fullUrl; None
+    for a Bundle-local ``urn:uuid`` (meaningless outside the Bundle)."""
+    if isinstance(resource.get("id"), str) and resource["id"]:
+        return f"{resource.get('resourceType')}/{resource['id']}"
+    return url if url.startswith(("http://", "https://")) else None

@@ -247,6 +247,7 @@ class _Context:
                         "display": "the patient input of the calculation",
                     },
                 },
+                *({"role": "source", "what": {"reference": ref}} for ref in self.order_set.patient.source_references),
             ],
         }
 

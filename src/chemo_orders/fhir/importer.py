@@ -26,6 +26,7 @@ filed under another patient must never reach a dose.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,9 @@ from ..loader import read_json
 from ..models import validate
 from ..patient import Patient
 from .diagnoses import coded_diagnosis
-from .elements import check_subject, codings, date, status_code, text
+from .elements import check_subject, codings, date, source_reference, status_code, text
 from .exposure import last_course, read_exposure
-from .observations import previous_weight, read_observations
+from .observations import Reading, previous_weight, read_observations
 from .strict import check_strict
 from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, terminology
 from .validation import check_bundle
@@ -100,12 +101,25 @@ def patient_data(bundle: dict[str, Any], on: dt.date | None = None) -> tuple[dic
         elements["observed_until"] = "Observation.effectiveDateTime"
     if observed.notes:
         data["source_notes"] = observed.notes
+    sources = _sources(resources, chosen.values())
+    if sources:
+        data["source_references"] = sources
     data.update(exposure)
     data.update(_conditions(resources.get("Condition", []), refs, elements))
     allergies = _allergies(resources.get("AllergyIntolerance", []), refs, elements)
     if allergies:
         data["allergies"] = allergies
     return data, elements
+
+
+READ = ("Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "MedicationAdministration")
+
+
+def _sources(resources: dict[str, list[tuple[str, dict[str, Any]]]], readings: Iterable[Reading]) -> list[str]:
+    """The source record's references to the resources this patient was read from."""
+    found = [source_reference(url, r) for kind in READ for url, r in resources.get(kind, [])]
+    found += [reading.source for reading in readings]
+    return list(dict.fromkeys(ref for ref in found if ref is not None))
 
 
 def _resources(bundle: dict[str, Any]) -> dict[str, list[tuple[str, dict[str, Any]]]]:

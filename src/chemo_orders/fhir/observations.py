@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import InputError
 from ..patient import Labs
 from ..quantities import parse_quantity
-from .elements import check_subject, codings, date, instant, text
+from .elements import check_subject, codings, date, instant, source_reference, text
 from .terminology import MARKER_SYSTEM, OBSERVATION_SYSTEM, terminology
 
 FINAL = {"final", "amended", "corrected"}
@@ -64,6 +64,7 @@ class Reading:
     at: dt.datetime | None  # in UTC: the order of results
     day: dt.date | None  # the calendar date as written (local): what dates are compared with
     element: str
+    source: str | None = None  # the source record's reference to the Observation
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def read_observations(
         if not found:
             _unread(observation, where, at, unread)
         for field, value, element in found:
-            candidates.setdefault(field, []).append(Reading(field, value, at, day, element))
+            reading = Reading(field, value, at, day, element, source_reference(url, observation))
+            candidates.setdefault(field, []).append(reading)
     chosen = {field: _latest(field, found) for field, found in candidates.items()}
     used = [r.at for r in chosen.values() if r.at is not None]
     newest = max(used, default=None)
