@@ -214,6 +214,7 @@ def _to_json(order_set: OrderSet) -> dict[str, Any]:
             "crcl_method": body.crcl_note,
             "crcl_citation": COCKCROFT_GAULT_CITATION,
             "bmi": round(body.bmi, 1),
+            **({"source_notes": list(patient.source_notes)} if patient.source_notes else {}),
         },
         "regimen": {
             "id": regimen.id,

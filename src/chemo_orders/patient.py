@@ -47,6 +47,8 @@ MAX_ENTRIES = {
     "prior_courses": 500,
     "markers": 100,
     "labs": 100,
+    "source_notes": 100,  # FHIR import: results not read
+    "source_references": 2000,  # FHIR import: the resources read
 }
 MAX_EXTRA_TEXT = 200  # a marker or laboratory value the model does not know, given as text
 
@@ -306,6 +308,9 @@ class Patient(Frozen):
     """One patient's identity, measurements, diagnosis and history."""
 
     id: Annotated[str, BeforeValidator(lambda v: clean_identifier(v, "id", 64))]
+    # The system (namespace URI) that issued ``id``, as FHIR ``Identifier.system``: without it an
+    # EHR cannot match the record and may create a duplicate patient.
+    mrn_system: Annotated[str, BeforeValidator(lambda v: clean_text(v, "mrn_system", 500))] | None = None
     name: Annotated[str, BeforeValidator(lambda v: clean_text(v, "name", 1000))]
     birth_date: StrictDate | None = None
     age: Annotated[WholeNumber, Field(ge=0, le=120)] | None = None
@@ -328,6 +333,16 @@ class Patient(Frozen):
     previous_weight: Mass | None = None
     prior_cumulative: Annotated[dict[str, Q], BeforeValidator(_prior_doses), Field(default_factory=dict)]
     prior_courses: tuple[PriorCourse, ...] = ()
+    # Read from a FHIR Bundle (fhir/importer.py): the newest observation date it held, checked
+    # against the order date like measured_on; and what it held but could not read, printed
+    # with the calculation so that nothing is dropped unseen.
+    observed_until: StrictDate | None = None
+    source_notes: tuple[Annotated[str, BeforeValidator(lambda v: clean_text(v, "source_notes", 500))], ...] = ()
+    # The source record's own references to what was read (``Observation/123``), for the export's
+    # Provenance: an order traced back to the results it was calculated from.
+    source_references: tuple[
+        Annotated[str, BeforeValidator(lambda v: clean_text(v, "source_references", 500))], ...
+    ] = ()
 
     @field_validator("sex", mode="before")
     @classmethod
@@ -342,10 +357,10 @@ class Patient(Frozen):
     def _one_or_many(cls, value: Any, info: Any) -> Any:
         return (value,) if isinstance(value, str | dict) else () if value is None else _at_most(value, info.field_name)
 
-    @field_validator("prior_courses", mode="before")
+    @field_validator("prior_courses", "source_notes", "source_references", mode="before")
     @classmethod
-    def _few_courses(cls, value: Any) -> Any:
-        return _at_most(value, "prior_courses")
+    def _few_courses(cls, value: Any, info: Any) -> Any:
+        return _at_most(value, info.field_name)
 
     @field_validator("height", "weight", "previous_weight", "serum_creatinine")
     @classmethod
@@ -377,7 +392,7 @@ class Patient(Frozen):
     def _dates(self) -> list[tuple[str, dt.date]]:
         """Every date in the file after the birth date, with the field it is in."""
         dated = (
-            [("measured_on", self.measured_on)]
+            [("measured_on", self.measured_on), ("observed_until", self.observed_until)]
             + [(f"history.{i}.date", event.date) for i, event in enumerate(self.history)]
             # Courses from the order record may be dated after this order (prepared ahead): only
             # courses the file lists are dates the person wrote.

@@ -104,6 +104,9 @@ def add_commands(subparsers: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("--plan", metavar="PLAN", help="default: the plan the patient's last planned order names")
     p = orders.add_parser("show", parents=[database, as_json], help="one order with its calc record")
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
+    p = orders.add_parser("fhir", parents=[database], help="a verified or released order as a FHIR Bundle")
+    p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
+    p.add_argument("--fhir-version", choices=["r4", "r5"], default="r5", help="R4 is written with R4B models")
     p = orders.add_parser("pdf", parents=[database], help="re-render an order's PDF from the record")
     p.add_argument("order_id", type=_order_id, metavar="ORDER_ID")
     p.add_argument("-o", "--output", required=True, type=Path, help="PDF file to write")
@@ -199,6 +202,8 @@ def cmd_orders(args: argparse.Namespace) -> int:
         return orders_show(args.db, args.order_id, args.json)
     if command == "next":
         return orders_next(args.db, args.patient_id, args.plan, args.json)
+    if command == "fhir":
+        return orders_fhir(args.db, args.order_id, args.fhir_version)
     return orders_pdf(args.db, args.order_id, args.output, args.paper)
 
 
@@ -358,6 +363,21 @@ def orders_show(url: str | None, order_id: int, as_json: bool) -> int:
 
     record = show(_open(url), order_id)
     print(_dumps(record.as_json()) if as_json else order_text(record))
+    return EXIT_OK
+
+
+def orders_fhir(url: str | None, order_id: int, version: str) -> int:
+    """The logic is in record/fhir_export.py; this only prints (exit 3 when not verified)."""
+    from ..fhir.export import Refused as NotExported
+    from ..fhir.validation import validated_json
+    from ..record.fhir_export import recorded_order_bundle
+
+    try:
+        bundle = recorded_order_bundle(_open(url), order_id, "r4" if version == "r4" else "r5")
+    except (Refused, NotExported) as error:
+        print(f"chemo-orders: refused: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(validated_json(bundle, "r4" if version == "r4" else "r5"))
     return EXIT_OK
 
 

@@ -15,7 +15,9 @@ UUIDs derived from the input hash, so the same input always gives the same Bundl
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from .. import DISCLAIMER, __version__
@@ -23,9 +25,12 @@ from ..body import BSA_FORMULAS
 from ..dosing import Order
 from ..drugs import drug_table
 from ..orderset import OrderSet, to_json
-from ..regimen import ROUTE_DISPLAY, Regimen
+from ..patient import Patient
+from ..regimen import ROUTE_DISPLAY, DoseLine, Regimen
 from ..report import days_text
+from ..rules.route import INTRATHECAL_LABEL, VINCA_LABEL
 from ..units import format_quantity
+from .exposure import course_requests, medication_statements
 from .plan import (
     canonical,
     cap_fields,
@@ -45,7 +50,14 @@ from .subject import (
     observations,
     patient_resource,
 )
-from .terminology import CANONICAL_BASE, RULE_SYSTEM, terminology
+from .terminology import (
+    CANONICAL_BASE,
+    ENGINE_SYSTEM,
+    INPUT_HASH_SYSTEM,
+    REGIMEN_HASH_SYSTEM,
+    RULE_SYSTEM,
+    terminology,
+)
 from .validation import FhirVersion
 
 SEVERITY = {"hold": "high", "warn": "moderate", "info": "low"}
@@ -74,8 +86,6 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
     regimen, patient = order_set.regimen, order_set.patient
     ids = Ids(f"{calc['input_hash']}/{regimen.id}|{regimen.version}/{calc['regimen']['cycle']}/{calc['calculated_on']}")
     context = _Context(order_set, calc, content_hash, version, ids)
-    subject = context.patient_url
-    entries: list[tuple[str, dict[str, Any]]] = [(subject, patient_resource(patient))]
     derived = Derived(
         bsa_m2=calc["patient"]["bsa_m2"],
         bsa_method=f"{BSA_FORMULAS[calc['patient']['bsa_formula']].name}: {calc['patient']['bsa_formula_citation']}",
@@ -83,15 +93,12 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
         crcl_method=f"{calc['patient']['crcl_method']}: {calc['patient']['crcl_citation']}",
         calculated_on=calc["calculated_on"],
     )
-    found = observations(patient, derived, subject, context.observation_url) + assessment_observations(patient, subject)
-    entries += [(context.observation_url(field), observation) for field, observation in found]
-    diagnosis = diagnosis_condition(patient, subject, context.observation_url("labs.wbc_at_diagnosis"), version)
-    entries.append((context.condition_url, diagnosis))
-    entries += [(ids.url(f"Allergy/{n}"), a) for n, a in enumerate(allergy_resources(patient, subject, version))]
-    entries += [(ids.url(f"History/{n}"), c) for n, c in enumerate(history_conditions(patient, subject))]
+    entries = patient_entries(patient, ids, version, derived)
     requests = [(ids.url(f"MedicationRequest/{n}"), o) for n, o in enumerate(order_set.orders)]
     entries += [(url, context.medication_request(order)) for url, order in requests]
     entries.append((context.group_url, context.request_group(requests)))
+    targets = [context.group_url, *(url for url, _ in requests)]
+    entries.append((ids.url("Provenance"), context.provenance(targets)))
     acknowledged = {a.code: a.reason for a in order_set.acknowledgements}
     for n, finding in enumerate(calc["findings"]):
         implicated = [url for url, order in requests if order.drug == finding.get("drug")] or [context.group_url]
@@ -103,6 +110,40 @@ def order_bundle(order_set: OrderSet, content_hash: str, version: FhirVersion) -
         "type": "collection",
         "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
     }
+
+
+def patient_bundle(patient: Patient, version: FhirVersion) -> dict[str, Any]:
+    """The patient's own resources only (no order, nothing derived): what an EHR sends in —
+    the ``data`` of ``$apply`` — and what the round-trip tests send back through the importer."""
+    ids = Ids(f"patient/{patient.id}")
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": url, "resource": r} for url, r in patient_entries(patient, ids, version, None)],
+    }
+
+
+def patient_entries(
+    patient: Patient, ids: Ids, version: FhirVersion, derived: Derived | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """(fullUrl, resource) for everything the importer reads back: the patient's measurements,
+    diagnosis, allergies, history, medications, cumulative doses and prior courses."""
+    subject = ids.url("Patient")
+    url_for = _observation_urls(ids)
+    entries: list[tuple[str, dict[str, Any]]] = [(subject, patient_resource(patient))]
+    found = observations(patient, derived, subject, url_for) + assessment_observations(patient, subject)
+    entries += [(url_for(field), observation) for field, observation in found]
+    diagnosis = diagnosis_condition(patient, subject, url_for("labs.wbc_at_diagnosis"), version)
+    entries.append((ids.url("Condition"), diagnosis))
+    entries += [(ids.url(f"Allergy/{n}"), a) for n, a in enumerate(allergy_resources(patient, subject, version))]
+    entries += [(ids.url(f"History/{n}"), c) for n, c in enumerate(history_conditions(patient, subject))]
+    entries += [(ids.url(f"Statement/{n}"), m) for n, m in enumerate(medication_statements(patient, subject, version))]
+    entries += [(ids.url(f"Course/{n}"), c) for n, c in enumerate(course_requests(patient, subject, version))]
+    return entries
+
+
+def _observation_urls(ids: Ids) -> Callable[[str], str]:
+    return lambda field: ids.url(f"Observation/{field}")
 
 
 class _Context:
@@ -134,9 +175,12 @@ class _Context:
 
     def medication_request(self, order: Order) -> dict[str, Any]:
         line, regimen = order.line, self.order_set.regimen
+        timing = line_timing(line)
+        timing["repeat"]["boundsPeriod"] = self.bounds(line)
         dosage: dict[str, Any] = {
             "text": self.dosage_text(order),
-            "timing": line_timing(line),
+            **({"additionalInstruction": instructions} if (instructions := _instructions(line)) else {}),
+            "timing": timing,
             "route": {**terminology().route_concept(line.route), "text": ROUTE_DISPLAY[line.route]},
             "doseAndRate": [dose_and_rate(order.final, order.drug, "calculated")],
             **cap_fields(order.cap, order.drug, self.version),
@@ -162,6 +206,50 @@ class _Context:
             request["medicationCodeableConcept"] = medication_concept(order.drug)
             request["instantiatesCanonical"] = [canonical(regimen)]
         return request
+
+    def bounds(self, line: DoseLine) -> dict[str, str]:
+        """The dates of the line's first and last day, the order date being the cycle's first
+        day (day 1, or day 0 in a protocol that counts from 0); a repeated dose (q12h × 6)
+        gets a start only, as its last administration depends on the time of the first."""
+        first = min(day for drug_line in self.order_set.regimen.drugs for day in drug_line.days)
+        on = self.order_set.options.on
+
+        def date_of(day: int) -> str:
+            return (on + dt.timedelta(days=day - first)).isoformat()
+
+        period = {"start": date_of(min(line.days))}
+        if line.every is None:
+            period["end"] = date_of(max(line.days))
+        return period
+
+    def provenance(self, targets: list[str]) -> dict[str, Any]:
+        """Who made the order set from what: the engine and its version (agent), the regimen
+        file by its content hash and the patient input by its hash (entities), for audit."""
+        regimen = self.order_set.regimen
+        engine = f"chemo-orders {__version__}"
+        return {
+            "resourceType": "Provenance",
+            "target": [{"reference": url} for url in targets],
+            "recorded": f"{self.date}T00:00:00+00:00",  # the calculation date; no time of day is kept
+            "agent": [{"who": {"identifier": {"system": ENGINE_SYSTEM, "value": __version__}, "display": engine}}],
+            "entity": [
+                {
+                    "role": "source",
+                    "what": {
+                        "identifier": {"system": REGIMEN_HASH_SYSTEM, "value": self.content_hash},
+                        "display": f"regimen {regimen.id} version {regimen.version} ({canonical(regimen)})",
+                    },
+                },
+                {
+                    "role": "source",
+                    "what": {
+                        "identifier": {"system": INPUT_HASH_SYSTEM, "value": self.calc["input_hash"]},
+                        "display": "the patient input of the calculation",
+                    },
+                },
+                *({"role": "source", "what": {"reference": ref}} for ref in self.order_set.patient.source_references),
+            ],
+        }
 
     def dosage_text(self, order: Order) -> str:
         line = order.line
@@ -202,7 +290,11 @@ class _Context:
             "subject": self.subject,
             "authoredOn": self.date,
             **self.reason(),
-            "note": [{"text": DISCLAIMER}, {"text": provenance}],
+            "note": [
+                {"text": DISCLAIMER},
+                {"text": provenance},
+                *({"text": f"Not read from the source record: {note}"} for note in order_set.patient.source_notes),
+            ],
             "action": [kdn5_nesting(cycle_definition(regimen, order_set.options.cycle), actions)],
         }
 
@@ -219,6 +311,19 @@ class _Context:
         if reason is not None:
             issue["mitigation"] = [{"action": {"text": f"Acknowledged: {reason}"}, "date": self.date}]
         return issue
+
+
+def _instructions(line: DoseLine) -> list[dict[str, Any]]:
+    """The labels a nurse must see with the dose (ROU001, ROU002) and the diluent, as text:
+    no verified SNOMED CT code says exactly "fatal if given by other routes"."""
+    texts = []
+    if drug_table().get(line.drug).drug_class == "vinca" and line.route == "IV":
+        texts.append(VINCA_LABEL)
+    if line.route == "intrathecal":
+        texts.append(INTRATHECAL_LABEL)
+    if line.diluent:
+        texts.append(f"Diluent: {line.diluent}")
+    return [{"text": text} for text in texts]
 
 
 def plan_definition_for(regimen: Regimen, version: FhirVersion) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ..diagnosis import DIAGNOSIS_NAMES
 from ..drugs import drug_table
 from ..patient import Patient
 from ..units import M2, ML_PER_MIN, UMOL_PER_L, quantity
-from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, MARKER_SYSTEM, terminology
+from .terminology import DIAGNOSIS_SYSTEM, DISEASE_STATUS_URL, MARKER_SYSTEM, OBSERVATION_SYSTEM, terminology
 from .validation import FhirVersion
 
 
@@ -33,9 +33,12 @@ class Derived:
 
 
 def patient_resource(patient: Patient) -> dict[str, Any]:
+    identifier: dict[str, Any] = {"type": {"coding": [terminology().coding("medical-record-number")]}}
+    if patient.mrn_system is not None:
+        identifier["system"] = patient.mrn_system
     resource: dict[str, Any] = {
         "resourceType": "Patient",
-        "identifier": [{"type": {"coding": [terminology().coding("medical-record-number")]}, "value": patient.id}],
+        "identifier": [{**identifier, "value": patient.id}],
         "name": [human_name(patient.name)],
         "gender": patient.sex,
     }
@@ -53,7 +56,7 @@ def human_name(name: str) -> dict[str, Any]:
 
 
 def observations(
-    patient: Patient, derived: Derived, subject: str, url_for: Callable[[str], str]
+    patient: Patient, derived: Derived | None, subject: str, url_for: Callable[[str], str]
 ) -> list[tuple[str, dict[str, Any]]]:
     """(field, Observation) for height, weight, creatinine and labs as measured, then BSA and
     CrCl as derived from them; ``url_for(field)`` is the fullUrl an Observation gets.
@@ -81,6 +84,8 @@ def observations(
         if limit is not None:
             observation["referenceRange"] = [{"high": terms.quantity(limit, kind)}]
         found.append((field, observation))
+    if derived is None:
+        return found
     bsa = _observation("bsa", terms.quantity(quantity(derived.bsa_m2, M2), "area"), subject, derived.calculated_on)
     bsa["method"] = {"text": derived.bsa_method}
     bsa["derivedFrom"] = [{"reference": url_for("height")}, {"reference": url_for("weight")}]
@@ -100,9 +105,38 @@ def percent(value: float) -> dict[str, Any]:
 
 
 def assessment_observations(patient: Patient, subject: str) -> list[tuple[str, dict[str, Any]]]:
-    """(field, Observation) for each marker given (local marker code system), and ECOG."""
+    """(field, Observation) for each marker given (local marker code system), ECOG, pregnancy,
+    and the fields of the local observation code system (measured GFR, the previous dosing
+    weight, HBsAg): everything a rule reads goes out, so that nothing is lost on the way back."""
     found = []
     measured = patient.measured_on.isoformat() if patient.measured_on is not None else None
+    terms = terminology()
+    for field, local in terms.local_observations.items():
+        group, _, name = field.rpartition(".")
+        value = getattr(patient.labs if group else patient, name)
+        if value is None:
+            continue
+        category = "laboratory" if group or local.kind == "flow" else "vital-signs"
+        observation = _base(category, OBSERVATION_SYSTEM, local.code, local.display, subject, None)
+        if local.kind == "coded":
+            observation["valueCodeableConcept"] = {
+                "coding": [{"system": OBSERVATION_SYSTEM, "code": value}],
+                "text": value,
+            }
+        else:
+            observation["valueQuantity"] = terms.quantity(value, local.kind)
+        if field != "previous_weight":  # undated: the patient file does not say when it was weighed
+            observation.update({"effectiveDateTime": measured} if measured else {})
+        found.append((field, observation))
+    if patient.pregnant is not None:
+        preg = terms.pregnancy
+        observation = _base("survey", terms.systems["loinc"], preg.code, preg.display, subject, measured)
+        code, text = (preg.pregnant, "Pregnant") if patient.pregnant else (preg.not_pregnant, "Not pregnant")
+        observation["valueCodeableConcept"] = {
+            "coding": [{"system": terms.systems["snomed"], "code": code}],
+            "text": text,
+        }
+        found.append(("pregnant", observation))
     if patient.ecog is not None:
         ecog = terminology().loinc["ecog"]
         observation = _base(ecog.category, terminology().systems["loinc"], ecog.code, ecog.display, subject, measured)
@@ -147,6 +181,7 @@ def allergy_resources(patient: Patient, subject: str, version: FhirVersion) -> l
     for allergy in patient.allergies:
         resource: dict[str, Any] = {
             "resourceType": "AllergyIntolerance",
+            "clinicalStatus": {"coding": [terminology().coding("allergy-active")]},  # ait-1
             "code": substance_concept(allergy.substance, allergy.drug),
             "patient": {"reference": subject},
         }

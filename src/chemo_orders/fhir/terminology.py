@@ -29,6 +29,11 @@ REGIMEN_SYSTEM = f"{CANONICAL_BASE}/regimen"
 REGIMEN_HASH_SYSTEM = f"{CANONICAL_BASE}/regimen-sha256"
 MARKER_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/marker"
 DISEASE_STATUS_URL = f"{CANONICAL_BASE}/StructureDefinition/disease-status"
+OBSERVATION_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/observation"
+CUMULATIVE_DOSE_URL = f"{CANONICAL_BASE}/StructureDefinition/cumulative-dose"
+ORDER_SYSTEM = f"{CANONICAL_BASE}/order"
+INPUT_HASH_SYSTEM = f"{CANONICAL_BASE}/input-sha256"
+ENGINE_SYSTEM = f"{CANONICAL_BASE}/engine"
 
 
 class Concept(Frozen):
@@ -61,6 +66,25 @@ class Marker(Frozen):
     display: str
 
 
+class Alias(Frozen):
+    field: str
+    source: tuple[str, ...]
+
+
+class Pregnancy(Frozen):
+    code: str
+    display: str
+    pregnant: str
+    not_pregnant: str
+    source: tuple[str, ...]
+
+
+class LocalObservation(Frozen):
+    code: str
+    display: str
+    kind: str
+
+
 class InternationalUnits(Frozen):
     drugs: tuple[str, ...]
     source: tuple[str, ...]
@@ -80,6 +104,9 @@ class Terminology(Frozen):
     hl7: dict[str, Concept]
     extensions: dict[str, Extension]
     loinc: dict[str, Loinc]
+    loinc_aliases: dict[str, Alias]
+    pregnancy: Pregnancy
+    local_observations: dict[str, LocalObservation]
     markers: dict[str, Marker]
     units: dict[str, dict[str, str]]
     doses: dict[str, str]
@@ -97,7 +124,9 @@ class Terminology(Frozen):
 
     def field_for_loinc(self, code: str) -> str | None:
         """The patient-file field a LOINC code carries, or None for codes we do not read."""
-        return next((field for field, entry in self.loinc.items() if entry.code == code), None)
+        found = next((field for field, entry in self.loinc.items() if entry.code == code), None)
+        alias = self.loinc_aliases.get(code)
+        return found if found is not None or alias is None else alias.field
 
     def route_concept(self, route: str) -> dict[str, Any]:
         term = self.routes[route]
@@ -170,6 +199,8 @@ def terminology() -> Terminology:
         *(s for e in table.routes.values() for s in e.source),
         *table.international_units.source,
         *table.auc.source,
+        *(s for a in table.loinc_aliases.values() for s in a.source),
+        *table.pregnancy.source,
         *table.normalization_basis_source,
     ]
     missing = sorted({key for key in cited if key not in table.sources})
