@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from web_fixtures import add_staff
 
 from chemo_orders.fhir.export import order_bundle_for
 from chemo_orders.fhir.terminology import RULE_SYSTEM
 from chemo_orders.fhir.validation import model_class
 from chemo_orders.orderset import to_json
 from chemo_orders.record.schema import open_database
+from chemo_orders.record.users import NewUser, add_user, issue_token, prove
 from chemo_orders.regimen import all_regimens
 from chemo_orders.service import CalcRequest, calculate
 from chemo_orders.web.app import create_app
@@ -30,18 +30,25 @@ ROOT = Path(__file__).resolve().parents[1]
 DLBCL = ROOT / "samples" / "fhir" / "relapsed-dlbcl.json"
 B_ALL = ROOT / "samples" / "patients" / "adult-b-all-cd20-positive.yaml"
 R5 = {"Accept": "application/fhir+json; fhirVersion=5.0"}
+PASSWORD = "pam-secret-1"
 DISCLAIMER = "requires independent verification by a pharmacist"
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """One pharmacist with an API token (one argon2 hash, not the web tests' five), and the
+    app without its lifespan: nothing here needs weasyprint warmed."""
     folder = tmp_path_factory.mktemp("fhir")
-    url = f"sqlite:///{folder / 'record.sqlite3'}"
+    database = open_database(f"sqlite:///{folder / 'record.sqlite3'}")
     with pytest.MonkeyPatch.context() as env:  # this record's own audit key
         env.setenv("CHEMO_ORDERS_KEY_FILE", str(folder / "audit.key"))
-        token = add_staff(url)
-    with TestClient(create_app(open_database(url)), base_url="http://127.0.0.1") as test_client:
-        yield test_client, {"Authorization": f"Bearer {token}"}
+        with database.write() as session:
+            add_user(session, NewUser("pam", "pharmacist", PASSWORD))
+        pam = prove(database, "pam", password=PASSWORD)
+        with database.write() as session:
+            token = issue_token(session, pam)
+    yield TestClient(create_app(database), base_url="http://127.0.0.1"), {"Authorization": f"Bearer {token}"}
+    database.close()
 
 
 def apply_parameters(bundle: dict[str, Any], subject: str | None = None, **extra: Any) -> dict[str, Any]:
