@@ -1,6 +1,9 @@
 """FHIR ``$apply`` and CDS Hooks under concurrent clients (issue 23): p50/p95/p99 latency.
 
 Run:  .venv/bin/python bench/fhir_services.py [--clients 20] [--seconds 20] [--workers 2]
+      CHEMO_ORDERS_TOKEN=… .venv/bin/python bench/fhir_services.py --url http://127.0.0.1:8000
+      (the second against a ``serve`` already running: on a loaded machine its start-up can
+      outlast the fixture's 60 s wait)
 
 Starts ``chemo-orders serve --workers N`` on a free 127.0.0.1 port with a throwaway SQLite
 record and audit key, then runs two phases of ``--seconds`` each with ``--clients`` threads,
@@ -122,12 +125,25 @@ def requests(url: str, token: str) -> tuple[Callable[[int], Request], Callable[[
     return (lambda _: (apply_path, apply_body)), (lambda n: (cds, bodies[n % 10 == 0]))
 
 
+def bench(url: str, token: str, clients: int, seconds: float) -> None:
+    apply_request, cds_request = requests(url, token)
+    phase("$apply (r-ice, relapsed DLBCL)", url, token, clients, seconds, apply_request)
+    phase("CDS Hooks order-sign (r-ice drafts)", url, token, clients, seconds, cds_request)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2, help="server processes (serve --workers)")
+    parser.add_argument("--url", help="a running serve (token in CHEMO_ORDERS_TOKEN); default: start one")
     args = parser.parse_args()
+    if args.url is not None:
+        token = os.environ.get("CHEMO_ORDERS_TOKEN", "")
+        if not args.url.startswith("http://127.0.0.1:") or not token:
+            parser.error("--url: a loopback http://127.0.0.1:PORT server, with CHEMO_ORDERS_TOKEN set")
+        bench(args.url, token, args.clients, args.seconds)
+        return
     if not 1 <= args.clients <= 100 or not 0 < args.seconds <= 300 or not 1 <= args.workers <= 8:
         parser.error("bounded runs only: 1-100 clients, up to 300 s a phase, 1-8 workers")
     with tempfile.TemporaryDirectory() as folder:
@@ -137,9 +153,7 @@ def main() -> None:
         process, url = start_server(db_url, Path(folder) / "server.log", "--workers", str(args.workers))
         try:
             print(f"server: chemo-orders serve --workers {args.workers} on {url}, SQLite record")
-            apply_request, cds_request = requests(url, token)
-            phase("$apply (r-ice, relapsed DLBCL)", url, token, args.clients, args.seconds, apply_request)
-            phase("CDS Hooks order-sign (r-ice drafts)", url, token, args.clients, args.seconds, cds_request)
+            bench(url, token, args.clients, args.seconds)
         finally:
             process.terminate()
             process.wait(timeout=30)

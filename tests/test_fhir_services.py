@@ -7,8 +7,10 @@ the CDS Hooks cards an EHR would show for the done-when cases of the issue.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from chemo_orders.errors import InputError
+from chemo_orders.fhir import cds_hooks, server
 from chemo_orders.fhir.export import order_bundle_for
 from chemo_orders.fhir.terminology import RULE_SYSTEM
 from chemo_orders.fhir.validation import model_class
@@ -293,3 +297,41 @@ def test_cds_refuses_bad_requests(
     assert check(http, auth, select, 422)["error"]["field"] == "context.selections"
     response = http.post("/cds-services/chemo-order-check", content=b"[1,", headers=auth)
     assert response.status_code == 400
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield path
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from _paths(child, (*path, key))
+
+
+HOSTILE = [None, 0, -1, "", "x", [], {}, True, 1e308, [1], {"a": 1}, "Patient/x", 10**20]
+
+
+def mutations(request: dict[str, Any], count: int, seed: int) -> Iterator[dict[str, Any]]:
+    """``count`` copies of ``request``, each with one element deleted or replaced by a value
+    of the wrong kind (a fixed seed: the same cases every run)."""
+    rng = random.Random(seed)
+    paths = list(_paths(request))[1:]
+    for _ in range(count):
+        mutated, path = copy.deepcopy(request), rng.choice(paths)
+        parent = mutated
+        for key in path[:-1]:
+            parent = parent[key]
+        if rng.random() < 0.3:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = rng.choice(HOSTILE)
+        yield mutated
+
+
+def test_hostile_requests_get_an_answer_never_a_crash(r_ice_drafts: list[dict[str, Any]]) -> None:
+    """One element of a valid $apply or CDS Hooks request broken at a time: an answer or a
+    named refusal (InputError → 400/422, Unavailable → 412), never another exception (a 500)."""
+    bundle = json.loads(DLBCL.read_text())
+    for parameters in mutations(apply_parameters(bundle), 40, 1):
+        assert server.apply("r-ice", json.dumps(parameters).encode(), "r4").status in (200, 400, 404, 422)
+    for request in mutations(hook_request(r_ice_drafts, bundle), 40, 2):
+        with contextlib.suppress(InputError, cds_hooks.Unavailable):
+            cds_hooks.check(request)

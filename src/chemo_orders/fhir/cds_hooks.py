@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import DISCLAIMER
-from ..errors import InputError
+from ..errors import InputError, excerpt
 from .terminology import CANONICAL_BASE, RULE_SYSTEM
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def _drug(request: dict[str, Any]) -> str | None:
     if not isinstance(concept, dict):
         return None
     table, rxnorm = drug_table(), terminology().systems["rxnorm"]
-    codings = [c for c in concept.get("coding") or [] if isinstance(c, dict)]
+    codings = _codings(concept)
     for coding in codings:
         if coding.get("system") == rxnorm:
             found = next(
@@ -181,16 +181,17 @@ def _drug(request: dict[str, Any]) -> str | None:
 
 def _regimen_of(drafts: list[_Draft], said: _Cards) -> Regimen | None:
     """The one regimen the drafts belong to, or None (with an info card when it matters)."""
-    from ..regimen import all_regimens, load_regimen, regimen_paths
+    from ..regimen import all_regimens
+    from .server import library_regimen
 
-    named = {_canonical_id(d.resource) for d in drafts} - {None}
+    named = {name for d in drafts if (name := _canonical_id(d.resource)) is not None}
     if named:
-        known = sorted(n for n in named if n in regimen_paths())
-        if len(named) == 1 and known:
-            return load_regimen(known[0])
+        regimen = library_regimen(next(iter(named))) if len(named) == 1 else None
+        if regimen is not None:
+            return regimen
         said.info(
             "REGIMEN unclear",
-            f"the draft orders instantiate {', '.join(sorted(map(str, named)))}: "
+            f"the draft orders instantiate {excerpt(', '.join(sorted(named)))}: "
             "not exactly one regimen of this library, so no dose is checked",
         )
         return None
@@ -222,7 +223,8 @@ def _all(regimen: Regimen) -> set[str]:
 
 def _canonical_id(request: dict[str, Any]) -> str | None:
     """The regimen id of an ``instantiatesCanonical`` pointing at one of our PlanDefinitions."""
-    for url in request.get("instantiatesCanonical") or []:
+    urls = request.get("instantiatesCanonical")
+    for url in urls if isinstance(urls, list) else []:
         if isinstance(url, str) and url.startswith(PLAN_PREFIX):
             return url.removeprefix(PLAN_PREFIX).partition("|")[0]
     return None
@@ -237,6 +239,7 @@ class _Patient:
 def _patient(call: _Call) -> _Patient:
     """The prefetched Patient and its resources as one Bundle, read by the FHIR importer."""
     from .importer import patient_data, patient_from_bundle
+    from .server import check_resource_types
 
     missing = [key for key in REQUIRED_PREFETCH if not isinstance(call.prefetch.get(key), dict)]
     if missing:
@@ -251,11 +254,15 @@ def _patient(call: _Call) -> _Patient:
             continue
         if not isinstance(found, dict) or found.get("resourceType") != "Bundle":
             raise InputError(f"prefetch.{key}", "", "expected a searchset Bundle")
-        for entry in found.get("entry") or []:
+        listed = found.get("entry") or []
+        if not isinstance(listed, list):
+            raise InputError(f"prefetch.{key}.entry", "", "expected a list")
+        for entry in listed:
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
                 entries.append({"resource": resource})
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    check_resource_types(bundle, "prefetch")
     try:
         patient_from_bundle(bundle, "")
     except InputError as error:
@@ -399,12 +406,13 @@ def _ordered_dose(draft: _Draft) -> tuple[str, Q] | None:
     units = {code: ours for ours, code in terms.doses.items()}
     if draft.drug in terms.international_units.drugs:
         units.update({code: ours for ours, code in terms.international_units.units.items()})
-    if quantity.get("system") != terms.systems["ucum"] or quantity.get("code") not in units:
-        raise InputError(f"{element}.code", quantity.get("code", ""), f"expected a UCUM dose unit: {', '.join(units)}")
+    code = quantity.get("code")
+    if quantity.get("system") != terms.systems["ucum"] or not isinstance(code, str) or code not in units:
+        raise InputError(f"{element}.code", code or "", f"expected a UCUM dose unit: {', '.join(units)}")
     value = quantity.get("value")
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise InputError(f"{element}.value", value, "expected a number above zero")
-    return key, parse_quantity(f"{value} {units[quantity['code']]}", element)
+    return key, parse_quantity(f"{value} {units[code]}", element)
 
 
 def _written(draft: _Draft, key: str) -> str:
@@ -419,10 +427,14 @@ def _route(request: dict[str, Any]) -> str | None:
     dosages = request.get("dosageInstruction")
     first = dosages[0] if isinstance(dosages, list) and dosages and isinstance(dosages[0], dict) else {}
     route = first.get("route")
-    codes = (
-        {c.get("code") for c in route.get("coding") or [] if isinstance(c, dict)} if isinstance(route, dict) else set()
-    )
+    codes = {c["code"] for c in _codings(route) if isinstance(c.get("code"), str)}
     return next((ours for ours, term in terminology().routes.items() if term.code in codes), None)
+
+
+def _codings(concept: object) -> list[dict[str, Any]]:
+    """The Codings of a CodeableConcept, whatever shape the request gave it."""
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    return [c for c in codings if isinstance(c, dict)] if isinstance(codings, list) else []
 
 
 def _distance(dose: Q, order: Order) -> float:

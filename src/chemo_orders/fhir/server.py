@@ -153,7 +153,7 @@ def read(regimen_id: str, version: FhirVersion) -> Answer:
     """One PlanDefinition; 404 for an id the library lacks or a reference-only regimen."""
     from .export import Refused, plan_definition_for
 
-    regimen = _regimen(regimen_id)
+    regimen = library_regimen(regimen_id)
     if regimen is None:
         return problem(404, "not-found", "PlanDefinition.id", f"no regimen {_excerpt(regimen_id)!r} in the library")
     try:
@@ -167,7 +167,7 @@ def apply(regimen_id: str, raw: bytes, version: FhirVersion) -> Answer:
     from ..service import CalcRequest, DoseSettings, calculate
     from .export import Refused, order_bundle_for
 
-    regimen = _regimen(regimen_id)
+    regimen = library_regimen(regimen_id)
     if regimen is None or regimen.status == "reference":
         return problem(404, "not-found", "PlanDefinition.id", f"no orderable regimen {_excerpt(regimen_id)!r}")
     elements: dict[str, str] = {}  # patient-file field → the FHIR element it came from
@@ -292,11 +292,24 @@ def _patient(bundle: dict[str, Any], subject: str) -> tuple[dict[str, Any], dict
     checking that ``subject`` is the Bundle's Patient: never calculate for someone else."""
     from .importer import patient_data, patient_from_bundle
 
+    check_resource_types(bundle, "data")
     patient_from_bundle(bundle, "")  # the importer's checks, with its FHIR element names
     data, elements = patient_data(bundle)
     if subject not in patient_refs(bundle):
         raise InputError("subject", subject, "not the Patient in data (its fullUrl or Patient/id)")
     return data, elements
+
+
+def check_resource_types(bundle: dict[str, Any], element: str) -> None:
+    """Every entry's ``resourceType`` a string, before the FHIR models see the Bundle (they
+    fail with a TypeError, not a validation error, on anything else)."""
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise InputError(f"{element}.entry", "", "expected a list")
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and not isinstance(resource.get("resourceType"), str):
+            raise InputError(f"{element}.entry[{index}].resource.resourceType", "", "required: a resource type")
 
 
 def patient_refs(bundle: dict[str, Any]) -> set[str]:
@@ -321,10 +334,15 @@ def _element(error: InputError, elements: dict[str, str]) -> str:
     return name
 
 
-def _regimen(regimen_id: str) -> Regimen | None:
-    from ..regimen import load_regimen, regimen_paths
+def library_regimen(regimen_id: str) -> Regimen | None:
+    """The library's regimen with this id, or None (``load_regimen`` caches the known ones,
+    so a request does not list the regimen folder again)."""
+    from ..regimen import load_regimen
 
-    return load_regimen(regimen_id) if regimen_id in regimen_paths() else None
+    try:
+        return load_regimen(regimen_id)
+    except InputError:
+        return None
 
 
 def _excerpt(value: object) -> str:
