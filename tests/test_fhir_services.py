@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from chemo_orders.errors import InputError
 from chemo_orders.fhir import cds_hooks, server
 from chemo_orders.fhir.export import order_bundle_for
+from chemo_orders.fhir.importer import patient_data
 from chemo_orders.fhir.terminology import RULE_SYSTEM
 from chemo_orders.fhir.validation import model_class
 from chemo_orders.orderset import to_json
@@ -335,3 +336,46 @@ def test_hostile_requests_get_an_answer_never_a_crash(r_ice_drafts: list[dict[st
     for request in mutations(hook_request(r_ice_drafts, bundle), 40, 2):
         with contextlib.suppress(InputError, cds_hooks.Unavailable):
             cds_hooks.check(request)
+
+
+def with_creatinine(bundle: dict[str, Any], mg_per_dl: float) -> dict[str, Any]:
+    changed = copy.deepcopy(bundle)
+    for entry in changed["entry"]:
+        codes = [c.get("code") for c in entry["resource"].get("code", {}).get("coding", [])]
+        if entry["resource"]["resourceType"] == "Observation" and "2160-0" in codes:
+            entry["resource"]["valueQuantity"]["value"] = mg_per_dl
+    return changed
+
+
+def test_cds_a_renal_band_is_info_a_hold_is_warning(
+    client: tuple[TestClient, dict[str, str]], r_ice_drafts: list[dict[str, Any]]
+) -> None:
+    """CrCl ~51 mL/min: REN001 reduces etoposide and ifosfamide (info cards), so drafts made
+    at CrCl 79 are DOSE warnings suggesting the engine's doses now (the reduced ones, and
+    carboplatin's by Calvert with the new CrCl); ~40 mL/min: REN001 holds."""
+    http, auth = client
+    patient = with_creatinine(json.loads(DLBCL.read_text()), 1.4)
+    calc = to_json(calculate(CalcRequest(patient=patient_data(patient)[0], regimen="r-ice")))
+    cards = check(http, auth, hook_request(r_ice_drafts, patient))["cards"]
+    assert [c["summary"][:6] for c in cards if c["indicator"] == "info"] == ["REN001", "REN001"]
+    warnings = [c for c in cards if c["indicator"] == "warning"]
+    assert warnings and all(c["summary"].startswith("DOSE outside tolerance") for c in warnings)
+    final = {o["display_name"]: o["final"]["value"] for o in calc["orders"]}
+    suggested = {}
+    for card in warnings:
+        resource = card["suggestions"][0]["actions"][0]["resource"]
+        name = resource["medicationCodeableConcept"]["text"]
+        suggested[name] = resource["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"]
+    assert {"etoposide", "ifosfamide"} <= set(suggested)
+    assert suggested == {name: final[name] for name in suggested}
+    held = check(http, auth, hook_request(r_ice_drafts, with_creatinine(patient, 1.8)))["cards"]
+    assert {(c["indicator"], c["summary"][:6]) for c in held} == {("warning", "REN001")}
+
+
+def test_an_oversized_body_is_refused_in_each_endpoints_language(client: tuple[TestClient, dict[str, str]]) -> None:
+    http, auth = client
+    body = b" " * (256 * 1024 + 1)
+    fhir = http.post("/fhir/PlanDefinition/r-ice/$apply", content=body, headers=auth)
+    assert fhir.status_code == 413 and fhir.json()["issue"][0]["expression"] == ["(body)"]
+    cds = http.post("/cds-services/chemo-order-check", content=body, headers=auth)
+    assert cds.status_code == 413 and cds.json()["error"]["field"] == "(body)"

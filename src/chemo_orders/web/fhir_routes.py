@@ -37,11 +37,12 @@ def refusal(path: str, status: int, message: str) -> Response | None:
     language of these endpoints, or None for another path."""
     from ..fhir.server import problem
 
+    element = "(body)" if status in (400, 413) else "(request)"
     if path.startswith(FHIR_PREFIX):
-        answer = problem(status, "too-costly" if status == 413 else "exception", "(request)", message)
+        answer = problem(status, "too-costly" if status == 413 else "exception", element, message)
         return fhir_response(answer.status, answer.body)
     if path.startswith(CDS_PREFIX):
-        return JSONResponse({"error": {"field": "(request)", "message": message}}, status_code=status)
+        return JSONResponse({"error": {"field": element, "message": message}}, status_code=status)
     return None
 
 
