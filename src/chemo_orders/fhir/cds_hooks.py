@@ -12,7 +12,9 @@ Cards: ``critical`` for a block, ``warning`` for a hold, ``info`` for a modifica
 other warning or note of the engine; each ``summary`` starts with the rule code, the
 ``source`` links the rule's first reference. A draft dose outside the verification tolerance
 (``verify``'s comparison and default, 5 %) is a ``warning`` card ``DOSE …`` whose suggestion
-updates the MedicationRequest to the engine's dose. Nothing to say → ``{"cards": []}``.
+updates the MedicationRequest to the engine's dose; the engine's own final dose always passes
+(``verify`` compares with the arithmetic, and a whole-syringe filgrastim dose sits 17 % from
+it). Nothing to say → ``{"cards": []}``.
 Patient data comes from ``prefetch`` only: this service never calls back into the EHR
 (no ``fhirServer`` fetches), so a request without it is 412, as the specification allows.
 """
