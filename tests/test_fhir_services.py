@@ -379,3 +379,14 @@ def test_an_oversized_body_is_refused_in_each_endpoints_language(client: tuple[T
     assert fhir.status_code == 413 and fhir.json()["issue"][0]["expression"] == ["(body)"]
     cds = http.post("/cds-services/chemo-order-check", content=body, headers=auth)
     assert cds.status_code == 413 and cds.json()["error"]["field"] == "(body)"
+
+
+def test_cds_reads_r5_drafts_by_their_drug_set(client: tuple[TestClient, dict[str, str]]) -> None:
+    """R5 MedicationRequests (``medication.concept``, no ``instantiatesCanonical``) as the R5
+    ``$apply`` gives them: R-ICE by its drugs, every dose the engine's, so no card."""
+    http, auth = client
+    patient = json.loads(DLBCL.read_text())
+    response = http.post("/fhir/PlanDefinition/r-ice/$apply", json=apply_parameters(patient), headers={**auth, **R5})
+    drafts = medication_requests(response.json())
+    assert drafts and all("instantiatesCanonical" not in d and "concept" in d["medication"] for d in drafts)
+    assert check(http, auth, hook_request(drafts, patient)) == {"cards": []}
