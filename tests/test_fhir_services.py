@@ -30,6 +30,7 @@ from chemo_orders.record.users import NewUser, add_user, issue_token, prove
 from chemo_orders.regimen import all_regimens
 from chemo_orders.service import CalcRequest, calculate
 from chemo_orders.web.app import create_app
+from chemo_orders.web.fhir_routes import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 DLBCL = ROOT / "samples" / "fhir" / "relapsed-dlbcl.json"
@@ -332,10 +333,10 @@ def test_hostile_requests_get_an_answer_never_a_crash(r_ice_drafts: list[dict[st
     named refusal (InputError → 400/422, Unavailable → 412), never another exception (a 500)."""
     bundle = json.loads(DLBCL.read_text())
     for parameters in mutations(apply_parameters(bundle), 40, 1):
-        assert server.apply("r-ice", json.dumps(parameters).encode(), "r4").status in (200, 400, 404, 422)
+        assert server.apply("r-ice", json.dumps(parameters).encode(), "r4", engine).status in (200, 400, 404, 422)
     for request in mutations(hook_request(r_ice_drafts, bundle), 40, 2):
         with contextlib.suppress(InputError, cds_hooks.Unavailable):
-            cds_hooks.check(request)
+            cds_hooks.check(request, engine)
 
 
 def with_creatinine(bundle: dict[str, Any], mg_per_dl: float) -> dict[str, Any]:

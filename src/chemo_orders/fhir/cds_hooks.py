@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..orderset import OrderSet
     from ..regimen import Regimen
     from ..units import Q
+    from .server import Calculate
 
 SERVICE_ID = "chemo-order-check"
 HOOKS = ("order-select", "order-sign")
@@ -78,10 +79,9 @@ def discovery() -> dict[str, Any]:
     }
 
 
-def check(request: dict[str, Any]) -> dict[str, Any]:
-    """The cards for one hook call (raises InputError naming the element, or Unavailable)."""
-    from ..service import CalcRequest, calculate
-
+def check(request: dict[str, Any], calculate: Calculate) -> dict[str, Any]:
+    """The cards for one hook call (raises InputError naming the element, or Unavailable);
+    ``calculate`` is the engine's door the interface hands in (``service.calculate``)."""
     call = _call(request)
     drafts = _drafts(call.context)
     said = _Cards(call.instance)
@@ -90,7 +90,7 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
         return said.answer()
     patient = _patient(call)
     try:
-        order_set = calculate(CalcRequest(patient=patient.data, regimen=regimen.id))
+        order_set = calculate(patient.data, regimen.id, None, None)
     except InputError as error:
         raise _located(error, patient.elements) from None
     for finding in order_set.findings:

@@ -6,9 +6,10 @@ an :class:`Answer` (HTTP status and a JSON resource), so the route handlers stay
 the logic is tested without a server. ``$apply`` reads its Parameters as R5 defines them
 (``subject`` a Patient reference, ``data`` a Bundle with that Patient and its
 Observations), imports the Bundle with the same importer ``calc`` uses on a ``.json``
-patient file, and asks the engine through :func:`chemo_orders.service.calculate`: the doses
-are ``calc --json``'s. A blocked or held calculation is an OperationOutcome (422) with one
-issue per finding, because an EHR must not receive a RequestOrchestration it could sign.
+patient file, and asks the engine through the ``calculate`` it is handed (the web layer hands
+it :func:`chemo_orders.service.calculate`): the doses are ``calc --json``'s. A blocked or
+held calculation is an OperationOutcome (422) with one issue per finding, because an EHR
+must not receive a RequestOrchestration it could sign.
 
 Every problem with the request is an OperationOutcome naming the element, never a traceback.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,12 @@ from .terminology import CANONICAL_BASE, RULE_SYSTEM
 from .validation import FhirVersion
 
 if TYPE_CHECKING:
+    from ..orderset import OrderSet
     from ..regimen import Regimen
+
+# The engine's one door, ``service.calculate``, as the interface hands it in (patient-file
+# fields, regimen id, cycle, date): fhir/ sits below the service layer and never imports it.
+Calculate = Callable[[dict[str, Any], str, "int | None", "dt.date | None"], "OrderSet"]
 
 FHIR_JSON = "application/fhir+json"
 FHIR_RELEASE = {"r4": "4.0.1", "r5": "5.0.0"}
@@ -162,9 +169,8 @@ def read(regimen_id: str, version: FhirVersion) -> Answer:
         return problem(404, "not-found", "PlanDefinition.id", str(refused))
 
 
-def apply(regimen_id: str, raw: bytes, version: FhirVersion) -> Answer:
+def apply(regimen_id: str, raw: bytes, version: FhirVersion, calculate: Calculate) -> Answer:
     """``$apply``: the order Bundle, or an OperationOutcome saying why not."""
-    from ..service import CalcRequest, DoseSettings, calculate
     from .export import Refused, order_bundle_for
 
     regimen = library_regimen(regimen_id)
@@ -174,8 +180,7 @@ def apply(regimen_id: str, raw: bytes, version: FhirVersion) -> Answer:
     try:
         request = _apply_request(parse_body(raw, "Parameters"))
         patient, elements = _patient(request.data, request.subject)
-        settings = DoseSettings(on=request.on)
-        order_set = calculate(CalcRequest(patient=patient, regimen=regimen.id, cycle=request.cycle, settings=settings))
+        order_set = calculate(patient, regimen.id, request.cycle, request.on)
     except InputError as error:
         return input_problem(error, _element(error, elements))
     if order_set.stopped:

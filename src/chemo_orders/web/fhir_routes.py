@@ -9,8 +9,9 @@ app's own refusals (413, 400); CDS Hooks answers plain JSON errors, as its clien
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
 from starlette.requests import Request
@@ -20,6 +21,9 @@ from starlette.routing import Route
 from ..errors import InputError
 from .api import _authorized
 from .pages import Workbench, in_worker
+
+if TYPE_CHECKING:
+    from ..orderset import OrderSet
 
 FHIR_PREFIX = "/fhir/"
 CDS_PREFIX = "/cds-services"
@@ -103,10 +107,19 @@ def _read(request: Request, _: bytes) -> Response:
     return fhir_response(answer.status, answer.body)
 
 
+def engine(patient: dict[str, Any], regimen: str, cycle: int | None, on: dt.date | None) -> OrderSet:
+    """The engine's one door for the FHIR services (``fhir.server.Calculate``): fhir/ sits
+    below the service layer, so the interface hands it ``service.calculate``."""
+    from ..service import CalcRequest, DoseSettings, calculate
+
+    return calculate(CalcRequest(patient=patient, regimen=regimen, cycle=cycle, settings=DoseSettings(on=on)))
+
+
 def _apply(request: Request, raw: bytes) -> Response:
     from ..fhir.server import apply, fhir_version
 
-    answer = apply(request.path_params["regimen_id"], raw, fhir_version(request.headers.get("accept", "")))
+    version = fhir_version(request.headers.get("accept", ""))
+    answer = apply(request.path_params["regimen_id"], raw, version, engine)
     return fhir_response(answer.status, answer.body)
 
 
@@ -121,7 +134,7 @@ def _check(request: Request, raw: bytes) -> Response:
     from ..fhir.server import parse_body
 
     try:
-        return JSONResponse(check(parse_body(raw, None)))
+        return JSONResponse(check(parse_body(raw, None), engine))
     except Unavailable as missing:
         return JSONResponse({"error": {"field": "prefetch", "message": str(missing)}}, status_code=412)
     except InputError as error:
