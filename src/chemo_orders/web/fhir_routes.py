@@ -123,6 +123,14 @@ def _apply(request: Request, raw: bytes) -> Response:
     return fhir_response(answer.status, answer.body)
 
 
+def _elsewhere(request: Request, _: bytes) -> Response:
+    """Any other FHIR path: a FHIR 404, so a client learns what is served, not a text page."""
+    from ..fhir.server import problem
+
+    answer = problem(404, "not-supported", "(url)", "not served here: see /fhir/metadata (PlanDefinition only)")
+    return fhir_response(answer.status, answer.body)
+
+
 def _discovery(request: Request, _: bytes) -> Response:
     from ..fhir.cds_hooks import discovery
 
@@ -147,6 +155,7 @@ ROUTES = [
     Route("/fhir/PlanDefinition", _guarded(_search, fhir=True), methods=["GET"]),
     Route("/fhir/PlanDefinition/{regimen_id}", _guarded(_read, fhir=True), methods=["GET"]),
     Route("/fhir/PlanDefinition/{regimen_id}/$apply", _guarded(_apply, fhir=True), methods=["POST"]),
+    Route("/fhir/{path:path}", _guarded(_elsewhere, fhir=True), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     Route("/cds-services", _guarded(_discovery, fhir=False), methods=["GET"]),
     Route("/cds-services/chemo-order-check", _guarded(_check, fhir=False), methods=["POST"]),
 ]
