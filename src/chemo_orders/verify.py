@@ -73,6 +73,9 @@ def load_prescription(path: Path) -> Prescription:
     return validate(Prescription, read_yaml(path, "prescription"), str(path))
 
 
+DEFAULT_TOLERANCE = "5%"  # ``verify --tolerance``'s default; the CDS Hooks dose check uses it too
+
+
 def parse_tolerance(text: str) -> float:
     """``"5%"`` or ``"5"`` -> 5.0 percent; at most 10 % (HOPA rounding ceiling)."""
     value = decimal_number(text.strip().removesuffix("%"), "--tolerance")
@@ -189,6 +192,12 @@ def _hint(prescribed: float, expected: float, order: Order) -> str:
         if abs(ratio / factor - 1) < 0.15 or (ratio and abs(factor * ratio - 1) < 0.15):
             return f": looks like {name}"
     return ""
+
+
+def check_line(dose: PrescribedDose, order: Order, allowed: Tolerance) -> LineResult:
+    """One prescribed dose against the engine's order for its line: the comparison ``verify``
+    makes, for callers that matched the line themselves (the CDS Hooks draft-order check)."""
+    return _check(dose, order, allowed)
 
 
 def _check(dose: PrescribedDose, order: Order, allowed: Tolerance) -> LineResult:

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..record.db import Database
 from ..record.orders import CANCELLERS
-from . import api, audit_log, auth, orders, patients
+from . import api, audit_log, auth, fhir_routes, orders, patients
 from .pages import ALL_ROLES, AUDITORS, EDITORS, Ctx, Workbench, endpoint, message_page
 from .security import CSP, Network, proxy_network
 
@@ -40,12 +40,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 # while streaming (chunked, or a false Content-Length) is refused at that chunk, unread beyond.
 SIGNIN_MAX_BODY = 16 * 1024  # sign in and out: a name, a password of at most 1024 characters, two tokens
 FORM_MAX_BODY = 128 * 1024  # every other form (the patient form with its allergies is the largest)
-API_MAX_BODY = 256 * 1024  # the JSON API: a patient file within the documented sizes is a few kB
+API_MAX_BODY = 256 * 1024  # the JSON API, FHIR and CDS Hooks: a patient file or Bundle is a few kB
 
 
 def body_limit(path: str) -> int:
     """The most bytes of request body ``path``'s endpoint reads."""
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/fhir/", "/cds-services")):
         return API_MAX_BODY
     if path in ("/signin", "/signout"):
         return SIGNIN_MAX_BODY
@@ -144,6 +144,9 @@ def _refusal(scope: Scope, status: int, message: str, title: str = "Refused") ->
     """An error in the language of the endpoint asked: JSON for the API, text for the health
     check, the workbench's own page for everything else."""
     path = scope["path"]
+    spoken = fhir_routes.refusal(path, status, message)
+    if spoken is not None:
+        return spoken
     if path.startswith("/api/"):
         field = "(record)" if status == 503 else "(body)" if status in (400, 413) else "(request)"
         return JSONResponse({"error": {"field": field, "message": message}}, status_code=status)
@@ -230,6 +233,7 @@ def create_app(database: Database, *, secure: bool = False, trusted_proxies: tup
         Route("/api/calc", api.api_calc, methods=["POST"]),
         Route("/api/options", api.api_options, methods=["POST"]),
         Route("/api/regimens", api.api_regimens, methods=["GET"]),
+        *fhir_routes.ROUTES,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
