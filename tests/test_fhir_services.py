@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime as dt
 import json
 import random
 from collections.abc import Iterator
@@ -24,13 +25,12 @@ from chemo_orders.fhir.export import order_bundle_for
 from chemo_orders.fhir.importer import patient_data
 from chemo_orders.fhir.terminology import RULE_SYSTEM
 from chemo_orders.fhir.validation import model_class
-from chemo_orders.orderset import to_json
+from chemo_orders.orderset import OrderSet, to_json
 from chemo_orders.record.schema import open_database
 from chemo_orders.record.users import NewUser, add_user, issue_token, prove
 from chemo_orders.regimen import all_regimens
 from chemo_orders.service import CalcRequest, calculate
 from chemo_orders.web.app import create_app
-from chemo_orders.web.fhir_routes import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 DLBCL = ROOT / "samples" / "fhir" / "relapsed-dlbcl.json"
@@ -38,6 +38,13 @@ B_ALL = ROOT / "samples" / "patients" / "adult-b-all-cd20-positive.yaml"
 R5 = {"Accept": "application/fhir+json; fhirVersion=5.0"}
 PASSWORD = "pam-secret-1"
 DISCLAIMER = "requires independent verification by a pharmacist"
+
+
+def engine(patient: dict[str, Any], regimen: str, cycle: int | None, on: dt.date | None) -> OrderSet:
+    """The service's door as the FHIR modules are handed it, without a record."""
+    from chemo_orders.service import DoseSettings
+
+    return calculate(CalcRequest(patient=patient, regimen=regimen, cycle=cycle, settings=DoseSettings(on=on)))
 
 
 @pytest.fixture(scope="module")

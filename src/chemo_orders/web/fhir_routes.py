@@ -23,6 +23,7 @@ from .api import _authorized
 from .pages import Workbench, in_worker
 
 if TYPE_CHECKING:
+    from ..fhir.server import Calculate
     from ..orderset import OrderSet
 
 FHIR_PREFIX = "/fhir/"
@@ -107,19 +108,33 @@ def _read(request: Request, _: bytes) -> Response:
     return fhir_response(answer.status, answer.body)
 
 
-def engine(patient: dict[str, Any], regimen: str, cycle: int | None, on: dt.date | None) -> OrderSet:
+def engine(request: Request) -> Calculate:
     """The engine's one door for the FHIR services (``fhir.server.Calculate``): fhir/ sits
-    below the service layer, so the interface hands it ``service.calculate``."""
+    below the service layer, so the interface hands it ``service.calculate``, with what the
+    record holds of the patient's id (earlier orders, the last dosed weight), as the JSON API
+    and the workbench calculate."""
+    from ..record.basis import read_basis
     from ..service import CalcRequest, DoseSettings, calculate
 
-    return calculate(CalcRequest(patient=patient, regimen=regimen, cycle=cycle, settings=DoseSettings(on=on)))
+    database = request.app.state.workbench.database
+
+    def calculate_with_record(patient: dict[str, Any], regimen: str, cycle: int | None, on: dt.date | None) -> OrderSet:
+        patient_id = patient.get("id")
+        history = None
+        if isinstance(patient_id, str):
+            with database.read() as session:
+                history = read_basis(session, patient_id.strip()).history()
+        settings = DoseSettings(on=on)
+        return calculate(CalcRequest(patient=patient, regimen=regimen, cycle=cycle, settings=settings, history=history))
+
+    return calculate_with_record
 
 
 def _apply(request: Request, raw: bytes) -> Response:
     from ..fhir.server import apply, fhir_version
 
     version = fhir_version(request.headers.get("accept", ""))
-    answer = apply(request.path_params["regimen_id"], raw, version, engine)
+    answer = apply(request.path_params["regimen_id"], raw, version, engine(request))
     return fhir_response(answer.status, answer.body)
 
 
@@ -142,7 +157,7 @@ def _check(request: Request, raw: bytes) -> Response:
     from ..fhir.server import parse_body
 
     try:
-        return JSONResponse(check(parse_body(raw, None), engine))
+        return JSONResponse(check(parse_body(raw, None), engine(request)))
     except Unavailable as missing:
         return JSONResponse({"error": {"field": "prefetch", "message": str(missing)}}, status_code=412)
     except InputError as error:
