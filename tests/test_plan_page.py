@@ -67,7 +67,7 @@ def test_every_text_in_a_chart_is_escaped() -> None:
 
 
 def given(order_id: int, regimen: str, cycle: int, on: str, **mg_per_m2: float) -> GivenCourse:
-    return GivenCourse(order_id, "released", regimen, cycle, dt.date.fromisoformat(on), None, mg_per_m2, ())
+    return GivenCourse(order_id, "released", "pam", regimen, cycle, dt.date.fromisoformat(on), None, mg_per_m2, ())
 
 
 def test_calendar_keeps_recorded_dates_and_dates_the_rest_one_cycle_later() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from .db import Database
-from .tables import Exposure, Order
+from .tables import Exposure, Order, User
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class GivenCourse:
 
     order_id: int
     state: str
+    prepared_by: str  # the preparer's user name (an order waiting for another's check is blind to them)
     regimen: str
     cycle: int
     on: dt.date
@@ -45,7 +46,8 @@ def given_courses(database: Database, patient_id: str) -> list[GivenCourse]:
     """Every order of the patient that is not cancelled, oldest first."""
     with database.read() as session:
         rows = session.execute(
-            select(Order.id, Order.state, Order.regimen_id, Order.cycle, Order.options_json, Order.calc_json)
+            select(Order.id, Order.state, User.name, Order.regimen_id, Order.cycle, Order.options_json, Order.calc_json)
+            .join(User, User.id == Order.prepared_by)
             .where(Order.patient_id == patient_id, Order.state != "cancelled")
             .order_by(Order.id)
         ).all()
@@ -58,12 +60,14 @@ def given_courses(database: Database, patient_id: str) -> list[GivenCourse]:
         ):
             exposure[order_id][drug] = float(amount)
     courses = []
-    for order_id, state, regimen, cycle, options_text, calc_text in rows:
+    for order_id, state, preparer, regimen, cycle, options_text, calc_text in rows:
         options = json.loads(options_text)
         on = dt.date.fromisoformat(options["on"])
         doses = tuple(
             Dose(o["display_name"], o["route_display"], float(o["final"]["value"]), str(o["final"]["unit"]))
             for o in json.loads(calc_text).get("orders", [])
         )
-        courses.append(GivenCourse(order_id, state, regimen, cycle, on, options.get("plan"), exposure[order_id], doses))
+        courses.append(
+            GivenCourse(order_id, state, preparer, regimen, cycle, on, options.get("plan"), exposure[order_id], doses)
+        )
     return courses

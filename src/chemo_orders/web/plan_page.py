@@ -16,7 +16,9 @@ independent check (it stays blind, as on the patient page) — the page says wha
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -27,9 +29,9 @@ from ..errors import InputError
 from ..plan import Plan, courses, day_date, load_plan, next_start, plan_paths, treatment_days
 from ..record.history import GivenCourse, given_courses
 from ..rules.dose import WARN_FRACTION, anthracycline_limit, doxorubicin_equivalent
-from ..units import format_quantity, ureg
+from ..units import KG, M2, MG, MG_PER_DL, PER_L, format_quantity, ureg
 from .charts import Chart, Limit, Point, figure
-from .orders import awaits_my_check
+from .orders import blind_for
 from .pages import Ctx, render
 from .patients import _entry
 
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
     from ..patient import Patient
     from ..record.patients import PatientEntry
     from ..regimen import Regimen
+
+
+MG_PER_M2 = MG / M2
 
 
 @dataclass(frozen=True)
@@ -89,13 +94,18 @@ def calendar(plan: Plan, given: list[GivenCourse], start: dt.date) -> list[Calen
     unmatched = list(given)
     rows = []
     on: dt.date | None = start
+    after: dict[str, dt.timedelta | None] = {}  # a regimen's cycle length, converted once per page
     for number, (regimen, cycle) in enumerate(courses(plan), start=1):
         match = next((g for g in unmatched if (g.regimen, g.cycle) == (regimen.id, cycle)), None)
         if match is not None:
             unmatched.remove(match)
             on = match.on
         rows.append(CalendarRow(number, regimen, cycle, on, day_runs(treatment_days(regimen), on), match))
-        on = next_start(regimen, on) if on else None
+        if regimen.id not in after:
+            due = next_start(regimen, start)
+            after[regimen.id] = due - start if due else None
+        step = after[regimen.id]
+        on = on + step if on and step else None
     return rows
 
 
@@ -119,6 +129,13 @@ class DoseHistory:
     rows: tuple[tuple[str, str, tuple[str, ...]], ...]  # (drug, route, the dose in each column or "")
 
 
+@lru_cache(maxsize=4096)
+def _dose_text(value: float, unit: str) -> str:
+    """A calc record's ``{"value", "unit"}`` as the order prints it; cached, because building a
+    pint quantity costs more than the rest of the dose table (the same doses recur)."""
+    return format_quantity(ureg.Quantity(value, ureg.Unit(unit)))
+
+
 def dose_history(visible: list[GivenCourse]) -> DoseHistory:
     """One row per drug and route, one column per order, in order given."""
     keys: list[tuple[str, str]] = []
@@ -128,8 +145,8 @@ def dose_history(visible: list[GivenCourse]) -> DoseHistory:
     for drug, route in keys:
         cells = []
         for course in visible:
-            found = [ureg.Quantity(d.value, d.unit) for d in course.doses if (d.drug, d.route) == (drug, route)]
-            cells.append(" + ".join(format_quantity(q) for q in found))
+            found = [_dose_text(d.value, d.unit) for d in course.doses if (d.drug, d.route) == (drug, route)]
+            cells.append(" + ".join(found))
         rows.append((drug, route, tuple(cells)))
     return DoseHistory(tuple(visible), tuple(rows))
 
@@ -148,8 +165,13 @@ def anthracycline(patient: Patient, visible: list[GivenCourse], today: dt.date) 
     if any(p is not None for p in prior):
         total = sum(float(p.to(unit).magnitude) for p in prior if p is not None)
         points.append(Point("before", total))
+    anthracyclines = {d for d, drug in drug_table().drugs.items() if drug.doxorubicin_equivalent is not None}
     for course in visible:
-        amounts = [doxorubicin_equivalent(drug, mg * ureg("mg/m**2")) for drug, mg in course.mg_per_m2.items()]
+        amounts = [
+            doxorubicin_equivalent(drug, ureg.Quantity(mg, MG_PER_M2))
+            for drug, mg in course.mg_per_m2.items()
+            if drug in anthracyclines
+        ]
         counted = [float(a.to(unit).magnitude) for a in amounts if a is not None]
         if counted:
             total += sum(counted)
@@ -188,35 +210,49 @@ def _lab_value(patient: Patient, key: str) -> float | None:
     }[key]
     if value is None:
         return None
-    unit = {"anc": "1/L", "platelets": "1/L", "creatinine": "mg/dL", "bilirubin": "mg/dL", "weight": "kg"}[key]
     from ..patient import creatinine_mg_dl
 
-    converted = creatinine_mg_dl(value) if key == "creatinine" else value.to(unit)
-    magnitude = float(converted.magnitude)
-    return magnitude / 1e9 if unit == "1/L" else magnitude
+    if key == "creatinine":
+        return float(creatinine_mg_dl(value).magnitude)
+    if key in ("anc", "platelets"):
+        return float(value.to(PER_L).magnitude) / 1e9
+    return float(value.to(MG_PER_DL if key == "bilirubin" else KG).magnitude)
+
+
+@dataclass(frozen=True)
+class Readings:
+    measured_on: dt.date | None
+    values: dict[str, float | None]  # LABS key -> the value in the chart's unit
+
+
+@lru_cache(maxsize=256)
+def _readings(data_json: str) -> Readings | None:
+    """A saved version's lab values, read once per content (a version never changes after it
+    is saved; pydantic and pint cost more than the page's other work); None when the current
+    engine cannot read the file."""
+    from ..record.patients import parse
+
+    try:
+        patient = parse(json.loads(data_json))
+    except InputError:
+        return None
+    return Readings(patient.measured_on, {key: _lab_value(patient, key) for key, _, _ in LABS})
 
 
 def lab_charts(entry: PatientEntry) -> list[Chart]:
     """One chart per lab, oldest version first; a version's date is its measurement date, else
     the day it was saved. Versions the current engine cannot read are left out."""
-    from ..record.patients import parse
-
     versions = []
     for version in reversed(entry.versions):
-        try:
-            patient = parse(version.data)
-        except InputError:
-            continue
-        when = patient.measured_on or version.saved_at.date()
-        versions.append((f"{when:%Y-%m-%d} v{version.version}", patient))
+        readings = _readings(json.dumps(version.data, sort_keys=True))
+        if readings is not None:
+            when = readings.measured_on or version.saved_at.date()
+            versions.append((f"{when:%Y-%m-%d} v{version.version}", readings))
     charts = []
     for key, name, unit in LABS:
-        points = []
-        for label, patient in versions:
-            value = _lab_value(patient, key)
-            if value is not None:
-                points.append(Point(label, value))
-        charts.append(Chart(f"lab-{key}", name, unit, tuple(points), empty=f"No {name} value in the saved versions."))
+        found = [(label, r.values[key]) for label, r in versions]
+        points = tuple(Point(label, value) for label, value in found if value is not None)
+        charts.append(Chart(f"lab-{key}", name, unit, points, empty=f"No {name} value in the saved versions."))
     return charts
 
 
@@ -264,15 +300,6 @@ def _titled(chart: Chart) -> tuple[Chart, Markup]:
 
 def _visible(ctx: Ctx, given: list[GivenCourse]) -> tuple[list[GivenCourse], int]:
     """The orders whose doses this user may see here, and how many are left out."""
-    me = ctx.me
-    shown = []
-    for course in given:
-        if me.role == "nurse" and course.state != "released":
-            continue
-        if me.may("pharmacist") and course.state == "prepared":
-            from ..record.orders import show
-
-            if awaits_my_check(ctx, show(ctx.database, course.order_id)):
-                continue
-        shown.append(course)
+    nurse = ctx.me.role == "nurse"
+    shown = [g for g in given if not (nurse and g.state != "released") and not blind_for(ctx, g.state, g.prepared_by)]
     return shown, len(given) - len(shown)
