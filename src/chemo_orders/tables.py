@@ -13,12 +13,14 @@ the width that decides where a detail goes is 80.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from .record.tables import AuditEvent
 
 PIPED_WIDTH = 80
 GAP = "  "
@@ -95,3 +97,25 @@ def print_indented(console: Console, text: str) -> None:
         console.print(Padding(Text(text), (0, 0, 0, len(INDENT))))
     else:
         console.print(INDENT + text, markup=False, highlight=False, soft_wrap=True)
+
+
+def output_width() -> int:
+    """The terminal's width when standard output is one, else :data:`PIPED_WIDTH` (for tables
+    printed as plain text, such as ``regimens``)."""
+    import shutil
+    import sys
+
+    return shutil.get_terminal_size((PIPED_WIDTH, 24)).columns if sys.stdout.isatty() else PIPED_WIDTH
+
+
+def audit_text(events: Iterable[AuditEvent], width: int = PIPED_WIDTH) -> str:
+    """``audit``'s event list: number, time, actor, action and order aligned; the detail (JSON,
+    often long) beside them when it fits, else on its own indented line."""
+    rows = [
+        Row(
+            (str(e.seq), str(e.at), e.actor or "-", e.action, str(e.order_id) if e.order_id is not None else ""),
+            e.detail_json,
+        )
+        for e in events
+    ]
+    return "\n".join(layout(("Seq", "At", "Actor", "Action", "Order"), rows, width, right=frozenset({0})))

@@ -433,12 +433,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def audit_list(url: str | None, order_id: int | None) -> int:
+    from ..tables import audit_text, output_width
     from .audit import events
 
     with _open(url).read() as session:
-        for event in events(session, order_id):
-            order = f" order {event.order_id}" if event.order_id is not None else ""
-            print(f"{event.seq:>6}  {event.at}  {event.actor or '-':<12} {event.action}{order}  {event.detail_json}")
+        print(audit_text(events(session, order_id), output_width()))
     return EXIT_OK
 
 
