@@ -93,7 +93,8 @@ def test_audit_events_keep_their_json_detail_whole() -> None:
     from chemo_orders.tables import audit_text
 
     detail = '{"regimen": "r-ice", "cycle": 1}' * 4
-    event = SimpleNamespace(seq=12, at="2026-12-05 04:00", actor="pam", action="prepared", order_id=3, detail_json=detail)
+    at = "2026-12-05 04:00"
+    event = SimpleNamespace(seq=12, at=at, actor="pam", action="prepared", order_id=3, detail_json=detail)
     lines = audit_text([event]).splitlines()
     assert lines[0].split() == ["Seq", "At", "Actor", "Action", "Order"]
     assert lines[1].split() == ["12", "2026-12-05", "04:00", "pam", "prepared", "3"]
