@@ -278,12 +278,13 @@ def plan_page(ctx: Ctx) -> Response:
     plan = load_plan(plan_id)
     visible, hidden = _visible(ctx, given)
     charted = anthracycline(patient, visible, dt.date.today())
+    start = _start(ctx)
     context: dict[str, Any] = {
         "entry": entry,
         "plan": plan,
         "plans": list(plan_paths()),
-        "start": _start(ctx),
-        "rows": calendar(plan, given, _start(ctx)),
+        "start": start,
+        "rows": calendar(plan, given, start),
         "history": dose_history(visible),
         "hidden": hidden,
         "anthracycline": figure(charted[0]) if charted else None,
