@@ -279,12 +279,15 @@ def plan_page(ctx: Ctx) -> Response:
     visible, hidden = _visible(ctx, given)
     charted = anthracycline(patient, visible, dt.date.today())
     start = _start(ctx)
+    rows = calendar(plan, given, start)
+    in_plan = {r.given.order_id for r in rows if r.given is not None}
     context: dict[str, Any] = {
         "entry": entry,
         "plan": plan,
         "plans": list(plan_paths()),
         "start": start,
-        "rows": calendar(plan, given, start),
+        "rows": rows,
+        "outside": [g for g in given if g.order_id not in in_plan],  # on the record, not a course of this plan
         "history": dose_history(visible),
         "hidden": hidden,
         "anthracycline": figure(charted[0]) if charted else None,
