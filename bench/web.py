@@ -8,8 +8,10 @@ R-hyper-CVAD order, then runs each phase for ``--seconds`` with ``--clients`` co
 clients, each sending its next request as soon as the last is answered: ``live`` is the live
 dose table (POST /patients/MRN/doses as htmx sends it, a different weight each time), ``pdf``
 the order's PDF (re-rendered from the record every time), ``mixed`` one PDF in ten live
-requests. Bounded in time and in clients, loopback only; the load generator shares the
-machine's cores with the server.
+requests, ``plan`` the treatment-plan page of a patient with eight hyper-CVAD courses and
+eight saved versions (one client, one request after another: the page's own time). Bounded
+in time and in clients, loopback only; the load generator shares the machine's cores with
+the server. The throwaway record has its own audit key in the same temporary folder.
 
 Reports p50/p95/p99 per endpoint twice: as the client saw it (queueing included) and as the
 server measured it (its ``Server-Timing`` header: from the request's arrival in the app to
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import os
 import re
 import statistics
 import sys
@@ -113,6 +117,64 @@ async def client_loop(url: str, order: str, stop: float, phase: str, live: Sampl
         await client.aclose()
 
 
+def eight_courses(db_url: str) -> str:
+    """A patient with hyper-CVAD courses 1-8 on the record, 21 days apart and ending today,
+    each after a new version of the patient file (weight and counts change); returns the MRN."""
+    from chemo_orders.record.orders import PrepareRequest, prepare
+    from chemo_orders.record.patients import file_bytes, save
+    from chemo_orders.record.schema import open_database
+    from chemo_orders.record.users import prove
+
+    database = open_database(db_url)
+    pam = prove(database, "pam", password=STAFF["pam"][1])
+    first = dt.date.today() - dt.timedelta(days=21 * 7)
+    data: dict[str, object] = {
+        "id": "MRN-PLAN",
+        "name": "Plan, Patient",
+        "birth_date": "1981-03-14",
+        "sex": "female",
+        "height": "165 cm",
+        "diagnosis": "b-all",
+        "disease_status": "newly-diagnosed",
+        "markers": {"cd20_percent": 40, "philadelphia": "negative"},
+    }
+    for course in range(1, 9):
+        on = first + dt.timedelta(days=21 * (course - 1))
+        data |= {
+            "weight": f"{68 - course * 0.5} kg",
+            "serum_creatinine": f"{0.7 + course * 0.02} mg/dL",
+            "measured_on": on.isoformat(),
+            "labs": {"anc": f"{1.5 + course * 0.1} x10^9/L", "platelets": f"{120 + course * 5} x10^9/L"},
+        }
+        save(database, "pam", data, new=course == 1)
+        regimen = "hyper-cvad-a" if course % 2 else "hyper-cvad-b"
+        request = PrepareRequest(file_bytes(data), "bench", regimen, pam, cycle=course, on=on, plan="hyper-cvad")
+        prepare(database, request)
+    database.close()
+    return "MRN-PLAN"
+
+
+async def plan_page(url: str, mrn: str, seconds: float) -> None:
+    client, _ = await signed_in(url, "pam")
+    samples = Samples()
+    stop = time.monotonic() + seconds
+    try:
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            response = await client.get(f"/patients/{mrn}/plan")
+            samples.client_ms.append((time.perf_counter() - start) * 1000)
+            for name, value in server_timing(response).items():
+                samples.server_ms[name].append(value)
+            if response.status_code != 200 or response.text.count("Order ") < 8:
+                samples.errors += 1
+    finally:
+        await client.aclose()
+    print(f"phase plan: treatment-plan page, 8 courses on the record, 1 client for {seconds:g} s")
+    print(f"  {len(samples.client_ms)} requests, {samples.errors} errors")
+    print(f"    server, work         {percentiles(samples.server_ms['app'])}")
+    print(f"    client, end to end   {percentiles(samples.client_ms)}")
+
+
 def percentiles(values: list[float]) -> str:
     if len(values) < 2:
         return "n/a"
@@ -120,9 +182,12 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {cuts[49]:7.1f}  p95 {cuts[94]:7.1f}  p99 {cuts[98]:7.1f} ms"
 
 
-async def run(url: str, clients: int, seconds: float, phases: list[str]) -> None:
+async def run(url: str, clients: int, seconds: float, phases: list[str], plan_mrn: str) -> None:
     order = await setup(url)
     for phase in phases:
+        if phase == "plan":
+            await plan_page(url, plan_mrn, seconds)
+            continue
         live, pdf = Samples(), Samples()
         stop = time.monotonic() + seconds
         start = time.perf_counter()
@@ -144,21 +209,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--phases", default="live,pdf", help="comma-separated: live, pdf, mixed")
+    parser.add_argument("--phases", default="live,pdf", help="comma-separated: live, pdf, mixed, plan")
     parser.add_argument("--workers", type=int, default=2, help="server processes (serve --workers)")
     args = parser.parse_args()
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if not 1 <= args.clients <= 100 or not 0 < args.seconds <= 300 or not 1 <= args.workers <= 8:
         parser.error("bounded runs only: 1-100 clients, up to 300 s a phase, 1-8 workers")
-    if not phases or not set(phases) <= {"live", "pdf", "mixed"}:
-        parser.error("--phases: live, pdf and/or mixed")
+    if not phases or not set(phases) <= {"live", "pdf", "mixed", "plan"}:
+        parser.error("--phases: live, pdf, mixed and/or plan")
     with tempfile.TemporaryDirectory() as folder:
         db_url = f"sqlite:///{Path(folder) / 'record.sqlite3'}"
+        os.environ["CHEMO_ORDERS_KEY_FILE"] = str(Path(folder) / "audit.key")  # the server inherits it
         add_staff(db_url)
+        plan_mrn = eight_courses(db_url) if "plan" in phases else ""
         process, url = start_server(db_url, Path(folder) / "server.log", "--workers", str(args.workers))
         try:
             print(f"server: chemo-orders serve --workers {args.workers} on {url}, SQLite record")
-            asyncio.run(run(url, args.clients, args.seconds, phases))
+            asyncio.run(run(url, args.clients, args.seconds, phases, plan_mrn))
         finally:
             process.terminate()
             process.wait(timeout=30)

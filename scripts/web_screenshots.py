@@ -71,6 +71,8 @@ def main() -> None:
                 shot("independent-check")
                 page.get_by_role("button", name="Verify").click()
                 shot("order-verified")
+                page.goto(f"/patients/{mrn}/plan")
+                shot("plan")
                 page.get_by_role("link", name="Patients").click()
                 shot("patients", full=False)
                 page.get_by_role("link", name="Audit log").click()

@@ -119,9 +119,20 @@ def calendar(plan: Plan, patient: Patient, start: dt.date) -> list[Course]:
         order_set = build(with_prior, regimen, Options(on=on, cycle=cycle))
         result.append(Course(number, regimen, cycle, on, order_set))
         given.append(PriorCourse(regimen=regimen.id, cycle=cycle, date=on))
-        length = regimen.cycle_length
-        on = on + dt.timedelta(days=int(length.to(ureg.day).magnitude)) if length is not None else None
+        on = next_start(regimen, on)
     return result
+
+
+def next_start(regimen: Regimen, start: dt.date) -> dt.date | None:
+    """When the course after one of ``regimen`` begun on ``start`` is due: one cycle length
+    later; None when the sources fix no cycle length."""
+    length = regimen.cycle_length
+    return start + dt.timedelta(days=int(length.to(ureg.day).magnitude)) if length is not None else None
+
+
+def treatment_days(regimen: Regimen) -> list[int]:
+    """The days of a course on which something is given, in order."""
+    return sorted({day for line in regimen.drugs for day in line.days})
 
 
 # Blood counts recover between courses: today's counts say nothing about a course weeks away, so
@@ -134,7 +145,7 @@ def _without_counts(patient: Patient) -> Patient:
     return patient.model_copy(update={"labs": labs})
 
 
-def _day_date(start: dt.date, day: int) -> dt.date:
+def day_date(start: dt.date, day: int) -> dt.date:
     """Day 1 is the course's first day (a day 0, as in paediatric tables, is the day before)."""
     return start + dt.timedelta(days=day - 1)
 
@@ -161,7 +172,7 @@ def calendar_json(plan: Plan, patient: Patient, items: list[Course]) -> dict[str
             entry["days"] = [
                 {
                     "day": day,
-                    "date": _day_date(course.start, day).isoformat(),
+                    "date": day_date(course.start, day).isoformat(),
                     "orders": [order_json(o) for o in order_set.orders if day in o.line.days],
                 }
                 for day in days

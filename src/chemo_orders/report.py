@@ -13,6 +13,7 @@ from .drugs import drug_table
 from .orderset import OrderSet
 from .regimen import ROUTE_DISPLAY, Criterion, DefaultCriteria, DoseLine, Exemption, Regimen
 from .rules.indication import describe
+from .tables import PIPED_WIDTH, Row, layout
 from .units import Q, format_number, format_quantity
 
 
@@ -118,11 +119,11 @@ def regimen_summary(regimen: Regimen) -> dict[str, Any]:
     }
 
 
-def regimens_text(regimens: list[Regimen]) -> str:
-    rows = [
-        f"{r.id:28} {r.category:20} v{r.version:4} {'; '.join(describe(i) for i in r.indications)}" for r in regimens
-    ]
-    return "\n".join(rows)
+def regimens_text(regimens: list[Regimen], width: int = PIPED_WIDTH) -> str:
+    """One line per regimen (id, category, version), its indications beside it when they fit
+    within ``width``, else on the next line, indented (:func:`chemo_orders.tables.layout`)."""
+    rows = [Row((r.id, r.category, f"v{r.version}"), "; ".join(describe(i) for i in r.indications)) for r in regimens]
+    return "\n".join(layout(("Regimen", "Category", "Version"), rows, width))
 
 
 def schedule_text(line: DoseLine, dose: Q | None, cap: Q | None, missing: str = "see alternatives") -> str:

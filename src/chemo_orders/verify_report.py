@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
 from . import DISCLAIMER
-from .report import blocked_lines
+from .drugs import drug_table
+from .report import blocked_lines, days_text
+from .tables import Row, print_indented, print_table
 from .units import format_number, format_quantity
 from .verify import Verification
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 STYLE = {"ok": "green", "missing from prescription": "yellow"}
+VERIFY_COLUMNS = ("Drug", "Day", "Prescribed", "Expected", "Deviation", "Verdict")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 REPORT_COLUMNS = (
     "row",
@@ -52,37 +59,47 @@ def csv_report(rows: list[dict[str, object]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def print_verification(result: Verification) -> None:
+def print_verification(result: Verification, console: Console | None = None) -> None:
+    """The verification as a table (:mod:`chemo_orders.tables`: readable at 80 columns, plain
+    when piped), the verdict's count, the warnings and the disclaimer."""
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
-    console = Console(highlight=False)
+    console = console or Console(highlight=False)
+    piped = not console.is_terminal  # piped: a line is a whole record, never cut at 80
     order_set = result.order_set
     patient, regimen = order_set.patient, order_set.regimen
     console.print(
-        f"[bold]{patient.name}[/] ({patient.id}) · {regimen.name} v{regimen.version} cycle "
-        f"{order_set.options.cycle} · BSA {format_quantity(order_set.calculation.body.bsa)} · "
-        f"tolerance {result.tolerance_percent:g}% ({escape(result.tolerance.applied)})"
+        f"[bold]{escape(patient.name)}[/] ({escape(patient.id)}) · {regimen.name} v{regimen.version} cycle "
+        f"{order_set.options.cycle}",
+        soft_wrap=piped,
+    )
+    console.print(
+        f"BSA {format_quantity(order_set.calculation.body.bsa)} · tolerance {result.tolerance_percent:g}% "
+        f"({escape(result.tolerance.applied)})",
+        soft_wrap=piped,
     )
     if result.blocked:
         for text in blocked_lines(order_set):
-            console.print(text, markup=False)
+            console.print(text, markup=False, soft_wrap=piped)
     else:
-        table = Table(show_lines=False)
-        for column in ("Drug", "Day", "Prescribed", "Expected", "Deviation", "Verdict", "Detail"):
-            table.add_column(column, overflow="fold", no_wrap=column in ("Drug", "Prescribed", "Expected"))
-        for line in result.lines:
-            table.add_row(
-                line.drug,
-                ", ".join(map(str, line.days or (line.day,))),
-                format_quantity(line.prescribed) if line.prescribed is not None else "—",
-                format_quantity(line.expected) if line.expected is not None else "—",
-                f"{line.deviation_percent:+.1f}%" if line.deviation_percent is not None else "—",
-                f"[{STYLE.get(line.verdict, 'bold red')}]{line.verdict}[/]",
-                escape(line.detail or line.calculation),  # a policy name is text a person wrote
+        names = drug_table()
+        rows = [
+            Row(
+                (
+                    names.display_name(line.drug),
+                    days_text(tuple(line.days or (line.day,))),
+                    format_quantity(line.prescribed) if line.prescribed is not None else "—",
+                    format_quantity(line.expected) if line.expected is not None else "—",
+                    f"{line.deviation_percent:+.1f}%" if line.deviation_percent is not None else "—",
+                    line.verdict,
+                ),
+                line.detail or line.calculation,  # a policy name is text a person wrote: never markup
+                STYLE.get(line.verdict, "bold red"),
             )
-        console.print(table)
+            for line in result.lines
+        ]
+        print_table(console, VERIFY_COLUMNS, rows, right=frozenset({4}))
         counts = ", ".join(f"{v} {format_number(n)}" for v, n in result.counts().items())
         verdict = (
             "[green]All lines within tolerance.[/]"
@@ -91,8 +108,9 @@ def print_verification(result: Verification) -> None:
             if result.refused
             else "[bold red]Discrepancies found.[/]"
         )
-        console.print(f"{verdict} ({counts})")
+        console.print(verdict)
+        print_indented(console, counts)
     for finding in order_set.findings:
         if finding.severity == "warn":
-            console.print(f"[yellow]WARN {finding.rule}[/] {finding.message}")
-    console.print(DISCLAIMER)
+            console.print(f"[yellow]WARN {finding.rule}[/] {escape(finding.message)}", soft_wrap=piped)
+    console.print(DISCLAIMER, soft_wrap=piped)

@@ -26,12 +26,13 @@ def cmd_regimens(args: argparse.Namespace) -> int:
     from ..orderset import dumps
     from ..regimen import all_regimens
     from ..report import regimen_summary, regimens_text
+    from ..tables import output_width
 
     regimens = all_regimens()
     if args.json:
         print(dumps({"regimens": [regimen_summary(r) for r in regimens]}))
     else:
-        print(regimens_text(regimens))
+        print(regimens_text(regimens, output_width()))
     return EXIT_OK
 
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..record import Refused
+from ..tables import PIPED_WIDTH, Row, layout
 from ..text import option_number
 from .arguments import Parser, add_order_options, settings_from
 from .exits import EXIT_BLOCKED, EXIT_DISCREPANCY, EXIT_OK
@@ -28,7 +29,7 @@ from .exits import EXIT_BLOCKED, EXIT_DISCREPANCY, EXIT_OK
 if TYPE_CHECKING:
     from ..record.db import Database
     from ..record.orders import OrderRecord, PrepareRequest, VerifyRequest
-    from ..record.tables import Role
+    from ..record.tables import AuditEvent, Role
     from ..record.users import Identity
 
 EXIT_REFUSED = EXIT_BLOCKED
@@ -440,12 +441,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def audit_list(url: str | None, order_id: int | None) -> int:
     from ..record.audit import events
+    from ..tables import output_width
 
     with _open(url).read() as session:
-        for event in events(session, order_id):
-            order = f" order {event.order_id}" if event.order_id is not None else ""
-            print(f"{event.seq:>6}  {event.at}  {event.actor or '-':<12} {event.action}{order}  {event.detail_json}")
+        print(audit_text(events(session, order_id), output_width()))
     return EXIT_OK
+
+
+def audit_text(events: Iterable[AuditEvent], width: int = PIPED_WIDTH) -> str:
+    """``audit``'s event list: number, time, actor, action and order aligned; the detail (JSON,
+    often long) beside them when it fits, else on its own indented line."""
+    rows = [
+        Row(
+            (str(e.seq), str(e.at), e.actor or "-", e.action, str(e.order_id) if e.order_id is not None else ""),
+            e.detail_json,
+        )
+        for e in events
+    ]
+    return "\n".join(layout(("Seq", "At", "Actor", "Action", "Order"), rows, width, right=frozenset({0})))
 
 
 def audit_verify(url: str | None, checkpoint: Path | None = None) -> int:

@@ -5,14 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..dosing import Order
-from ..drugs import drug_table
-from ..units import format_number, format_quantity
+from ..drugs import AnthracyclineLimit, drug_table
+from ..units import Q, format_number, format_quantity
 from .base import Context, Finding, Rule
 from .sources import ASCO_ONS_2016, CALVERT_1989, FDA_CARBOPLATIN_2010, MGB_CHEMO_ORDER_ENTRY
 
 # Design §6 (DOS002): warn when 80 % of the lifetime limit is reached. No source in the drug
 # table states a warning fraction (drugs.yaml anthracycline_limits note); the project's own.
 WARN_FRACTION = 0.8
+
+
+def anthracycline_limit(child: bool) -> AnthracyclineLimit | None:
+    """The lifetime limit in doxorubicin equivalents DOS002 checks (paediatric or adult), with its sources."""
+    limits = drug_table().anthracycline_limits
+    return limits.child if child else limits.adult
+
+
+def doxorubicin_equivalent(drug: str, per_m2: Q) -> Q | None:
+    """``per_m2`` of ``drug`` in doxorubicin equivalents by the drug table's cited factor (None:
+    not an anthracycline). DOS002 and the treatment-plan chart both count with this one function."""
+    equivalent = drug_table().get(drug).doxorubicin_equivalent
+    return None if equivalent is None else per_m2 * equivalent.factor
 
 
 class DoseCapApplied(Rule):
@@ -54,7 +67,7 @@ class CumulativeAnthracycline(Rule):
 
     def _equivalents(self, ctx: Context, orders: list[Order], child: bool) -> Iterator[Finding]:
         table = drug_table()
-        limits = table.anthracycline_limits.child if child else table.anthracycline_limits.adult
+        limits = anthracycline_limit(child)
         if limits is None:
             return
         unit, parts, refs = limits.limit.units, [], list(table.cite(limits.source))
@@ -63,9 +76,10 @@ class CumulativeAnthracycline(Rule):
         exposures += [(o.drug, o.course_total / ctx.calculation.body.bsa, "this cycle") for o in orders]
         for drug, per_m2, when in exposures:
             equivalent = table.get(drug).doxorubicin_equivalent
-            if equivalent is None:
+            in_doxorubicin = doxorubicin_equivalent(drug, per_m2)
+            if equivalent is None or in_doxorubicin is None:
                 continue
-            amount = (per_m2 * equivalent.factor).to(unit)
+            amount = in_doxorubicin.to(unit)
             total = total + amount
             factor = "" if equivalent.factor == 1 else f" × {format_number(equivalent.factor)}"
             parts.append(f"{drug} {format_quantity(per_m2.to(unit))}{factor} ({when})")

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..record.db import Database
 from ..record.orders import CANCELLERS
-from . import api, audit_log, auth, fhir_routes, orders, patients
+from . import api, audit_log, auth, fhir_routes, orders, patients, plan_page
 from .pages import ALL_ROLES, AUDITORS, EDITORS, Ctx, Workbench, endpoint, message_page
 from .security import CSP, Network, proxy_network
 
@@ -221,6 +221,7 @@ def create_app(database: Database, *, secure: bool = False, trusted_proxies: tup
         Route("/patients/{mrn}", endpoint(patients.patient_page), methods=["GET"]),
         Route("/patients/{mrn}", endpoint(patients.update_patient, roles=EDITORS), methods=["POST"]),
         Route("/patients/{mrn}/edit", endpoint(patients.edit_patient_page, roles=EDITORS), methods=["GET"]),
+        Route("/patients/{mrn}/plan", endpoint(plan_page.plan_page), methods=["GET"]),
         Route("/patients/{mrn}/doses", endpoint(patients.live_doses, roles=ALL_ROLES), methods=["POST"]),
         Route("/patients/{mrn}/orders", endpoint(patients.prepare_order, roles=EDITORS), methods=["POST"]),
         Route("/queue", endpoint(orders.queue), methods=["GET"]),

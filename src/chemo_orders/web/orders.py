@@ -59,8 +59,13 @@ def check_lines(record: OrderRecord) -> list[CheckLine]:
 
 def awaits_my_check(ctx: Ctx, record: OrderRecord) -> bool:
     """A prepared order this pharmacist may verify: until they have, it is blind for them."""
+    return blind_for(ctx, record.state, record.prepared_by)
+
+
+def blind_for(ctx: Ctx, state: str, prepared_by: str) -> bool:
+    """:func:`awaits_my_check` from an order's state and preparer alone (no order record read)."""
     me = ctx.me
-    return me.may("pharmacist") and me.name != record.prepared_by and record.state == "prepared"
+    return me.may("pharmacist") and me.name != prepared_by and state == "prepared"
 
 
 def blind_orders(ctx: Ctx, patient_id: str) -> list[OrderRecord]:

@@ -68,6 +68,10 @@ class Urls:
         return f"/patients/{quote(mrn, safe='')}/edit"
 
     @staticmethod
+    def plan(mrn: str) -> str:
+        return f"/patients/{quote(mrn, safe='')}/plan"
+
+    @staticmethod
     def doses(mrn: str) -> str:
         return f"/patients/{quote(mrn, safe='')}/doses"
 
