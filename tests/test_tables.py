@@ -18,7 +18,7 @@ from rich.console import Console
 
 from chemo_orders.regimen import all_regimens
 from chemo_orders.report import regimens_text
-from chemo_orders.service import DoseSettings, verify_prescription
+from chemo_orders.service import CheckRequest, verify
 from chemo_orders.tables import INDENT, Row, layout
 from chemo_orders.verify_report import print_verification
 
@@ -57,7 +57,7 @@ def _assert_readable(lines: list[str]) -> None:
 
 
 def test_verify_on_an_80_column_terminal() -> None:
-    result = verify_prescription(PATIENT, ERRORS, DoseSettings(), 5.0)
+    result = verify(CheckRequest(PATIENT, ERRORS))
     out = io.StringIO()
     print_verification(result, Console(file=out, width=80, force_terminal=True, color_system=None))
     lines = [line.rstrip() for line in out.getvalue().splitlines()]
