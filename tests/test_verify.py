@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from chemo_orders.errors import InputError
 from chemo_orders.models import validate
+from chemo_orders.units import format_quantity
 from chemo_orders.verify import Prescription, Verification, parse_tolerance
 
 SAMPLES = ROOT / "samples"
@@ -194,3 +195,15 @@ def test_batch_continues_past_a_bad_pair(tmp_path: Any) -> None:
     assert result.returncode == 2  # a bad pair outranks a discrepancy: the audit is incomplete (batch.py)
     assert "3 pair(s): discrepancy 1, error 1, ok 1" in result.stdout
     assert "file not found" in report.read_text()
+
+
+def test_the_engines_own_whole_syringe_dose_is_not_a_discrepancy() -> None:
+    """R-ICE filgrastim: 5 mcg/kg × 80 kg = 400 mcg (+20 % to a 480 mcg syringe), given as the nearest whole syringe the
+    regimen's source asks for; prescribing the engine's own final dose is never flagged, while
+    a dose away from both the arithmetic and the syringe still is."""
+    order = next(o for o in check(FULL).order_set.orders if o.drug == "filgrastim")
+    final = format_quantity(order.final)  # 480 mcg: 300 and 480 mcg syringes
+    doses = [{"drug": "filgrastim", "day": day, "dose": final} for day in order.line.days]
+    assert {verdict(check(doses), "filgrastim")} == {"ok"}
+    wrong = [{"drug": "filgrastim", "day": day, "dose": "600 mcg"} for day in order.line.days]
+    assert verdict(check(wrong), "filgrastim") == "outside tolerance"

@@ -13,8 +13,7 @@ other warning or note of the engine; each ``summary`` starts with the rule code,
 ``source`` links the rule's first reference. A draft dose outside the verification tolerance
 (``verify``'s comparison and default, 5 %) is a ``warning`` card ``DOSE …`` whose suggestion
 updates the MedicationRequest to the engine's dose; the engine's own final dose always passes
-(``verify`` compares with the arithmetic, and a whole-syringe filgrastim dose sits 17 % from
-it). Nothing to say → ``{"cards": []}``.
+(as in ``verify``: a whole-syringe filgrastim dose sits 17 % from the arithmetic). Nothing to say → ``{"cards": []}``.
 Patient data comes from ``prefetch`` only: this service never calls back into the EHR
 (no ``fhirServer`` fetches), so a request without it is 412, as the specification allows.
 """
@@ -355,8 +354,6 @@ def _dose_check(draft: _Draft, order_set: OrderSet, said: _Cards) -> None:
     if not candidates:
         return
     order = min(candidates, key=lambda o: _distance(dose, o))
-    if dose.dimensionality == order.final.dimensionality and abs(_ratio(dose, order.final) - 1) < 1e-9:
-        return  # the engine's own dose (a whole syringe may sit beyond 5 % of the arithmetic)
     prescribed = PrescribedDose(drug=draft.drug, day=order.line.days[0], dose=dose, route=order.line.route)
     tolerance = tolerance_for(parse_tolerance(DEFAULT_TOLERANCE), order_set.options.policy, draft.drug)
     line = check_line(prescribed, order, tolerance)
