@@ -25,7 +25,7 @@ from .units import Q, QuantityClass
 class Frozen(BaseModel):
     """Immutable, strict about unknown keys (a typo must not silently drop a field)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -111,7 +111,7 @@ class Open(Frozen):
     open-ended (CD19, LDH …), and a misspelt known key fails safe: the rule that needs it
     reports it as not given (MRK001 blocks without CD20, LAB001 warns)."""
 
-    model_config = ConfigDict(frozen=True, extra="allow", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="allow", arbitrary_types_allowed=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
