@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pint import DimensionalityError
 
 from chemo_orders.errors import InputError
 from chemo_orders.quantities import parse_quantity
@@ -13,6 +14,7 @@ from chemo_orders.units import (
     MG,
     ML_PER_MIN,
     Quantity,
+    convert,
     format_number,
     format_quantity,
     json_quantity,
@@ -121,3 +123,30 @@ def test_quantity_is_what_pints_constructor_builds(value: float, unit: object) -
 def test_quantity_refuses_what_pint_refuses(value: object) -> None:
     with pytest.raises((TypeError, ValueError)):
         quantity(value, MG)  # type: ignore[arg-type]
+
+
+CONVERSIONS = [
+    ("g", "mg"),
+    ("mcg", "mg"),
+    ("kg", "lb"),
+    ("inch", "cm"),
+    ("L/h", "mL/min"),
+    ("mg/L", "mg/dL"),
+    ("mg/m**2/day", "g/m**2/h"),
+    ("mg", "mg"),
+]
+
+
+@pytest.mark.parametrize(("source", "target"), CONVERSIONS)
+@given(value=st.one_of(st.floats(0, 1e6), st.integers(0, 10**6)))
+def test_convert_is_pints_conversion(source: str, target: str, value: float) -> None:
+    """units.convert multiplies by pint's own factor: the same number, of the same type."""
+    reference = Quantity(value, source).to(target)
+    converted = convert(Quantity(value, source), ureg.Unit(target))
+    assert type(converted.magnitude) is type(reference.magnitude)
+    assert converted.magnitude == reference.magnitude and converted.units == reference.units
+
+
+def test_convert_refuses_what_pint_refuses() -> None:
+    with pytest.raises(DimensionalityError):
+        convert(Quantity(1, "mg"), ureg.Unit("m**2"))
