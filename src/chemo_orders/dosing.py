@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal, cast
 
 import pint
@@ -312,13 +312,13 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
     else:
         unit = _result_unit(dose)
         if basis == "bsa":
-            calculated = quantity(dose.magnitude * _factor(dose.units, M2, unit) * body.bsa.magnitude, unit)
+            calculated = quantity(dose.magnitude * _factor(dose._units, M2, unit) * body.bsa.magnitude, unit)
             text = f"{format_quantity(dose)} × {format_quantity(body.bsa)} = {format_quantity(calculated)}"
             if body.bsa_cap_note:
                 notes.append(body.bsa_cap_note)
         elif basis == "weight":
             calculated = quantity(
-                dose.magnitude * _factor(dose.units, KG, unit) * magnitude_in(patient.weight, KG), unit
+                dose.magnitude * _factor(dose._units, KG, unit) * magnitude_in(patient.weight, KG), unit
             )
             text = f"{format_quantity(dose)} × {format_quantity(patient.weight.to(KG))} = {format_quantity(calculated)}"
         else:
@@ -434,14 +434,16 @@ def _times_day(per_day: pint.Unit) -> pint.Unit:
     return cast(pint.Unit, per_day * DAY)
 
 
-@cache
-def _factor(dose_units: pint.Unit, basis_unit: pint.Unit, result_unit: pint.Unit) -> float:
+@lru_cache(maxsize=1024)
+def _factor(dose_units: Any, basis_unit: pint.Unit, result_unit: pint.Unit) -> float:
     """The number that turns (dose per basis unit) × (basis in basis units) into the result unit.
 
     Worked out with pint once per unit combination; the hot path then multiplies plain
     numbers and attaches the unit, instead of asking pint to simplify units on every dose.
+    Keyed by the dose's units container (a dose's ``.units`` is a new Unit object on every
+    access); bounded, since regimen files a user gives bring their own units.
     """
-    return float((1 * dose_units * basis_unit).to(result_unit).magnitude)
+    return float((quantity(1, dose_units) * basis_unit).to(result_unit).magnitude)
 
 
 @dataclass(frozen=True)
