@@ -1,14 +1,24 @@
 """Benchmarks (design §8, issue 7). Not part of the test suite: speed is measured, never asserted.
 
-Run:  .venv/bin/python bench/run.py [--quick]
+Run:  .venv/bin/python bench/run.py [--quick] [--calc]
 Prints one table: each figure's median, min and max over repeated runs, and the ratios
-measured side by side in the same run.
+measured side by side in the same run. ``--calc`` measures only the calculation (the floor,
+cold ``calc`` and the in-process order set), without weasyprint.
+
+Cold processes run as an installed tool runs: with compiled bytecode. Each child gets a
+bytecode cache of this run's own (``PYTHONPYCACHEPREFIX``), filled by one untimed run, so
+an environment with ``PYTHONDONTWRITEBYTECODE`` set does not charge every process for
+compiling its modules (which weighs most on the process importing the most code). The floor
+and ``calc`` are timed in turn, run after run, so that a load arriving on a shared machine
+falls on both; CPU time (user + system, of the child) is reported beside wall time because
+it is less disturbed by other processes on the cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import statistics
 import subprocess
@@ -32,8 +42,34 @@ def timed(run: Callable[[], object], repeat: int) -> list[float]:
     return times
 
 
+BYTECODE = tempfile.TemporaryDirectory(prefix="chemo-orders-bench-pyc-")
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {
+    "PYTHONPYCACHEPREFIX": BYTECODE.name
+}
+
+
 def process(*args: str) -> Callable[[], object]:
-    return lambda: subprocess.run([PYTHON, *args], check=True, capture_output=True)
+    return lambda: subprocess.run([PYTHON, *args], check=True, capture_output=True, env=CHILD_ENV)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def side_by_side(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Wall and CPU seconds of each process, the processes run in turn ``repeat`` times after
+    one untimed run each (which fills the bytecode cache)."""
+    for run in runs.values():
+        run()
+    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            cpu, start = children_cpu(), time.perf_counter()
+            run()
+            times[name][0].append(time.perf_counter() - start)
+            times[name][1].append(children_cpu() - cpu)
+    return times
 
 
 FLOOR_IMPORT = "import pint, pydantic, yaml; pint.UnitRegistry(cache_folder=':auto:')"
@@ -69,20 +105,28 @@ def render_fixture() -> tuple[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    n = 3 if parser.parse_args().quick else 10
+    parser.add_argument("--calc", action="store_true", help="only the calculation figures (no weasyprint)")
+    arguments = parser.parse_args()
+    n = 3 if arguments.quick else 10
     rows: list[tuple[str, list[float], str]] = []
 
-    floor = timed(process("-c", FLOOR_IMPORT), n)
-    floor_models = timed(process("-c", FLOOR_MODELS), n)
-    calc = timed(process(*CALC), n)
+    cold = side_by_side(
+        {"floor": process("-c", FLOOR_IMPORT), "models": process("-c", FLOOR_MODELS), "calc": process(*CALC)}, n
+    )
     rows += [
-        ("floor: python + import pint, pydantic, yaml + cached registry", floor, "s"),
-        ("floor with pydantic.BaseModel imported", floor_models, "s"),
-        ("calc --json, cold process (R-ICE)", calc, "s"),
+        ("floor: python + import pint, pydantic, yaml + cached registry", cold["floor"][0], "s"),
+        ("floor with pydantic.BaseModel imported", cold["models"][0], "s"),
+        ("calc --json, cold process (R-ICE)", cold["calc"][0], "s"),
+        ("floor, CPU time", cold["floor"][1], "s"),
+        ("calc --json, cold process, CPU time", cold["calc"][1], "s"),
     ]
 
     per_order = in_process_calc(n)
     rows.append(("one order calculation in-process (R-ICE, all rules)", [t * 1000 for t in per_order], "ms"))
+    if arguments.calc:
+        print_table(rows)
+        print_calc_ratios(rows)
+        return
 
     html, order_set = render_fixture()
     import weasyprint
@@ -163,23 +207,35 @@ def main() -> None:
             [PYTHON, "-m", "chemo_orders.cli", "render", "--batch", str(big), "-o", str(Path(tmp) / "big")],
             check=True,
             capture_output=True,
+            env=CHILD_ENV,
         )
         after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         rows.append(("peak RSS of one process, 100-order-set batch (MB)", [max(before, after) / 1024], "MB"))
 
-    print(f"{'figure':62} {'median':>9} {'min':>9} {'max':>9}  unit")
-    for name, values, unit in rows:
-        print(f"{name:62} {statistics.median(values):9.4f} {min(values):9.4f} {max(values):9.4f}  {unit}")
+    print_table(rows)
+    print_calc_ratios(rows)
     med = {name: statistics.median(values) for name, values, _ in rows}
-    print()
-    print(f"calc cold / floor (import only)        = {med[rows[2][0]] / med[rows[0][0]]:.2f}")
-    print(f"calc cold / floor (BaseModel imported) = {med[rows[2][0]] / med[rows[1][0]]:.2f}")
-    print(f"orders per second in-process           = {1000 / med[rows[3][0]]:.0f}")
     warm = med["warm render: chemo_orders.render.pdf_bytes"] / med["warm render: weasyprint alone, same HTML"]
     cold = med["cold process: chemo-orders render"] / med["cold process: weasyprint alone, same HTML"]
     print(f"warm render / weasyprint warm          = {warm:.2f}")
     print(f"cold render / weasyprint cold          = {cold:.2f}")
     print(f"batch speed-up, all cores vs 1 worker  = {rows[-2][1][0] / rows[-3][1][0]:.2f}")
+
+
+def print_table(rows: list[tuple[str, list[float], str]]) -> None:
+    print(f"{'figure':62} {'median':>9} {'min':>9} {'max':>9}  unit")
+    for name, values, unit in rows:
+        print(f"{name:62} {statistics.median(values):9.4f} {min(values):9.4f} {max(values):9.4f}  {unit}")
+    print()
+
+
+def print_calc_ratios(rows: list[tuple[str, list[float], str]]) -> None:
+    """The ratios of the first six rows (the cold processes and the in-process order set)."""
+    floor, models, calc, floor_cpu, calc_cpu, per_order = (statistics.median(values) for _, values, _ in rows[:6])
+    print(f"calc cold / floor (import only)        = {calc / floor:.2f}")
+    print(f"calc cold / floor (BaseModel imported) = {calc / models:.2f}")
+    print(f"calc cold / floor, CPU time            = {calc_cpu / floor_cpu:.2f}")
+    print(f"orders per second in-process           = {1000 / per_order:.0f}")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from chemo_orders.cli import main
 from chemo_orders.errors import InputError
-from chemo_orders.loader import MAX_BYTES, nesting_depth, parse_yaml, read_yaml
+from chemo_orders.loader import MAX_BYTES, _kept_path, nesting_depth, parse_yaml, read_package_yaml, read_yaml
 
 PATIENT = Path(__file__).parents[1] / "samples" / "patients" / "relapsed-dlbcl.yaml"
 
@@ -113,3 +114,57 @@ def test_an_error_path_names_the_field_once(tmp_path: Path, capsys: pytest.Captu
     path.write_text(PATIENT.read_text() + "prior_cumulative: {doxorubicine: 50 mg/m2}\n")
     code, err = _calc(path, capsys)
     assert code == 2 and "prior_cumulative.doxorubicine:" in err and "prior_cumulative.prior_cumulative" not in err
+
+
+PACKAGE_TABLES = sorted((Path(__file__).parents[1] / "src" / "chemo_orders").glob("*.yaml"))
+
+
+@pytest.fixture
+def keeping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed tables kept, as in an installed package (bytecode written, no prefix)."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+
+
+@pytest.mark.parametrize("table", PACKAGE_TABLES, ids=lambda p: p.name)
+def test_a_kept_table_is_the_parsed_table(table: Path, tmp_path: Path, keeping: None) -> None:
+    copy = tmp_path / table.name
+    copy.write_bytes(table.read_bytes())
+    parsed = read_yaml(copy, "table")
+    assert read_package_yaml(copy, "table") == parsed  # parsed, then kept
+    assert _kept_path(copy).is_file()
+    assert read_package_yaml(copy, "table") == parsed  # from the kept copy
+
+
+def test_an_edited_table_is_parsed_afresh(tmp_path: Path, keeping: None) -> None:
+    table = tmp_path / "table.yaml"
+    table.write_text("dose: 375 mg/m**2\n")
+    assert read_package_yaml(table, "table") == {"dose": "375 mg/m**2"}
+    table.write_text("dose: 500 mg/m**2\n")
+    assert read_package_yaml(table, "table") == {"dose": "500 mg/m**2"}
+
+
+def test_a_damaged_copy_is_ignored(tmp_path: Path, keeping: None) -> None:
+    table = tmp_path / "table.yaml"
+    table.write_text("dose: 375 mg/m**2\n")
+    read_package_yaml(table, "table")
+    for damage in (b"", b"\x00garbage", _kept_path(table).read_bytes()[:-3]):
+        _kept_path(table).write_bytes(damage)
+        assert read_package_yaml(table, "table") == {"dose": "375 mg/m**2"}
+
+
+def test_a_bad_table_is_refused_and_not_kept(tmp_path: Path, keeping: None) -> None:
+    table = tmp_path / "table.yaml"
+    table.write_text("dose: 1\ndose: 2\n")
+    with pytest.raises(InputError, match="key given twice"):
+        read_package_yaml(table, "table")
+    assert not _kept_path(table).exists()
+
+
+def test_nothing_is_kept_when_bytecode_is_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    table = tmp_path / "table.yaml"
+    table.write_text("dose: 375 mg/m**2\n")
+    assert read_package_yaml(table, "table") == {"dose": "375 mg/m**2"}
+    assert not _kept_path(table).exists()

@@ -3,17 +3,23 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pint import DimensionalityError
 
 from chemo_orders.errors import InputError
 from chemo_orders.quantities import parse_quantity
 from chemo_orders.units import (
     AUC_UNIT,
     DIM_ACTIVITY,
+    M2,
     MG,
+    ML_PER_MIN,
     Quantity,
+    convert,
     format_number,
     format_quantity,
     json_quantity,
+    quantity,
+    ureg,
 )
 
 
@@ -101,3 +107,46 @@ def test_formatted_numbers_never_trail_or_lead_bare(value: float) -> None:
 def test_format_number_prints_values_beyond_decimal_precision() -> None:
     # An implausible height of 1e24 cm must still print in the message that refuses it.
     assert format_number(1e24) == "1,000,000,000,000,000,000,000,000"
+
+
+@pytest.mark.parametrize("unit", [MG, M2, ML_PER_MIN, MG / M2, MG._units, ureg.Unit("mcg/m**2/day")])
+@pytest.mark.parametrize("value", [0, 2, 375.5, -1.25, 1e24])
+def test_quantity_is_what_pints_constructor_builds(value: float, unit: object) -> None:
+    """units.quantity builds plain numbers without pint's constructor: the same object results."""
+    built, reference = quantity(value, unit), Quantity(value, unit)
+    assert type(built) is type(reference)
+    assert vars(built) == vars(reference)
+    assert built == reference and str(built) == str(reference)
+
+
+@pytest.mark.parametrize("value", [True, False, None])
+def test_quantity_refuses_what_pint_refuses(value: object) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        quantity(value, MG)  # type: ignore[arg-type]
+
+
+CONVERSIONS = [
+    ("g", "mg"),
+    ("mcg", "mg"),
+    ("kg", "lb"),
+    ("inch", "cm"),
+    ("L/h", "mL/min"),
+    ("mg/L", "mg/dL"),
+    ("mg/m**2/day", "g/m**2/h"),
+    ("mg", "mg"),
+]
+
+
+@pytest.mark.parametrize(("source", "target"), CONVERSIONS)
+@given(value=st.one_of(st.floats(0, 1e6), st.integers(0, 10**6)))
+def test_convert_is_pints_conversion(source: str, target: str, value: float) -> None:
+    """units.convert multiplies by pint's own factor: the same number, of the same type."""
+    reference = Quantity(value, source).to(target)
+    converted = convert(Quantity(value, source), ureg.Unit(target))
+    assert type(converted.magnitude) is type(reference.magnitude)
+    assert converted.magnitude == reference.magnitude and converted.units == reference.units
+
+
+def test_convert_refuses_what_pint_refuses() -> None:
+    with pytest.raises(DimensionalityError):
+        convert(Quantity(1, "mg"), ureg.Unit("m**2"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import Field
 
 from .errors import InputError
-from .loader import read_yaml
+from .loader import read_package_yaml
 from .models import Frozen, check_cited, validate
 
 _SPACES = re.compile(r"[\s_]+")
@@ -81,12 +81,12 @@ class AllergenTable(Frozen):
 @cache
 def allergen_table() -> AllergenTable:
     path = Path(__file__).with_name("allergens.yaml")
-    return validate(AllergenTable, read_yaml(path, "allergen vocabulary"), str(path))
+    return validate(AllergenTable, read_package_yaml(path, "allergen vocabulary"), str(path))
 
 
 @cache
 def condition_table() -> ConditionTable:
     path = Path(__file__).with_name("conditions.yaml")
-    table = validate(ConditionTable, read_yaml(path, "condition vocabulary"), str(path))
+    table = validate(ConditionTable, read_package_yaml(path, "condition vocabulary"), str(path))
     check_cited(table.sources, ((f"conditions.{t}", c.source) for t, c in table.conditions.items()), str(path))
     return table

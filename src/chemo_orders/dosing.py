@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal, cast
 
 import pint
@@ -38,6 +38,7 @@ from .units import (
     ML_PER_MIN,
     UNITS,
     Q,
+    convert,
     format_number,
     format_quantity,
     magnitude_in,
@@ -158,7 +159,7 @@ def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
             raise MissingInput("carboplatin", "serum creatinine (or measured GFR) is required for AUC dosing")
         if not body.adult:
             raise MissingInput("carboplatin", "a measured GFR is required: Cockcroft-Gault is not validated under 18")
-        weight, weight_text = patient.weight.to(KG), "actual weight"
+        weight, weight_text = convert(patient.weight, KG), "actual weight"
         if (
             options.carboplatin_weight == "nccn"
             and body.bmi >= NCCN_ADJUSTED_WEIGHT_BMI
@@ -170,7 +171,8 @@ def carboplatin_gfr(patient: Patient, body: Body, options: Options) -> Gfr:
             weight_text = f"adjusted weight (BMI {format_number(body.bmi, 1)} ≥ 25; NCCN)"
         scr, scr_text = body.creatinine, "SCr"
         if options.scr_floor is not None and scr.magnitude < magnitude_in(options.scr_floor, MG_PER_DL):
-            scr, scr_text = options.scr_floor.to(MG_PER_DL), f"SCr floor (measured {format_quantity(body.creatinine)})"
+            scr = convert(options.scr_floor, MG_PER_DL)
+            scr_text = f"SCr floor (measured {format_quantity(body.creatinine)})"
         raw = cockcroft_gault(body.age_years, weight, scr, patient.sex).magnitude
         value = quantity(_round(raw, 1), ML_PER_MIN)
         female = " × 0.85" if patient.sex == "female" else ""
@@ -302,7 +304,7 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
     capped = False
     if basis == "auc":
         gfr = carboplatin_gfr(patient, body, options)
-        target = dose.to(AUC_UNIT).magnitude
+        target = convert(dose, AUC_UNIT).magnitude
         calculated = quantity(target * (gfr.used.magnitude + 25), MG)
         text = f"AUC {format_number(target)} × ({format_quantity(gfr.used)} + 25) = {format_quantity(calculated)}"
         notes.append(f"GFR: {gfr.explanation}")
@@ -310,20 +312,20 @@ def calculate(line: DoseLine, patient: Patient, body: Body, options: Options) ->
     else:
         unit = _result_unit(dose)
         if basis == "bsa":
-            calculated = quantity(dose.magnitude * _factor(dose.units, M2, unit) * body.bsa.magnitude, unit)
+            calculated = quantity(dose.magnitude * _factor(dose._units, M2, unit) * body.bsa.magnitude, unit)
             text = f"{format_quantity(dose)} × {format_quantity(body.bsa)} = {format_quantity(calculated)}"
             if body.bsa_cap_note:
                 notes.append(body.bsa_cap_note)
         elif basis == "weight":
             calculated = quantity(
-                dose.magnitude * _factor(dose.units, KG, unit) * magnitude_in(patient.weight, KG), unit
+                dose.magnitude * _factor(dose._units, KG, unit) * magnitude_in(patient.weight, KG), unit
             )
             text = f"{format_quantity(dose)} × {format_quantity(patient.weight.to(KG))} = {format_quantity(calculated)}"
         else:
-            calculated = dose.to(unit)
+            calculated = convert(dose, unit)
             text = f"{format_quantity(dose)} flat dose"
     after_cap = calculated
-    cap_in_units = cap.to(calculated.units) if cap is not None else None
+    cap_in_units = convert(cap, calculated._units) if cap is not None else None
     if cap_in_units is not None and calculated.magnitude > cap_in_units.magnitude:
         after_cap = cap_in_units
         capped = True
@@ -396,9 +398,9 @@ def _presentation(line: DoseLine, amount: Q, cap: Q | None) -> tuple[Q | None, s
             return None, f"no combination of its tablets makes it {within}: a pharmacist decides"
     else:
         return None
-    if made is None or (cap is not None and made.amount > _amount_per_dose(cap).to(made.amount.units)):
+    if made is None or (cap is not None and made.amount > convert(_amount_per_dose(cap), made.amount._units)):
         return None
-    final = quantity(made.amount.to(given.units).magnitude, amount.units)
+    final = quantity(convert(made.amount, given._units).magnitude, amount._units)
     return final, describe(made, given)
 
 
@@ -432,14 +434,16 @@ def _times_day(per_day: pint.Unit) -> pint.Unit:
     return cast(pint.Unit, per_day * DAY)
 
 
-@cache
-def _factor(dose_units: pint.Unit, basis_unit: pint.Unit, result_unit: pint.Unit) -> float:
+@lru_cache(maxsize=1024)
+def _factor(dose_units: Any, basis_unit: pint.Unit, result_unit: pint.Unit) -> float:
     """The number that turns (dose per basis unit) × (basis in basis units) into the result unit.
 
     Worked out with pint once per unit combination; the hot path then multiplies plain
     numbers and attaches the unit, instead of asking pint to simplify units on every dose.
+    Keyed by the dose's units container (a dose's ``.units`` is a new Unit object on every
+    access); bounded, since regimen files a user gives bring their own units.
     """
-    return float((1 * dose_units * basis_unit).to(result_unit).magnitude)
+    return float((quantity(1, dose_units) * basis_unit).to(result_unit).magnitude)
 
 
 @dataclass(frozen=True)

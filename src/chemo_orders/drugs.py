@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import Field
 
 from .errors import InputError
-from .loader import read_yaml
+from .loader import read_package_yaml
 from .models import AnyQuantity, Frozen, validate
 
 
@@ -217,7 +217,7 @@ _UNKNOWN = Drug(source=())
 @cache
 def drug_table() -> DrugTable:
     path = Path(__file__).with_name("drugs.yaml")
-    data = read_yaml(path, "drug table")
+    data = read_package_yaml(path, "drug table")
     for entry in data["drugs"].values():
         if "class" in entry:
             entry["drug_class"] = entry.pop("class")

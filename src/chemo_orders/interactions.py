@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import InputError
-from .loader import read_yaml
+from .loader import read_package_yaml
 from .models import Frozen, check_cited, validate
 from .regimen import CitedTable
 
@@ -33,7 +33,7 @@ class InteractionTable(CitedTable):
 @cache
 def interaction_table() -> InteractionTable:
     path = Path(__file__).with_name("interactions.yaml")
-    data = read_yaml(path, "interaction table")
+    data = read_package_yaml(path, "interaction table")
     if isinstance(data, dict) and isinstance(data.get("interactions"), list):
         data["interactions"] = [
             {("with_" if k == "with" else k): v for k, v in item.items()} if isinstance(item, dict) else item

@@ -23,9 +23,14 @@ from .units import Q, QuantityClass
 
 
 class Frozen(BaseModel):
-    """Immutable, strict about unknown keys (a typo must not silently drop a field)."""
+    """Immutable, strict about unknown keys (a typo must not silently drop a field).
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    Each model's validator is built when it first validates (``defer_build``), not when its
+    module is imported: a ``calc`` never pays for the models only other commands use (a
+    prescription, a plan, a rounding policy). What is validated, and how, is unchanged.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -31,7 +31,7 @@ from pydantic import Field, model_validator
 from .dosing import Body, Calculation, Modification, Options, Order
 from .drugs import drug_table
 from .errors import InputError
-from .loader import read_yaml
+from .loader import read_package_yaml
 from .models import AnyQuantity, Frozen, validate
 from .patient import Patient, creatinine_mg_dl
 from .pharmacogenomics import apply_genotype
@@ -231,7 +231,7 @@ class ModificationTable(Frozen):
 @cache
 def modification_table() -> ModificationTable:
     path = Path(__file__).with_name("modifications.yaml")
-    return validate(ModificationTable, read_yaml(path, "modification table"), str(path))
+    return validate(ModificationTable, read_package_yaml(path, "modification table"), str(path))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from .diagnosis import DiseaseStatus
 from .dosing import Options
 from .errors import InputError
-from .loader import read_yaml
+from .loader import read_package_yaml
 from .models import Frozen, validate
 from .orderset import build
 from .patient import Patient
@@ -115,7 +115,7 @@ class Guidance(Frozen):
 @cache
 def guidance() -> Guidance:
     path = Path(__file__).with_name("guidance.yaml")
-    return validate(Guidance, read_yaml(path, "guidance table"), str(path))
+    return validate(Guidance, read_package_yaml(path, "guidance table"), str(path))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from .errors import InputError
 from .loader import read_yaml
 from .models import Frozen, Length, Mass, parser_for, validate
 from .text import clean_identifier, clean_text
-from .units import CM, KG, MG_PER_DL, UMOL_PER_L, Q, QuantityClass, format_quantity, format_unit, ureg
+from .units import CM, KG, MG_PER_DL, UMOL_PER_L, Q, QuantityClass, convert, format_quantity, format_unit, ureg
 
 # Creatinine C4H7N3O, molar mass 113.12 g/mol: 1 mg/dL = 10000/113.12 = 88.40 µmol/L.
 # (Calculators use 88.4 or 88.42; the differences are below 0.03 %, standards.md §1.5.)
@@ -65,7 +65,7 @@ def creatinine_mg_dl(value: Q) -> Q:
     """Serum creatinine in mg/dL whether it was given as a mass or a molar concentration."""
     if value.dimensionality == UMOL_PER_L.dimensionality:
         return cast(Q, (value * CREATININE_MOLAR_MASS).to(MG_PER_DL))
-    return value.to(MG_PER_DL)
+    return convert(value, MG_PER_DL)
 
 
 def _creatinine(value: object) -> object:
@@ -113,7 +113,7 @@ class Open(Frozen):
     open-ended (CD19, LDH …), and a misspelt known key fails safe: the rule that needs it
     reports it as not given (MRK001 blocks without CD20, LAB001 warns)."""
 
-    model_config = ConfigDict(frozen=True, extra="allow", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="allow", arbitrary_types_allowed=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from .dosing import Body, Modification, Options, Order
-from .loader import read_yaml
+from .loader import read_package_yaml
 from .models import AnyQuantity, Frozen, check_cited, validate
 from .patient import Patient
 from .regimen import CitedTable
@@ -48,7 +48,7 @@ class GenotypeTable(CitedTable):
 @cache
 def genotype_table() -> GenotypeTable:
     path = Path(__file__).with_name("pharmacogenomics.yaml")
-    table = validate(GenotypeTable, read_yaml(path, "pharmacogenomics table"), str(path))
+    table = validate(GenotypeTable, read_package_yaml(path, "pharmacogenomics table"), str(path))
     check_cited(table.sources, ((f"rules.{i}", rule.source) for i, rule in enumerate(table.rules)), str(path))
     return table
 

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from .body import bmi as body_mass_index
 from .errors import InputError
-from .loader import read_yaml
+from .loader import read_package_yaml
 from .models import AnyQuantity, Frozen, validate
 from .patient import Patient
 from .units import QuantityClass, format_number, format_quantity, format_value
@@ -45,7 +45,7 @@ class Plausibility(Frozen):
 @cache
 def plausibility() -> Plausibility:
     path = Path(__file__).with_name("plausibility.yaml")
-    return validate(Plausibility, read_yaml(path, "plausibility table"), str(path))
+    return validate(Plausibility, read_package_yaml(path, "plausibility table"), str(path))
 
 
 def check_record(patient: Patient, age_years: int) -> None:

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from .loader import read_yaml
+from .loader import read_package_yaml
 from .models import AnyQuantity, Frozen, check_cited, validate
 from .regimen import CitedTable, Route
 from .units import Q, format_number, format_quantity, quantity
@@ -47,7 +47,7 @@ class ProductTable(CitedTable):
 @cache
 def product_table() -> ProductTable:
     path = Path(__file__).with_name("products.yaml")
-    table = validate(ProductTable, read_yaml(path, "product table"), str(path))
+    table = validate(ProductTable, read_package_yaml(path, "product table"), str(path))
     cited = ((f"products.{d}.{i}", p.source) for d, items in table.products.items() for i, p in enumerate(items))
     check_cited(table.sources, cited, str(path))
     return table

@@ -99,7 +99,7 @@ def deviation_percent(final: float, calculated: float) -> float:
 def round_dose(drug: str, calculated: Q, cap: Q | None, policy: RoundingPolicy | None) -> Rounded:
     """Round ``calculated`` by the policy (or the default) and keep it at or below ``cap``."""
     magnitude = float(calculated.magnitude)
-    units = calculated.units
+    units = calculated._units  # a Unit is built (format_unit) only for a note
     note = ""
     chosen = significant(magnitude)
     rule = policy.drugs.get(drug) if policy else None
@@ -108,7 +108,7 @@ def round_dose(drug: str, calculated: Q, cap: Q | None, policy: RoundingPolicy |
             raise InputError(
                 f"drugs.{drug}.increment",
                 format_quantity(rule.increment),
-                f"cannot round a dose in {format_unit(units)}",
+                f"cannot round a dose in {format_unit(calculated.units)}",
                 source=policy.name,
             )
         increment = magnitude_in(rule.increment, units)
@@ -127,5 +127,5 @@ def round_dose(drug: str, calculated: Q, cap: Q | None, policy: RoundingPolicy |
         return Rounded(calculated, "")
     change = deviation_percent(final, magnitude)
     sign = "+" if change >= 0 else "−"
-    text = f"rounded to {format_number(final)} {format_unit(units)} ({sign}{format_number(abs(change), 2)}%)"
+    text = f"rounded to {format_number(final)} {format_unit(calculated.units)} ({sign}{format_number(abs(change), 2)}%)"
     return Rounded(quantity(final, units), f"{text} {note}".strip() if note else text)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
-from ..loader import read_yaml
+from ..loader import read_package_yaml
 from ..models import AnyQuantity, Frozen, validate
 from ..patient import Patient
 from ..units import format_value as show
@@ -28,7 +28,7 @@ class NciRisk(Frozen):
 @cache
 def nci_risk() -> NciRisk:
     path = Path(__file__).resolve().parent.parent / "nci-risk.yaml"
-    return validate(NciRisk, read_yaml(path, "NCI risk table"), str(path))
+    return validate(NciRisk, read_package_yaml(path, "NCI risk table"), str(path))
 
 
 def high_risk_reasons(patient: Patient, age: int) -> list[str]:
