@@ -171,6 +171,12 @@ def _save(ctx: Ctx, data: dict[str, Any]) -> list[str]:
                 f"Order {order_id} was calculated on another {what}: cancelled; it could not be prepared "
                 f"again ({replaced.refusal}). Choose the regimen below to see why."
             )
+    for order_id, flag in store.released_out_of_date(ctx.database, {data["id"]}).items():
+        what = ", ".join(name.replace("_", " ") for name in flag.changed)
+        notices.append(
+            f"Released order {order_id} was calculated on another {what}: it is flagged out of date; "
+            "check it before it is given."
+        )
     return notices
 
 
@@ -349,7 +355,11 @@ def patient_view(
         return render(ctx, "_doses.html.j2", status, d=live, entry=entry, refusal=refusal)
     with ctx.database.read() as session:
         basis = read_basis(session, entry.patient_id)
-    orders: list[OrderRecord] = list_orders(ctx.database, patient_id=entry.patient_id)
+    orders: list[OrderRecord] = [
+        r
+        for r in list_orders(ctx.database, patient_id=entry.patient_id)
+        if not ctx.me.may("nurse") or r.state == "released"  # a nurse sees released orders only
+    ]
     return render(
         ctx,
         "patient.html.j2",
