@@ -48,6 +48,7 @@ class OrderRow:
     modification: str = ""  # full dose, percent, modified dose, band and source
     calculated: str = ""  # before rounding and caps (the screen shows it beside the final dose)
     intrathecal: bool = False
+    changed: bool = False  # the prescriber changed this dose (the screen badges it)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
                     modification=_modification_text(order),
                     calculated=format_quantity(order.calculated),
                     intrathecal=line.route == "intrathecal",
+                    changed=order.change is not None,
                 ),
             )
         )

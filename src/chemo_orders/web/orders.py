@@ -221,6 +221,7 @@ def order_view(
     *,
     entered: dict[str, str] | None = None,
     problem: str = "",
+    problem_field: str = "",
     comparison: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
@@ -258,6 +259,7 @@ def order_view(
         lines=check_lines(record),
         entered=entered or {},
         problem=problem,
+        problem_field=problem_field,
         comparison=comparison if comparison is not None else record.verification,
         replaces=replaces,
         replaced_by=replaced_by,
@@ -307,7 +309,14 @@ def verify_order(ctx: Ctx) -> Response:
         )
         outcome = verify(ctx.database, request)
     except InputError as error:
-        return order_view(ctx, record, entered=entered, problem=_dose_problem(error, positions), status=422)
+        return order_view(
+            ctx,
+            record,
+            entered=entered,
+            problem=_dose_problem(error, positions),
+            problem_field=_dose_field(error, positions),
+            status=422,
+        )
     except Refused as error:
         if record.state != "prepared":
             raise
@@ -325,6 +334,14 @@ def verify_order(ctx: Ctx) -> Response:
             status=409,
         )
     return RedirectResponse(Urls.order(record.order_id), status_code=303)
+
+
+def _dose_field(error: InputError, positions: list[CheckLine]) -> str:
+    """The dose input an error is about (``dose_3``), so the page says it beside that field."""
+    parts = error.field.split(".")
+    if len(parts) >= 2 and parts[0] == "doses" and parts[1].isdigit() and int(parts[1]) < len(positions):
+        return f"dose_{positions[int(parts[1])].index}"
+    return error.field if error.field.startswith("dose_") else ""
 
 
 def _dose_problem(error: InputError, positions: list[CheckLine]) -> str:
