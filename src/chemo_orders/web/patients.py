@@ -266,7 +266,7 @@ class OrderForm:
             if why:
                 usable.append((key, value, why))
             else:
-                waiting[key] = "give a reason: the change applies once it has one"
+                waiting[key] = "a dose change needs a reason: it applies once it has one"
         return replace(self, changes=tuple(usable)), waiting
 
 
@@ -346,7 +346,7 @@ def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
     reason_errors: dict[str, str] = {}
     if form.acknowledge:
         if not ctx.me.may(*ACKNOWLEDGERS):
-            reason_errors = {code: "only a pharmacist acknowledges a hold" for code, _ in form.reasons}
+            reason_errors = {code: f"acknowledging {code} needs a pharmacist" for code, _ in form.reasons}
         else:
             form, reason_errors = form.acknowledged()
     preview, waiting_changes = form.previewable()
