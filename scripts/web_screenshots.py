@@ -9,6 +9,7 @@ docs/web-<screen>-<width>.png (run after a UI change, then look at them).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import tempfile
@@ -30,6 +31,9 @@ def walk(page: Any, width: int) -> None:
     """Every screen once, in the order a shift meets them."""
 
     def shot(name: str, full: bool = True) -> None:
+        # From the top, tables scrolled back to their first column: else the sticky regimen
+        # bar is caught mid-page and a phone's dose table shows only its last columns.
+        page.evaluate("window.scrollTo(0, 0); document.querySelectorAll('.scroll').forEach(e => { e.scrollLeft = 0; })")
         page.screenshot(path=str(DOCS / f"web-{name}-{width}.png"), full_page=full)
         print(f"wrote docs/web-{name}-{width}.png")
 
@@ -94,6 +98,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         db_url = f"sqlite:///{Path(folder) / 'record.sqlite3'}"
+        os.environ["CHEMO_ORDERS_KEY_FILE"] = str(Path(folder) / "audit.key")  # this record's own key and head
         add_staff(db_url)
         process, url = start_server(db_url, Path(folder) / "server.log")
         try:

@@ -424,7 +424,22 @@ def patient_view(
 
 
 def _facts(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The patient's facts as typed, except the measurements a dose depends on: those in the
+    order's units with the typed value after when it was another (``70 kg (154 lb)``)."""
+    from ..patient import creatinine_mg_dl
+    from ..units import CM, KG, format_measurement
+
     values = forms.values(data)
+    try:
+        patient = store.parse(data)
+    except InputError:  # a file the record took before a rule tightened: show it as typed
+        patient = None
+    if patient is not None:
+        values["height"] = format_measurement(patient.height.to(CM), patient.height, 1)
+        values["weight"] = format_measurement(patient.weight.to(KG), patient.weight, 1)
+        if patient.serum_creatinine is not None:
+            creatinine = patient.serum_creatinine
+            values["serum_creatinine"] = format_measurement(creatinine_mg_dl(creatinine), creatinine, 2)
     return [(f.label, values[f.name]) for f in forms.FIELDS if values[f.name] and f.name not in ("mrn", "name")]
 
 
