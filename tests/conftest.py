@@ -2,4 +2,4 @@
 
 from helpers import write_yaml  # noqa: F401  (a fixture)
 from record_fixtures import audit_key, postgres_server, record, record_url  # noqa: F401  (fixtures)
-from web_fixtures import browser, page, page_for_axe, page_without_js, server  # noqa: F401  (fixtures)
+from web_fixtures import browser, desktop, page, page_without_js, phone, server  # noqa: F401  (fixtures)

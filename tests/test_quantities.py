@@ -15,7 +15,7 @@ from chemo_orders.quantities import ATOMS, parse_quantity
 from chemo_orders.units import Quantity, ureg
 
 NONSENSE = [
-    ("7,2 kg", "use a decimal point: 7.2 kg"),
+    ("7,2 kg", "groups of three digits; write a decimal with a point"),
     ("7 5 kg", "one number only"),
     ("72.1.5 kg", "more than one decimal point"),
     ("kg", "missing number"),
@@ -55,7 +55,7 @@ def test_nonsense_weight_is_refused_with_a_hint(text: str, problem: str) -> None
         ("<0.5 mg/dL", "qualifier"),
         ("1.2 ± 0.1 mg/dL", "uncertainty"),
         ("1.2 +/- 0.1 mg/dL", "uncertainty"),
-        ("1,2 mg/dL", "decimal point: 1.2 mg/dL"),
+        ("1,2 mg/dL", "write a decimal with a point"),
     ],
 )
 def test_lab_qualifiers_and_uncertainties_are_refused(text: str, problem: str) -> None:
@@ -140,3 +140,27 @@ def _power_of_ten(text: str) -> float:
     power = re.search(r"[xX×]\s*10\s*(?:\^\s*(\d+)|([⁰¹²³⁴⁵⁶⁷⁸⁹]+))", text)
     shift = int(power.group(1) or power.group(2).translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"))) if power else 0
     return 10.0 ** (int(exponent.group(1)) if exponent else 0) * 10.0**shift
+
+
+@pytest.mark.parametrize(
+    ("text", "magnitude"),
+    [("1,110 mg/day", 1110), ("12,500 units", 12500), ("1,234,567.5 mg", 1234567.5), ("999 mg", 999)],
+)
+def test_thousands_separators_in_correct_groups_are_read_as_such(text: str, magnitude: float) -> None:
+    """Design §11.5: the screen prints 1,060 mg/day, so a pharmacist may type it back."""
+    assert parse_quantity(text, "dose").magnitude == magnitude
+
+
+@pytest.mark.parametrize("text", ["7,2 kg", "1,11 mg", "1,1100 mg", "12,50 units", "1,110,1 mg", "1,11.5 mg"])
+def test_commas_out_of_groups_are_refused_without_suggesting_a_number(text: str) -> None:
+    """``1,11`` is 1.11 or a slip for 1,110: a hint naming either offers a thousand-fold error."""
+    with pytest.raises(InputError) as caught:
+        parse_quantity(text, "dose")
+    problem = caught.value.problem
+    assert "groups of three digits" in problem
+    assert not any(c.isdigit() for c in problem)
+
+
+@given(st.integers(min_value=1000, max_value=10**9))
+def test_any_integer_written_with_separators_reads_back(value: int) -> None:
+    assert parse_quantity(f"{value:,} mg", "dose").magnitude == value

@@ -7,18 +7,14 @@ role and button text, with the keyboard where that is the point. The server is r
 
 from __future__ import annotations
 
-import io
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx2
-from pypdf import PdfReader
 from web_fixtures import Server
 from web_steps import (
     LINDQVIST,
     RIVERA,
-    axe_violations,
     calc_json,
     choose_regimen,
     dose_rows,
@@ -117,39 +113,6 @@ def test_a_hold_needs_a_reason(page: Any) -> None:
     page.get_by_role("button", name="Prepare order").click()
     expect(page.locator("#state")).to_have_text("prepared")
     expect(page.get_by_text("Fit 68-year-old, ECOG 0")).to_be_visible()
-
-
-def test_pdf_download_is_a_valid_pdf(page: Any) -> None:
-    prepare_rhcvad(page)
-    with page.expect_download() as download:
-        page.get_by_role("link", name="Download PDF").click()
-    data = Path(download.value.path()).read_bytes()
-    assert data.startswith(b"%PDF")
-    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
-    assert "Rivera, Ana" in text and "530 mg" in text
-
-
-def test_second_pharmacist_verifies_independently_and_releases(page: Any) -> None:
-    url = prepare_rhcvad(page)
-    sign_out(page)
-    sign_in(page, "phil")
-    page.get_by_role("link", name="Verification queue").click()
-    page.get_by_role("link", name=re.compile("Rivera, Ana")).last.click()
-    assert page.url == url
-    expect(page.locator("#state")).to_have_text("prepared")
-    assert page.locator("table.orders").count() == 0  # the preparer's doses stay hidden
-    doses = {"cyclophosphamide": "530 mg", "mesna": "1060 mg/day", "riTUXimab": "660 mg", "vinCRIStine": "2 mg"}
-    doses |= {"DOXOrubicin": "88 mg", "dexamethasone": "40 mg", "methotrexate": "12 mg", "cytarabine": "100 mg"}
-    for drug, dose in doses.items():
-        page.get_by_label(re.compile(f"^{drug} ")).fill(dose)
-    page.get_by_role("button", name="Verify").click()
-    expect(page.locator("#state")).to_have_text("verified")
-    expect(page.locator("table.comparison")).to_contain_text("ok")
-    # R-hyper-CVAD's criteria to treat (the institutional default) need ANC and platelets, not
-    # given when the order was prepared: the releasing pharmacist writes the values checked today.
-    page.get_by_label("Labs checked today").fill("ANC 2.1, platelets 180")
-    page.get_by_role("button", name="Release").click()
-    expect(page.locator("#state")).to_have_text("released")
 
 
 def test_the_verifier_sees_no_prepared_dose_before_submitting(page: Any) -> None:
@@ -265,29 +228,3 @@ def test_keyboard_only_flow(page: Any) -> None:
     assert tabbed[-1] == "Prepare order"
     page.keyboard.press("Enter")
     expect(page.locator("#state")).to_have_text("prepared")
-
-
-def test_every_control_is_labelled_and_axe_finds_nothing_serious(page_for_axe: Any) -> None:
-    page = page_for_axe
-    page.goto("/signin")
-    assert axe_violations(page) == []
-    sign_in(page, "pam")
-    screens = ["/patients", "/patients/new", "/queue", "/audit"]
-    for url in screens:
-        page.goto(url)
-        assert axe_violations(page) == [], url
-    mrn = new_patient(page, LINDQVIST)
-    choose_regimen(page, "hyper-cvad-a")  # held: Reason and Acknowledge on screen
-    assert axe_violations(page) == []
-    choose_regimen(page, "r-ice")  # blocked
-    assert axe_violations(page) == []
-    choose_regimen(page, "mini-hyper-cvd-ino")
-    assert axe_violations(page) == []
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
-              .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
-              .map(e => e.outerHTML)"""
-    )
-    assert unlabelled == []
-    page.goto(f"/patients/{mrn}/edit")
-    assert axe_violations(page) == []

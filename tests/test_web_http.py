@@ -230,7 +230,7 @@ def test_live_doses_are_a_fragment_for_htmx_and_a_page_otherwise(site: tuple[Tes
     page = client.post("/patients/MRN-H1/doses", data=form).text
     assert fragment.lstrip().startswith('<div id="doses"') and "<html" not in fragment
     assert page.startswith("<!DOCTYPE html>") and '<div id="doses"' in page
-    assert fragment.count("<tbody") == 8 and "530 mg" in fragment and "530 mg" in page
+    assert fragment.count('<tbody class="order') == 8 and "530 mg" in fragment and "530 mg" in page
 
 
 def test_bad_measurements_name_the_field(site: tuple[TestClient, str, str]) -> None:
@@ -269,6 +269,36 @@ def test_saving_new_measurements_sends_a_verified_order_back(site: tuple[TestCli
     assert "Rivera, Ana" in client.get("/queue").text
     with database.read() as session:
         assert audit.verify(session) == []
+
+
+def test_a_released_order_is_flagged_when_the_patient_changes_and_nurses_see_only_released(
+    site: tuple[TestClient, str, str],
+) -> None:
+    """Issue 22: a nurse never sees an order before release; after release, a weight change
+    flags it (WGT001 past 10 %) on its page and in the queue; the audit page is a table."""
+    client = site[0]
+    token = sign_in(client, "pam")
+    new_patient(client, token)
+    order = client.post(
+        "/patients/MRN-H1/orders", data=order_form(token, "r-hyper-cvad-a"), follow_redirects=False
+    ).headers["location"]
+    client.post("/signout", data={"csrf_token": token})
+    token = sign_in(client, "nina")
+    assert client.get(order).status_code == 404 and client.get(f"{order}/pdf").status_code == 404
+    assert "order 1)" not in client.get("/queue?state=prepared").text
+    client.post("/signout", data={"csrf_token": token})
+    token = sign_in(client, "phil")
+    client.post(f"{order}/verify", data={"csrf_token": token, "verify_reason": "checked against the sheet by hand"})
+    client.post(f"{order}/release", data={"csrf_token": token, "labs_checked": "ANC 2.1, platelets 180"})
+    saved = client.post("/patients/MRN-H1", data={**PATIENT, "weight": "60 kg", "csrf_token": token}).text
+    assert "Released order 1 was calculated on another" in saved
+    page = client.get(order).text
+    assert "Out of date" in page and "WGT001" in page and "−11.8%" in page
+    queue = client.get("/queue?state=released&patient=rivera&sort=newest").text
+    assert "Out of date" in queue and "order 1)" in queue
+    assert "order 1)" not in client.get("/queue?state=released&patient=nobody").text
+    trail = client.get("/audit?patient=MRN-H1").text
+    assert "order released" in trail and "patient saved" in trail and '"patient_id"' not in trail
 
 
 def test_no_patient_data_in_the_log(site: tuple[TestClient, str, str], caplog: pytest.LogCaptureFixture) -> None:

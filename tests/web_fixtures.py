@@ -123,13 +123,27 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture
-def page_for_axe(browser: Any, server: Server) -> Iterator[Any]:
-    """A page on which axe-core can be injected: this context alone ignores the CSP."""
-    context = browser.new_context(base_url=server.url, bypass_csp=True)
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+
+
+def _sized_page(browser: Any, server: Server, viewport: dict[str, int]) -> Iterator[Any]:
+    """A page at a device's size on which axe-core can be injected (this context alone
+    ignores the CSP) and downloads are kept."""
+    context = browser.new_context(base_url=server.url, viewport=viewport, bypass_csp=True, accept_downloads=True)
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def phone(browser: Any, server: Server) -> Iterator[Any]:
+    yield from _sized_page(browser, server, PHONE)
+
+
+@pytest.fixture
+def desktop(browser: Any, server: Server) -> Iterator[Any]:
+    yield from _sized_page(browser, server, DESKTOP)
 
 
 @pytest.fixture

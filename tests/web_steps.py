@@ -90,15 +90,16 @@ def dose_rows(page: Any) -> dict[str, str]:
     return found
 
 
-def axe_violations(page: Any) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations on the page as it is now (the page's CSP
-    refuses injected scripts: the context must be made with ``bypass_csp=True``)."""
+def axe_violations(page: Any, every: bool = False) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now, or ``every`` one
+    whatever its impact (the page's CSP refuses injected scripts: the context must be made
+    with ``bypass_csp=True``)."""
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
         for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
+        if every or v["impact"] in ("serious", "critical")
     ]
 
 

@@ -5,14 +5,18 @@ still becomes one — ``7,2 kg`` was 72 kg, ``7 5 kg`` 35 kg, ``kg`` alone 1 kg,
 mg/dL`` 0.12 mg/dL and ``9**9**9 cm`` held a core for ten minutes. Here nothing is evaluated:
 
     quantity  := number [multiplier] unit  |  "AUC" ["="] number [auc-unit]
-    number    := digits ["." digits] [("e"|"E") [sign] 1-2 digits]      (no sign, no comma)
+    number    := (digits | 1-3 digits ("," 3 digits)+) ["." digits] [("e"|"E") [sign] 1-2 digits]
+                 (no sign; a comma only between groups of three: 1,110 and 12,500, never 7,2 or 1,11)
     multiplier:= ("x"|"X"|"×") "10" ("^" digits | superscript digits)  (counts: 1.8 x10^9/L, 1.8 ×10⁹/L)
     unit      := atom ("/" atom)*        (atoms: ATOMS below; no products, no parentheses)
 
 The unit is built by multiplying pre-parsed pint units of the listed atoms (our own trusted
 spellings), so the text a person wrote never reaches pint's parser. Whether the unit is of
 the right kind for the field (a mass for a weight) is checked by dimension afterwards. Every
-refusal names the field and the value and, for the common slips, says what to write.
+refusal names the field and the value and, for the common slips, says what to write, but
+never suggests a number: ``1,11`` could be 1.11 or a mistyped 1,110, and a hint that picks
+one of them (the old "use a decimal point: 1.110" for ``1,110``) offers a thousand-fold
+error. Design §11.5: thousands separators in correct groups are read as such.
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ _REFUSED: dict[str, str] = {
 
 MAX_LENGTH = 64  # longer text is not a quantity; refusing it first bounds all the work below
 MAX_EXPONENT = 15
-_NUMBER = r"(?P<number>\d+(?:\.\d+)?|\.\d+)(?:[eE](?P<exponent>[-+]?\d{1,2}))?"
+_NUMBER = r"(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE](?P<exponent>[-+]?\d{1,2}))?"
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 # The caret (or superscript) is required: without it ``7 x 101 kg`` read as 7 x 10^1 = 70 kg and
 # ``6 x 100 mg`` as 6 x 10^0 = 6 mg (issue 19). Any other "x digits" is refused (_TIMES).
@@ -99,7 +103,6 @@ _TIMES = re.compile(r"^[xX×*]\s*10")
 # re.ASCII: \d must mean 0-9 only ("١٢٣ kg" is Arabic-Indic digits, which float() would read).
 _QUANTITY = re.compile(rf"^\s*{_NUMBER}{_MULTIPLIER}\s*(?P<unit>\S(?:.*\S)?)?\s*$", re.ASCII)
 _AUC = re.compile(rf"^\s*AUC\s*=?\s*{_NUMBER}\s*(?:mg\s*/\s*mL\s*[*·.×]?\s*min)?\s*$", re.IGNORECASE | re.ASCII)
-_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
 _UNIT_SPACES = re.compile(r"\s*([/*])\s*")
 
 # Common slips, checked in order when the grammar refuses a text: the hint says what to write.
@@ -107,7 +110,7 @@ _SLIPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^\s*[-−–—]"), "negative values are not accepted"),
     (re.compile(r"^\s*[~≈<>≤≥]"), "a qualifier (~, <, >) is not a value: give the measured number"),
     (re.compile(r"±|\+/-|\+-"), "give one value, without an uncertainty"),
-    (re.compile(r"\d,\d"), "use a decimal point{comma_fix} (commas are not accepted)"),
+    (re.compile(r"\d,\d"), "a comma only separates thousands, in groups of three digits; write a decimal with a point"),
     (re.compile(r"\d\.\d*\."), "more than one decimal point"),
     (re.compile(r"\d\s+\.?\d"), "one number only"),
     (re.compile(r"\d\s*(?:\*\*|\^|[*/+])\s*\(?\d"), "expressions are not evaluated: give the number itself"),
@@ -161,7 +164,7 @@ def _magnitude(match: re.Match[str], shift: int, text: str, field: str = "dose")
     exponent = int(match.group("exponent") or 0) + shift
     if abs(exponent) > MAX_EXPONENT:
         raise InputError(field, text, "number out of range")
-    return float(match.group("number")) * 10.0**exponent
+    return float(match.group("number").replace(",", "")) * 10.0**exponent
 
 
 def unit_of(unit_text: str, field: str, value: str) -> Any:
@@ -200,8 +203,7 @@ def _atom(text: str) -> Any:
 def _slip(text: str) -> str:
     for pattern, hint in _SLIPS:
         if pattern.search(text):
-            fixed = _DECIMAL_COMMA.sub(".", text.strip())
-            return hint.format(comma_fix=f": {fixed}" if text.count(",") == 1 else "")
+            return hint
     return "not a quantity: expected a number then a unit, such as '72.5 kg'"
 
 

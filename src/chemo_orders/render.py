@@ -20,11 +20,12 @@ from .diagnosis import DIAGNOSIS_NAMES, in_family
 from .dosing import TIMES_DAILY, Order
 from .drugs import drug_table
 from .orderset import Acknowledgement, OrderSet, calc_record
+from .patient import creatinine_mg_dl
 from .pdf import pdf_from_html, templates_dir
 from .regimen import ROUTE_DISPLAY, regimen_paths
 from .report import change_text, days_text
 from .rules.route import INTRATHECAL_LABEL, VINCA_LABEL
-from .units import format_number, format_quantity, format_value
+from .units import CM, KG, format_measurement, format_number, format_quantity, format_value
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class OrderRow:
     modification: str = ""  # full dose, percent, modified dose, band and source
     calculated: str = ""  # before rounding and caps (the screen shows it beside the final dose)
     intrathecal: bool = False
+    changed: bool = False  # the prescriber changed this dose (the screen badges it)
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
                     modification=_modification_text(order),
                     calculated=format_quantity(order.calculated),
                     intrathecal=line.route == "intrathecal",
+                    changed=order.change is not None,
                 ),
             )
         )
@@ -245,7 +248,11 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
         for key, ref in regimen.references.items()
     )
     content_hash = content_hash or regimen_hash(regimen.id)
-    creatinine = format_quantity(patient.serum_creatinine) if patient.serum_creatinine is not None else "not given"
+    creatinine = (
+        format_measurement(creatinine_mg_dl(patient.serum_creatinine), patient.serum_creatinine, 2)
+        if patient.serum_creatinine is not None
+        else "not given"
+    )
     crcl = (
         f"{format_quantity(body.crcl)} ({body.crcl_note})"
         if body.crcl is not None
@@ -271,8 +278,8 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
         disease_status=patient.disease_status or "not given",
         indication=indication,
         allergies=", ".join(a.describe() for a in patient.allergies) or "No known allergies recorded",
-        height=format_quantity(patient.height),
-        weight=format_quantity(patient.weight),
+        height=format_measurement(patient.height.to(CM), patient.height, 1),
+        weight=format_measurement(patient.weight.to(KG), patient.weight, 1),
         bsa=bsa,
         measured_on=patient.measured_on.isoformat() if patient.measured_on else "not recorded",
         creatinine=creatinine,
@@ -306,13 +313,18 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
 def environment() -> Any:
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         autoescape=True,  # select_autoescape() would miss *.html.j2
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # The one number style (no trailing zero, thousands grouped) and the Tall Man spelling
+    # for values that come from stored JSON rather than from a DocumentView.
+    env.filters["num"] = format_number
+    env.filters["tall_man"] = drug_table().display_name
+    return env
 
 
 ROUTE_LABELS = {"vinca_label": VINCA_LABEL, "intrathecal_label": INTRATHECAL_LABEL}

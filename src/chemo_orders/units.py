@@ -129,6 +129,8 @@ _ISMP_NAME = {
     "gram": "g",
     "microgram": "mcg",
     "kilogram": "kg",
+    "pound": "lb",
+    "inch": "in",
     "meter": "m",
     "centimeter": "cm",
     "milliliter": "mL",
@@ -206,6 +208,13 @@ def _format_quantity(magnitude: float, units: Any, decimals: int) -> str:
 
 
 _PLURAL = {"day": "days", "week": "weeks"}
+
+
+def format_measurement(shown: Q, typed: Q, decimals: int) -> str:
+    """``70 kg (154 lb)``: a measurement in the unit the order uses, then as it was typed when
+    that was another unit (design §11.5), so the reader checks the conversion, not trusts it."""
+    first = format_quantity(shown, decimals)
+    return first if typed.units == shown.units else f"{first} ({format_quantity(typed)})"
 
 
 def format_value(value: object) -> str:

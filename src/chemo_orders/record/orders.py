@@ -755,3 +755,15 @@ def pdf(database: Database, order_id: int, paper: str = "a4") -> bytes:
     with database.read() as session:
         view, order = _stored_view(session, order_id, paper)
         return pdf_from_html(render_html(view), order.calc_json.encode("utf-8"), created=order.prepared_at)
+
+
+def order_patient(database: Database, order_id: int) -> Patient:
+    """The patient file an order was calculated on, parsed: what its verifier checks the
+    measurements, allergies and diagnosis against (never the patient's newer versions)."""
+    from .calculation import parse_patient
+
+    with database.read() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            raise InputError("ORDER_ID", order_id, "no such order")
+        return parse_patient(order.patient_file, f"order {order.id}")

@@ -292,3 +292,41 @@ def names(database: Database, patient_ids: set[str]) -> dict[str, str]:
     with database.read() as session:
         rows = session.execute(select(PatientRow.id, PatientRow.name).where(PatientRow.id.in_(patient_ids))).all()
     return {patient_id: name for patient_id, name in rows}
+
+
+@dataclass(frozen=True)
+class OutOfDate:
+    """A released order whose calculation the patient's newest file would change (issue 22):
+    it is not recalculated (it may be given already), but it is flagged wherever it shows."""
+
+    order_id: int
+    changed: tuple[str, ...]
+    weight_then: Any  # the weights, for WGT001's percentage
+    weight_now: Any
+
+
+def released_out_of_date(database: Database, patient_ids: set[str]) -> dict[int, OutOfDate]:
+    """Each patient's newest released order, when it was calculated on other facts than the
+    newest version. Only the newest: the earlier ones are past cycles, and flagging each of
+    them after every weight change would be an alarm nobody could act on."""
+    from .calculation import parse_patient
+
+    found: dict[int, OutOfDate] = {}
+    for patient_id in sorted(patient_ids):
+        current = entry(database, patient_id)
+        if current is None or current.data is None or current.from_order is not None:
+            continue
+        now = parse(current.data)
+        with database.read() as session:
+            orders = session.scalars(
+                select(Order)
+                .where(Order.patient_id == patient_id, Order.state == "released")
+                .order_by(Order.id.desc())
+                .limit(1)
+            ).all()
+            for order in orders:
+                then = parse_patient(order.patient_file, f"order {order.id}")
+                changed = changed_inputs(then, now)
+                if changed:
+                    found[order.id] = OutOfDate(order.id, changed, then.weight, now.weight)
+    return found

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..record.db import Database
 from ..record.orders import CANCELLERS
-from . import api, audit_log, auth, fhir_routes, orders, patients, plan_page
+from . import api, audit_log, auth, fhir_routes, orders, patients, plan_page, regimens
 from .pages import ALL_ROLES, AUDITORS, EDITORS, Ctx, Workbench, endpoint, message_page
 from .security import CSP, Network, proxy_network
 
@@ -225,6 +225,7 @@ def create_app(database: Database, *, secure: bool = False, trusted_proxies: tup
         Route("/patients/{mrn}/doses", endpoint(patients.live_doses, roles=ALL_ROLES), methods=["POST"]),
         Route("/patients/{mrn}/orders", endpoint(patients.prepare_order, roles=EDITORS), methods=["POST"]),
         Route("/queue", endpoint(orders.queue), methods=["GET"]),
+        Route("/regimens/{regimen_id}", endpoint(regimens.regimen_page), methods=["GET"]),
         Route("/orders/{order_id}", endpoint(orders.order_page), methods=["GET"]),
         Route("/orders/{order_id}/pdf", endpoint(orders.order_pdf, pdf=True), methods=["GET"]),
         Route("/orders/{order_id}/verify", endpoint(orders.verify_order, roles=pharmacist), methods=["POST"]),

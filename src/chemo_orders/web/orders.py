@@ -12,9 +12,10 @@ a step out of order, whatever the page showed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import RedirectResponse, Response
 
@@ -29,12 +30,26 @@ from ..record.orders import (
     disagreeing_lines,
     labs_to_check,
     list_orders,
+    order_patient,
     release,
     show,
     verify,
 )
 from ..report import days_text
+from ..units import KG, format_measurement, format_number, format_quantity, magnitude_in
 from .pages import Ctx, Urls, render
+
+if TYPE_CHECKING:
+    from ..patient import Patient
+    from ..record.patients import OutOfDate
+
+QUEUE_STATES = ("prepared", "verified", "released", "cancelled", "all")
+QUEUE_SORTS = {
+    "oldest": "oldest first",
+    "newest": "newest first",
+    "patient": "patient name",
+    "due": "order date",
+}
 
 
 @dataclass(frozen=True)
@@ -77,10 +92,125 @@ def blind_orders(ctx: Ctx, patient_id: str) -> list[OrderRecord]:
     return [r for r in waiting if awaits_my_check(ctx, r)]
 
 
+def nurse_only_released(ctx: Ctx, record: OrderRecord) -> None:
+    """A nurse sees released orders only (design §11.5): a prepared or verified order is not
+    theirs to give, so to them it does not exist (404, as a wrong number), on every route."""
+    if ctx.me.may("nurse") and record.state != "released":
+        raise InputError("ORDER_ID", str(record.order_id), "no such order")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The queue's filters and order, from the query string (a GET form: a link keeps them)."""
+
+    state: str = "prepared"
+    patient: str = ""
+    regimen: str = ""
+    due: str = ""  # an order date (YYYY-MM-DD): orders dated on or before it
+    sort: str = "oldest"
+    problem: str = ""  # said beside the date field
+
+    @classmethod
+    def read(cls, ctx: Ctx) -> QueueFilter:
+        state, sort, due = ctx.field("state") or "prepared", ctx.field("sort") or "oldest", ctx.field("due").strip()
+        problem = ""
+        if due:
+            try:
+                dt.date.fromisoformat(due)
+            except ValueError:
+                problem, due = f"Due by: expected a date such as 2026-11-22 (got '{excerpt(due)}')", ""
+        if ctx.me.may("nurse"):
+            state = "released"
+        return cls(
+            state if state in QUEUE_STATES else "prepared",
+            ctx.field("patient").strip(),
+            ctx.field("regimen").strip(),
+            due,
+            sort if sort in QUEUE_SORTS else "oldest",
+            problem,
+        )
+
+    def keeps(self, record: OrderRecord, name: str) -> bool:
+        text = self.patient.casefold()
+        return (
+            (not text or text in name.casefold() or text in record.patient_id.casefold())
+            and (not self.regimen or record.regimen == self.regimen)
+            and (not self.due or str(record.calc["calculated_on"]) <= self.due)
+        )
+
+
 def queue(ctx: Ctx) -> Response:
-    waiting = list_orders(ctx.database, state="prepared")
-    named = store.names(ctx.database, {r.patient_id for r in waiting})
-    return render(ctx, "queue.html.j2", title="Verification queue", orders=waiting, names=named)
+    """Orders by state (prepared by default: the verification queue), filtered and sorted; a
+    released order whose patient has changed since is flagged (issue 22, item 5)."""
+    chosen = QueueFilter.read(ctx)
+    found = list_orders(ctx.database, state=None if chosen.state == "all" else chosen.state)
+    named = store.names(ctx.database, {r.patient_id for r in found})
+    regimens = sorted({(r.regimen, r.calc["regimen"]["name"]) for r in found}, key=lambda pair: pair[1])
+    shown = [r for r in found if chosen.keeps(r, named.get(r.patient_id, ""))]
+    keys = {
+        "oldest": lambda r: r.order_id,
+        "newest": lambda r: -r.order_id,
+        "patient": lambda r: (named.get(r.patient_id, r.patient_id).casefold(), r.order_id),
+        "due": lambda r: (str(r.calc["calculated_on"]), r.order_id),
+    }
+    shown.sort(key=keys[chosen.sort])
+    stale = store.released_out_of_date(ctx.database, {r.patient_id for r in shown if r.state == "released"})
+    return render(
+        ctx,
+        "queue.html.j2",
+        title="Released orders" if ctx.me.may("nurse") else "Verification queue",
+        orders=shown,
+        names=named,
+        f=chosen,
+        states=QUEUE_STATES,
+        sorts=QUEUE_SORTS,
+        regimens=regimens,
+        stale={order_id: stale_lines(r, stale[order_id]) for r in shown if (order_id := r.order_id) in stale},
+    )
+
+
+def stale_lines(record: OrderRecord, flag: OutOfDate) -> list[str]:
+    """What changed since a released order was calculated, with WGT001's words when the weight
+    moved past its threshold (the rule's own numbers: 10 % adults, 5 % children)."""
+    from ..rules.weight import ADULT_THRESHOLD_PERCENT, CHILD_THRESHOLD_PERCENT, WGT001
+
+    what = ", ".join(name.replace("_", " ") for name in flag.changed)
+    lines = [f"Changed since this order was calculated: {what}. Check before it is given; a new order recalculates."]
+    then, now = magnitude_in(flag.weight_then, KG), magnitude_in(flag.weight_now, KG)
+    change = (now - then) / then * 100
+    limit = ADULT_THRESHOLD_PERCENT if record.calc["patient"]["age_years"] >= 18 else CHILD_THRESHOLD_PERCENT
+    if abs(change) >= limit:
+        sign = "+" if change > 0 else "−"
+        lines.append(
+            f"{WGT001.code} {WGT001.name}: weight {format_quantity(flag.weight_now.to(KG), 1)} changed "
+            f"{sign}{format_number(abs(change), 1)}% since this order was calculated "
+            f"({format_quantity(flag.weight_then.to(KG), 1)}); threshold {format_number(limit)}%: recalculate doses"
+        )
+    return lines
+
+
+def measurements(record: OrderRecord, patient: Patient) -> list[tuple[str, str]]:
+    """What the verifier checks the doses against, from the order's own patient file: the
+    measurements in the order's units (typed value after), allergies and diagnosis."""
+    from ..diagnosis import DIAGNOSIS_NAMES
+    from ..patient import creatinine_mg_dl
+    from ..units import CM
+
+    calc = record.calc["patient"]
+    creatinine = patient.serum_creatinine
+    crcl = calc.get("crcl_ml_min")
+    return [
+        ("Height", format_measurement(patient.height.to(CM), patient.height, 1)),
+        ("Weight", format_measurement(patient.weight.to(KG), patient.weight, 1)),
+        ("BSA", f"{format_number(calc['bsa_m2'], 3)} m² ({calc['bsa_formula']})"),
+        (
+            "Serum creatinine",
+            format_measurement(creatinine_mg_dl(creatinine), creatinine, 2) if creatinine is not None else "not given",
+        ),
+        ("CrCl", f"{format_number(crcl, 1)} mL/min ({calc['crcl_method']})" if crcl is not None else "not calculated"),
+        ("Diagnosis", f"{DIAGNOSIS_NAMES[patient.diagnosis]}, {patient.disease_status or 'status not given'}"),
+        ("Allergies", ", ".join(a.describe() for a in patient.allergies) or "none recorded"),
+    ]
 
 
 def _order_id(ctx: Ctx) -> int:
@@ -96,6 +226,7 @@ def order_view(
     *,
     entered: dict[str, str] | None = None,
     problem: str = "",
+    problem_field: str = "",
     comparison: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
@@ -111,6 +242,11 @@ def order_view(
     except Refused as error:
         mismatch = str(error)
     replaces, replaced_by = store.replaced_by(ctx.database, record.order_id)
+    flag = (
+        store.released_out_of_date(ctx.database, {record.patient_id}).get(record.order_id)
+        if record.state == "released"
+        else None
+    )
     return render(
         ctx,
         "order.html.j2",
@@ -128,14 +264,19 @@ def order_view(
         lines=check_lines(record),
         entered=entered or {},
         problem=problem,
+        problem_field=problem_field,
         comparison=comparison if comparison is not None else record.verification,
         replaces=replaces,
         replaced_by=replaced_by,
+        measurements=measurements(record, order_patient(ctx.database, record.order_id)),
+        stale=stale_lines(record, flag) if flag is not None else [],
     )
 
 
 def order_page(ctx: Ctx) -> Response:
-    return order_view(ctx, show(ctx.database, _order_id(ctx)))
+    record = show(ctx.database, _order_id(ctx))
+    nurse_only_released(ctx, record)
+    return order_view(ctx, record)
 
 
 def _prescription(record: OrderRecord, entered: dict[str, str]) -> tuple[bytes, list[CheckLine]] | None:
@@ -173,7 +314,14 @@ def verify_order(ctx: Ctx) -> Response:
         )
         outcome = verify(ctx.database, request)
     except InputError as error:
-        return order_view(ctx, record, entered=entered, problem=_dose_problem(error, positions), status=422)
+        return order_view(
+            ctx,
+            record,
+            entered=entered,
+            problem=_dose_problem(error, positions),
+            problem_field=_dose_field(error, positions),
+            status=422,
+        )
     except Refused as error:
         if record.state != "prepared":
             raise
@@ -191,6 +339,14 @@ def verify_order(ctx: Ctx) -> Response:
             status=409,
         )
     return RedirectResponse(Urls.order(record.order_id), status_code=303)
+
+
+def _dose_field(error: InputError, positions: list[CheckLine]) -> str:
+    """The dose input an error is about (``dose_3``), so the page says it beside that field."""
+    parts = error.field.split(".")
+    if len(parts) >= 2 and parts[0] == "doses" and parts[1].isdigit() and int(parts[1]) < len(positions):
+        return f"dose_{positions[int(parts[1])].index}"
+    return error.field if error.field.startswith("dose_") else ""
 
 
 def _dose_problem(error: InputError, positions: list[CheckLine]) -> str:
@@ -222,6 +378,7 @@ def order_pdf(ctx: Ctx) -> Response:
 
     order_id = _order_id(ctx)
     record = show(ctx.database, order_id)
+    nurse_only_released(ctx, record)
     if record.state == "cancelled":
         raise Refused(f"order {order_id} is cancelled: it is not printed")
     if awaits_my_check(ctx, record):

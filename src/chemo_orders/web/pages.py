@@ -80,6 +80,10 @@ class Urls:
         return f"/patients/{quote(mrn, safe='')}/orders"
 
     @staticmethod
+    def regimen(regimen_id: str) -> str:
+        return f"/regimens/{quote(regimen_id, safe='')}"
+
+    @staticmethod
     def order(order_id: int) -> str:
         return f"/orders/{order_id}"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
@@ -172,6 +172,12 @@ def _save(ctx: Ctx, data: dict[str, Any]) -> list[str]:
                 f"Order {order_id} was calculated on another {what}: cancelled; it could not be prepared "
                 f"again ({replaced.refusal}). Choose the regimen below to see why."
             )
+    for order_id, flag in store.released_out_of_date(ctx.database, {data["id"]}).items():
+        what = ", ".join(name.replace("_", " ") for name in flag.changed)
+        notices.append(
+            f"Released order {order_id} was calculated on another {what}: it is flagged out of date; "
+            "check it before it is given."
+        )
     return notices
 
 
@@ -186,8 +192,8 @@ class OrderForm:
     cycle: str = ""
     measurements: dict[str, str] = field(default_factory=dict)  # height, weight, serum_creatinine
     acks: tuple[tuple[str, str], ...] = ()
-    reason: str = ""  # typed for the hold shown now
-    acknowledge: str = ""  # the hold's code when the Acknowledge button sent the form
+    reasons: tuple[tuple[str, str], ...] = ()  # (hold code, reason typed) for the holds shown now
+    acknowledge: bool = False  # the Acknowledge button sent the form
     changes: tuple[tuple[str, str, str], ...] = ()  # (drug@route, "-20%" or "600 mg", reason)
 
     @classmethod
@@ -200,16 +206,24 @@ class OrderForm:
         codes, reasons = ctx.fields("ack"), ctx.fields("ack_reason")
         acks = tuple((c.strip().upper(), r) for c, r in zip(codes, reasons, strict=False) if c.strip() and r.strip())
         keys, values, why = ctx.fields("change_key"), ctx.fields("change_value"), ctx.fields("change_reason")
+        # A row with only its reason typed so far is kept (the change table stays open); it
+        # changes nothing until it has a value.
         changes = tuple(
-            (k.strip(), v.strip(), r.strip()) for k, v, r in zip_longest(keys, values, why, fillvalue="") if v.strip()
+            (k.strip(), v.strip(), r.strip())
+            for k, v, r in zip_longest(keys, values, why, fillvalue="")
+            if v.strip() or r.strip()
         )
+        button = ctx.field("acknowledge").strip().upper()
+        # One form for every hold shown: each a ``hold`` code and its ``reason``. A client that
+        # sends one code on the button and one reason (the form before issue 22) still works.
+        holds = [c.strip().upper() for c in ctx.fields("hold")] or ([button] if button not in ("", "ALL") else [])
         return cls(
             ctx.field("regimen").strip(),
             ctx.field("cycle").strip(),
             {f.name: ctx.field(f.name) for f in forms.ORDER_MEASUREMENTS},
             acks,
-            ctx.field("reason"),
-            ctx.field("acknowledge").strip().upper(),
+            tuple(zip(holds, ctx.fields("reason"), strict=False)),
+            bool(button),
             changes,
         )
 
@@ -217,6 +231,8 @@ class OrderForm:
         """The typed changes, each with its required reason, by the strict grammar (exit-2 errors)."""
         found = []
         for key, value, reason in self.changes:
+            if not value:
+                continue
             if not reason:
                 raise InputError(f"Why change {key.split('@')[0]}", value, "a dose change needs a reason")
             found.append(parse_change(f"{key}={value}", reason))
@@ -224,6 +240,35 @@ class OrderForm:
 
     def value_for(self, key: str) -> tuple[str, str]:
         return next(((v, r) for k, v, r in self.changes if k == key), ("", ""))
+
+    def reason_for(self, code: str) -> str:
+        return next((r for c, r in self.reasons if c == code), "")
+
+    def acknowledged(self) -> tuple[OrderForm, dict[str, str]]:
+        """This form with the holds acknowledged that have a reason, and a problem for each
+        that has none (said beside its own Reason field)."""
+        problems = {code: f"acknowledging {code} needs a reason" for code, reason in self.reasons if not reason.strip()}
+        given = tuple((code, reason.strip()) for code, reason in self.reasons if reason.strip())
+        return replace(self, acks=(*self.acks, *given), reasons=(), acknowledge=False), problems
+
+    def previewable(self) -> tuple[OrderForm, dict[str, str]]:
+        """This form with only the dose changes that can apply now, and why each other one
+        does not yet: a change typed without its reason, or not by the grammar, waits beside
+        its field while the table stays on screen (the change applies once it is complete)."""
+        usable, waiting = [], {}
+        for key, value, why in self.changes:
+            if not value:
+                continue
+            try:
+                parse_change(f"{key}={value}", why or "-")
+            except InputError as error:
+                waiting[key] = error.problem
+                continue
+            if why:
+                usable.append((key, value, why))
+            else:
+                waiting[key] = "a dose change needs a reason: it applies once it has one"
+        return replace(self, changes=tuple(usable)), waiting
 
 
 @dataclass(frozen=True)
@@ -235,10 +280,23 @@ class Doses:
     doc: DocumentView | None = None
     problem: str = ""
     problem_field: str = ""
-    holding: FindingRow | None = None  # the first hold still to acknowledge
-    reason_error: str = ""
+    holds: tuple[FindingRow, ...] = ()  # every hold still to acknowledge
+    reason_errors: dict[str, str] = field(default_factory=dict)  # hold code -> problem
     blocking: tuple[FindingRow, ...] = ()
     lines: tuple[tuple[str, str, str], ...] = ()  # (drug@route, display name, dose before any change)
+    waiting: dict[str, str] = field(default_factory=dict)  # change key -> why it does not apply yet
+
+    @property
+    def summary(self) -> str:
+        """The status line beside the Regimen select: blocked · N holds · ok, in words."""
+        if self.status == "blocked":
+            return "blocked: " + ", ".join(f.rule for f in self.blocking)
+        if self.status == "held":
+            count = len(self.holds)
+            return f"{count} hold{'s' if count != 1 else ''}: " + ", ".join(f.rule for f in self.holds)
+        if self.status == "ok":
+            return "ok: dose change waits for its reason" if self.waiting else "ok"
+        return {"none": "no regimen chosen", "error": "cannot calculate", "blind": "waits for your check"}[self.status]
 
 
 def _cycle(text: str) -> int | None:
@@ -290,38 +348,24 @@ def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
             problem=f"Order {waiting[0].order_id} of this regimen waits for your independent check: its doses are "
             "shown after you verify it (Verification queue).",
         )
-    reason_error = ""
+    reason_errors: dict[str, str] = {}
     if form.acknowledge:
         if not ctx.me.may(*ACKNOWLEDGERS):
-            reason_error = f"Acknowledging {form.acknowledge} needs a pharmacist"
-        elif form.reason.strip():
-            form = OrderForm(
-                form.regimen,
-                form.cycle,
-                form.measurements,
-                (*form.acks, (form.acknowledge, form.reason.strip())),
-                changes=form.changes,
-            )
+            reason_errors = {code: f"acknowledging {code} needs a pharmacist" for code, _ in form.reasons}
         else:
-            reason_error = f"Reason: acknowledging {form.acknowledge} needs a reason"
+            form, reason_errors = form.acknowledged()
+    preview, waiting_changes = form.previewable()
     try:
         data = _with_measurements(entry, form)
-        order_set = calculate(ctx, data, form)
+        order_set = calculate(ctx, data, preview)
     except InputError as error:
         found = forms.field_for(error, forms.ORDER_MEASUREMENTS)
         name = found.name if found else ("cycle" if "cycle" in error.field else "regimen")
-        if error.field.startswith(("--change", "Why change")):
-            return Doses(
-                "error", form, problem=f"{error.field.removeprefix('--')}: {error.problem}", problem_field="change"
-            )
         label = found.label if found else name.capitalize()
         got = f" (got '{error.value}')" if error.value not in ("", None) else ""
         return Doses("error", form, problem=f"{label}: {error.problem}{got}", problem_field=name)
     view = build_view(order_set, content_hash=_content_hash(order_set.regimen.id))
-    holding = order_set.holding
-    first_hold = (
-        FindingRow(holding[0].severity, holding[0].rule, holding[0].name, holding[0].message) if holding else None
-    )
+    holds = tuple(FindingRow(f.severity, f.rule, f.name, f.message) for f in order_set.holding)
     blocking = tuple(r for r in view.findings if r.severity == "block")
     table = drug_table()
     lines = tuple(
@@ -334,7 +378,14 @@ def doses(ctx: Ctx, entry: store.PatientEntry, form: OrderForm) -> Doses:
         if o.line.scales_with is None
     )
     return Doses(
-        order_set.status, form, view, holding=first_hold, reason_error=reason_error, blocking=blocking, lines=lines
+        order_set.status,
+        form,
+        view,
+        holds=holds,
+        reason_errors=reason_errors,
+        blocking=blocking,
+        lines=lines,
+        waiting=waiting_changes,
     )
 
 
@@ -351,10 +402,14 @@ def patient_view(
         return message_page(ctx, entry.name, "The record has no patient file for this patient yet.", 404)
     live = doses(ctx, entry, form)
     if ctx.htmx:
-        return render(ctx, "_doses.html.j2", status, d=live, entry=entry, refusal=refusal)
+        return render(ctx, "_doses.html.j2", status, d=live, entry=entry, refusal=refusal, oob=True)
     with ctx.database.read() as session:
         basis = read_basis(session, entry.patient_id)
-    orders: list[OrderRecord] = list_orders(ctx.database, patient_id=entry.patient_id)
+    orders: list[OrderRecord] = [
+        r
+        for r in list_orders(ctx.database, patient_id=entry.patient_id)
+        if not ctx.me.may("nurse") or r.state == "released"  # a nurse sees released orders only
+    ]
     return render(
         ctx,
         "patient.html.j2",
@@ -364,6 +419,7 @@ def patient_view(
         facts=_facts(entry.data),
         approach=approach(entry.data),
         d=live,
+        oob=False,
         orders=orders,
         basis=basis,
         history=_history(entry),
@@ -373,7 +429,22 @@ def patient_view(
 
 
 def _facts(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The patient's facts as typed, except the measurements a dose depends on: those in the
+    order's units with the typed value after when it was another (``70 kg (154 lb)``)."""
+    from ..patient import creatinine_mg_dl
+    from ..units import CM, KG, format_measurement
+
     values = forms.values(data)
+    try:
+        patient = store.parse(data)
+    except InputError:  # a file the record took before a rule tightened: show it as typed
+        patient = None
+    if patient is not None:
+        values["height"] = format_measurement(patient.height.to(CM), patient.height, 1)
+        values["weight"] = format_measurement(patient.weight.to(KG), patient.weight, 1)
+        if patient.serum_creatinine is not None:
+            creatinine = patient.serum_creatinine
+            values["serum_creatinine"] = format_measurement(creatinine_mg_dl(creatinine), creatinine, 2)
     return [(f.label, values[f.name]) for f in forms.FIELDS if values[f.name] and f.name not in ("mrn", "name")]
 
 

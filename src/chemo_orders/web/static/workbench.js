@@ -11,8 +11,8 @@ document.addEventListener("DOMContentLoaded", function () {
   if (typeof htmx === "undefined") {
     return;
   }
-  document.querySelectorAll("fieldset.live").forEach(function (fieldset) {
-    var changed = Array.prototype.some.call(fieldset.querySelectorAll("input, select, textarea"), function (control) {
+  document.querySelectorAll("form[hx-post]").forEach(function (form) {
+    var changed = Array.prototype.some.call(form.querySelectorAll("input:not([type=hidden]), select, textarea"), function (control) {
       if (control.tagName === "SELECT") {
         return Array.prototype.some.call(control.options, function (option) {
           return option.selected !== option.defaultSelected;
@@ -21,7 +21,7 @@ document.addEventListener("DOMContentLoaded", function () {
       return control.value !== control.defaultValue;
     });
     if (changed) {
-      htmx.trigger(fieldset, "change");
+      htmx.trigger(form, "change");
     }
   });
 });
