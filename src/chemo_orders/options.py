@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .diagnosis import DiseaseStatus
+from .diagnosis import DiseaseStatus, covered
 from .dosing import Options
 from .errors import InputError
 from .loader import read_package_yaml
@@ -79,7 +79,7 @@ class When(Frozen):
     def matches(self, patient: Patient, age: int) -> bool:
         markers = patient.markers
         return (
-            (not self.diagnosis or patient.diagnosis in self.diagnosis)
+            (not self.diagnosis or covered(patient.diagnosis, self.diagnosis))
             and (not self.disease_status or patient.disease_status in self.disease_status)
             and (self.age_min is None or age >= self.age_min)
             and (self.age_below is None or age < self.age_below)

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from .diagnosis import DiseaseStatus, parse_diagnosis
+from .diagnosis import FAMILIES, LINEAGE_UNKNOWN, DiseaseStatus, covered, parse_diagnosis
 from .errors import InputError, Problems
 from .loader import read_yaml
 from .models import Duration, Frozen, Mass, validate
@@ -204,7 +204,7 @@ class When(Frozen):
             and (self.weight_min is None or weight >= self.weight_min)
             and (self.weight_below is None or weight < self.weight_below)
             and (not self.disease_status or patient.disease_status in self.disease_status)
-            and (not self.diagnosis or patient.diagnosis in self.diagnosis)
+            and (not self.diagnosis or covered(patient.diagnosis, self.diagnosis))
         )
 
     def describe(self) -> str:
@@ -305,10 +305,21 @@ class Population(Frozen):
     source: Sources = ()  # where the thresholds above come from
 
 
+def _indication_disease(value: object) -> str:
+    """A family (``all``) or a diagnosis; never ALL of unstated lineage, which is the patient's
+    unknown, not a disease a regimen was studied in."""
+    if isinstance(value, str) and value in FAMILIES:
+        return value
+    disease = parse_diagnosis(value, "disease")
+    if disease == LINEAGE_UNKNOWN:
+        raise InputError("disease", value, "a regimen is indicated for b-all, t-all or the family all")
+    return disease
+
+
 class Indication(Frozen):
     """A disease (or family, e.g. ``all``) and the disease statuses the regimen is for."""
 
-    disease: Annotated[str, BeforeValidator(lambda v: v if v in ("all",) else parse_diagnosis(v, "disease"))]
+    disease: Annotated[str, BeforeValidator(_indication_disease)]
     status: tuple[DiseaseStatus, ...] = ()
     line: str | None = None
     population: Population = Population()
