@@ -53,6 +53,9 @@ LINEAGE_UNKNOWN = "all-lineage-unknown"
 # The lineages an ALL of unstated lineage may be (B-cell precursor or T), each its own disease.
 ALL_LINEAGES = frozenset({"b-all", "t-all"})
 
+# The diagnosis for a family named without its member (ICD-10-CM C91.0x: ALL, lineage not stated).
+UNSTATED_MEMBER: dict[str, str] = {"all": LINEAGE_UNKNOWN}
+
 # Names a patient file may give for ALL without its lineage. Not "all" in a regimen's
 # indication, where it is the family (regimen.py reads that before this vocabulary).
 _UNSTATED_LINEAGE = {"all", "acute lymphoblastic leukemia", "acute lymphoblastic leukaemia"}
@@ -108,3 +111,9 @@ def may_be(diagnosis: str, disease: str) -> bool:
     """True when ``disease`` (a diagnosis or a family) may be the patient's: for ALL of unstated
     lineage, the family and either lineage."""
     return in_family(diagnosis, disease) or any(in_family(lineage, disease) for lineage in lineages(diagnosis))
+
+
+def most_specific(diagnoses: set[str]) -> set[str]:
+    """The diagnoses without ALL of unstated lineage where a coding states the lineage: a code
+    naming B-ALL or T-ALL beside one that says only ALL refines it, it does not disagree."""
+    return diagnoses - {LINEAGE_UNKNOWN} if diagnoses & ALL_LINEAGES else diagnoses
