@@ -13,7 +13,7 @@ from chemo_orders.diagnosis import DIAGNOSIS_NAMES, parse_diagnosis
 from chemo_orders.options import options_text, treatment_options
 from chemo_orders.orderset import Acknowledgement, OrderSet, build
 from chemo_orders.patient import Patient, load_patient
-from chemo_orders.regimen import Indication, all_regimens, load_regimen
+from chemo_orders.regimen import Indication, When, all_regimens, load_regimen
 from chemo_orders.render import build_view, render_html
 from chemo_orders.report import calc_text
 
@@ -47,6 +47,30 @@ def test_a_regimen_cannot_be_indicated_for_an_unknown_lineage() -> None:
     assert Indication(disease="all").disease == "all"  # the family, not the patient's unknown
     with pytest.raises(ValueError, match="indicated for"):
         Indication(disease="all-lineage-unknown")
+
+
+def test_a_line_condition_names_a_disease_never_the_unknown_lineage() -> None:
+    both, b_only = When(diagnosis=("b-all", "t-all")), When(diagnosis=("b-all",))
+    unknown = make_patient(diagnosis="all-lineage-unknown")
+    assert both.matches(unknown, 45) and not b_only.matches(unknown, 45)
+    assert When(diagnosis=("all",)).matches(unknown, 45)  # the family
+    with pytest.raises(ValueError, match="indicated for"):
+        When(diagnosis=("all-lineage-unknown",))
+
+
+def test_low_counts_before_the_first_cycle_are_the_disease_for_any_all() -> None:
+    """criteria-default.yaml exempts B-ALL and T-ALL: so it does whichever lineage this is."""
+    labs = {"anc": "0.2 x10^9/L", "platelets": "20 x10^9/L"}
+    common = {"disease_status": "newly-diagnosed", "markers": {"philadelphia": "negative"}, "labs": labs}
+    lab001 = {
+        d: {
+            f.severity
+            for f in build(make_patient(diagnosis=d, **common), load_regimen("hyper-cvad-a"), options()).findings
+            if f.rule == "LAB001"
+        }
+        for d in ("b-all", "all-lineage-unknown")
+    }
+    assert lab001["all-lineage-unknown"] == lab001["b-all"] == {"warn"}  # a warning, not a hold
 
 
 def test_r_ice_is_blocked_by_ind002() -> None:

@@ -186,6 +186,18 @@ class CitedTable(Frozen):
         )
 
 
+def _regimen_disease(value: object) -> str:
+    """A disease a regimen file names (an indication, a line's condition): a family (``all``) or a
+    diagnosis; never ALL of unstated lineage, which is the patient's unknown, not a disease a
+    regimen was studied in (and "all" there is the family, not that synonym)."""
+    if isinstance(value, str) and value in FAMILIES:
+        return value
+    disease = parse_diagnosis(value, "disease")
+    if disease == LINEAGE_UNKNOWN:
+        raise InputError("disease", value, "a regimen is indicated for b-all, t-all or the family all")
+    return disease
+
+
 class When(Frozen):
     """A patient condition; ``min`` bounds are inclusive and ``below`` bounds exclusive."""
 
@@ -194,7 +206,7 @@ class When(Frozen):
     weight_min: Mass | None = None
     weight_below: Mass | None = None
     disease_status: tuple[DiseaseStatus, ...] = ()
-    diagnosis: tuple[Annotated[str, BeforeValidator(parse_diagnosis)], ...] = ()
+    diagnosis: tuple[Annotated[str, BeforeValidator(_regimen_disease)], ...] = ()
 
     def matches(self, patient: Patient, age_years: int) -> bool:
         weight = patient.weight
@@ -305,21 +317,10 @@ class Population(Frozen):
     source: Sources = ()  # where the thresholds above come from
 
 
-def _indication_disease(value: object) -> str:
-    """A family (``all``) or a diagnosis; never ALL of unstated lineage, which is the patient's
-    unknown, not a disease a regimen was studied in."""
-    if isinstance(value, str) and value in FAMILIES:
-        return value
-    disease = parse_diagnosis(value, "disease")
-    if disease == LINEAGE_UNKNOWN:
-        raise InputError("disease", value, "a regimen is indicated for b-all, t-all or the family all")
-    return disease
-
-
 class Indication(Frozen):
     """A disease (or family, e.g. ``all``) and the disease statuses the regimen is for."""
 
-    disease: Annotated[str, BeforeValidator(_indication_disease)]
+    disease: Annotated[str, BeforeValidator(_regimen_disease)]
     status: tuple[DiseaseStatus, ...] = ()
     line: str | None = None
     population: Population = Population()
