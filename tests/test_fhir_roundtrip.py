@@ -18,6 +18,7 @@ from helpers import options
 from chemo_orders.errors import InputError
 from chemo_orders.fhir.export import order_bundle_for, patient_bundle
 from chemo_orders.fhir.importer import patient_from_bundle
+from chemo_orders.fhir.terminology import DIAGNOSIS_SYSTEM
 from chemo_orders.models import validate
 from chemo_orders.orderset import build, to_json
 from chemo_orders.patient import Patient, load_patient
@@ -320,9 +321,30 @@ def test_icd_10_cm_dlbcl_of_multiple_sites_alone_is_dlbcl() -> None:
     assert read(diagnosed((ICD10CM, "C83.38"), relapse=True)).diagnosis == "dlbcl"
 
 
-def test_icd_10_cm_all_without_lineage_is_refused() -> None:
-    error = refused(diagnosed((ICD10CM, "C91.00")))
-    assert error.field == "Condition[0].code" and "lineage" in error.problem
+@pytest.mark.parametrize(("code", "status"), [("C91.00", None), ("C91.01", "in-remission"), ("C91.02", "relapsed")])
+def test_icd_10_cm_all_alone_is_all_of_unstated_lineage(code: str, status: str | None) -> None:
+    patient = read(diagnosed((ICD10CM, code)))
+    assert (patient.diagnosis, patient.disease_status) == ("all-lineage-unknown", status)
+
+
+def test_all_of_unstated_lineage_from_icd_10_cm_is_still_blocked_from_r_ice() -> None:
+    findings = calc(read(diagnosed((ICD10CM, "C91.02"))), "r-ice")["findings"]
+    assert "IND002" in {f["rule"] for f in findings if f["severity"] == "block"}
+
+
+def test_a_lineage_stated_beside_the_local_unstated_code_wins() -> None:
+    local = (DIAGNOSIS_SYSTEM, "all-lineage-unknown")
+    assert read(diagnosed(local, (ICDO3, "9811/3"), (ICD10CM, "C91.00"))).diagnosis == "b-all"
+
+
+def test_icd_10_cm_all_beside_another_disease_is_refused() -> None:
+    assert "disagree" in refused(diagnosed((ICD10CM, "C91.00"), (ICDO3, "9680/3"))).problem
+
+
+@pytest.mark.parametrize("version", ["r4", "r5"])
+def test_all_of_unstated_lineage_survives_fhir(version: str) -> None:
+    patient = read(diagnosed((ICD10CM, "C91.02")))
+    assert through_fhir(patient, version).diagnosis == "all-lineage-unknown"
 
 
 @pytest.mark.parametrize(("lineage", "diagnosis"), [((SNOMED, "277571004"), "b-all"), ((ICDO3, "9837/3"), "t-all")])

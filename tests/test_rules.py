@@ -61,7 +61,7 @@ SALVAGE = [r.id for r in all_regimens() if r.category == "lymphoma-salvage"]
 @settings(max_examples=150, deadline=None)
 @given(
     regimen_id=st.sampled_from(SALVAGE),
-    diagnosis=st.sampled_from(["b-all", "t-all"]),
+    diagnosis=st.sampled_from(["b-all", "t-all", "all-lineage-unknown"]),
     status=st.sampled_from([None, "newly-diagnosed", "relapsed", "refractory", "mrd-positive"]),
     age=st.integers(min_value=1, max_value=95),
     height=st.integers(min_value=75, max_value=210),

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .diagnosis import DiseaseStatus
+from .diagnosis import DiseaseStatus, covered
 from .loader import read_yaml
 from .models import Frozen, validate
 from .patient import Patient, creatinine_mg_dl
@@ -31,7 +31,9 @@ class DiseaseCytopenia(Frozen):
     source: Reference
 
     def applies(self, patient: Patient, regimen: Regimen, cycle: int) -> bool:
-        return cycle == 1 and patient.diagnosis in self.diagnoses and patient.disease_status in self.disease_status
+        return (
+            cycle == 1 and covered(patient.diagnosis, self.diagnoses) and patient.disease_status in self.disease_status
+        )
 
 
 class DefaultPolicy(Frozen):

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .diagnosis import DiseaseStatus
+from .diagnosis import DiseaseStatus, covered
 from .dosing import Options
 from .errors import InputError
 from .loader import read_package_yaml
@@ -79,7 +79,7 @@ class When(Frozen):
     def matches(self, patient: Patient, age: int) -> bool:
         markers = patient.markers
         return (
-            (not self.diagnosis or patient.diagnosis in self.diagnosis)
+            (not self.diagnosis or covered(patient.diagnosis, self.diagnosis))
             and (not self.disease_status or patient.disease_status in self.disease_status)
             and (self.age_min is None or age >= self.age_min)
             and (self.age_below is None or age < self.age_below)
@@ -126,6 +126,9 @@ class Choice:
     why: str
     rules: tuple[str, ...]
     references: tuple[str, ...]
+    # Held only until the ALL lineage is given (IND001/MRK002 holds, nothing blocks): listed as
+    # "needs the lineage", neither fitting nor ruled out.
+    needs_lineage: bool = False
 
     @property
     def orderable(self) -> bool:
@@ -140,6 +143,7 @@ class Choice:
             "status": self.regimen.status,
             "fits": self.fits,
             "preferred": self.preferred,
+            "needs_lineage": self.needs_lineage,
             "orderable": self.orderable,
             "why": self.why,
             "rules": list(self.rules),
@@ -202,7 +206,8 @@ def _choice(regimen: Regimen, patient: Patient, on: dt.date, preferences: list[P
     against = [f for f in order_set.findings if _against(f) or (f.severity == "block" and f.rule != "REG001")]
     if against:
         why = "; ".join(f"{f.rule}: {f.message}" for f in against)
-        return Choice(regimen, False, False, why, tuple(dict.fromkeys(f.rule for f in against)), refs)
+        rules = tuple(dict.fromkeys(f.rule for f in against))
+        return Choice(regimen, False, False, why, rules, refs, _needs_lineage(against))
     gaps = [f.message for f in order_set.findings if _dose_gap(f)]
     caveat = f" Not calculable for this patient: {'; '.join(gaps)}." if gaps and regimen.status == "active" else ""
     preferred = [p for p in preferences if p.regimen == regimen.id]
@@ -221,6 +226,12 @@ def _choice(regimen: Regimen, patient: Patient, on: dt.date, preferences: list[P
         return Choice(regimen, True, True, why, (), cited + refs)
     indicated = "; ".join(i.note or i.disease for i in regimen.indications)
     return Choice(regimen, True, False, f"indicated: {indicated}.{caveat}", (), refs)
+
+
+def _needs_lineage(against: list[Finding]) -> bool:
+    """Only the ALL lineage stands in the way: every finding against is an IND001 or MRK002 hold,
+    which those rules raise for nothing else."""
+    return all(f.rule in ("IND001", "MRK002") and f.severity == "hold" for f in against)
 
 
 def _dose_gap(finding: Finding) -> bool:
@@ -247,7 +258,9 @@ def options_text(approach: Approach) -> str:
         "",
     ]
     for choice in approach.choices:
-        mark = "PREFERRED" if choice.preferred else "fits" if choice.fits else "no"
+        mark = (
+            "PREFERRED" if choice.preferred else "fits" if choice.fits else "lineage?" if choice.needs_lineage else "no"
+        )
         status = "" if choice.orderable else " [reference: not orderable]"
         lines.append(
             f"{mark:9} {choice.regimen.id:34} {choice.regimen.category:18} {choice.regimen.intensity:9}{status}"

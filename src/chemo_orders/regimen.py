@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from .diagnosis import DiseaseStatus, parse_diagnosis
+from .diagnosis import FAMILIES, LINEAGE_UNKNOWN, DiseaseStatus, covered, parse_diagnosis
 from .errors import InputError, Problems
 from .loader import read_yaml
 from .models import Duration, Frozen, Mass, validate
@@ -186,6 +186,18 @@ class CitedTable(Frozen):
         )
 
 
+def _regimen_disease(value: object) -> str:
+    """A disease a regimen file names (an indication, a line's condition): a family (``all``) or a
+    diagnosis; never ALL of unstated lineage, which is the patient's unknown, not a disease a
+    regimen was studied in (and "all" there is the family, not that synonym)."""
+    if isinstance(value, str) and value in FAMILIES:
+        return value
+    disease = parse_diagnosis(value, "disease")
+    if disease == LINEAGE_UNKNOWN:
+        raise InputError("disease", value, "a regimen is indicated for b-all, t-all or the family all")
+    return disease
+
+
 class When(Frozen):
     """A patient condition; ``min`` bounds are inclusive and ``below`` bounds exclusive."""
 
@@ -194,7 +206,7 @@ class When(Frozen):
     weight_min: Mass | None = None
     weight_below: Mass | None = None
     disease_status: tuple[DiseaseStatus, ...] = ()
-    diagnosis: tuple[Annotated[str, BeforeValidator(parse_diagnosis)], ...] = ()
+    diagnosis: tuple[Annotated[str, BeforeValidator(_regimen_disease)], ...] = ()
 
     def matches(self, patient: Patient, age_years: int) -> bool:
         weight = patient.weight
@@ -204,7 +216,7 @@ class When(Frozen):
             and (self.weight_min is None or weight >= self.weight_min)
             and (self.weight_below is None or weight < self.weight_below)
             and (not self.disease_status or patient.disease_status in self.disease_status)
-            and (not self.diagnosis or patient.diagnosis in self.diagnosis)
+            and (not self.diagnosis or covered(patient.diagnosis, self.diagnosis))
         )
 
     def describe(self) -> str:
@@ -308,7 +320,7 @@ class Population(Frozen):
 class Indication(Frozen):
     """A disease (or family, e.g. ``all``) and the disease statuses the regimen is for."""
 
-    disease: Annotated[str, BeforeValidator(lambda v: v if v in ("all",) else parse_diagnosis(v, "disease"))]
+    disease: Annotated[str, BeforeValidator(_regimen_disease)]
     status: tuple[DiseaseStatus, ...] = ()
     line: str | None = None
     population: Population = Population()

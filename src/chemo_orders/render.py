@@ -16,7 +16,7 @@ from typing import Any
 from . import DISCLAIMER, __version__
 from .body import BSA_FORMULAS
 from .criteria import criterion_text, for_cycle, lab_value
-from .diagnosis import DIAGNOSIS_NAMES, in_family
+from .diagnosis import DIAGNOSIS_NAMES, may_be
 from .dosing import TIMES_DAILY, Order
 from .drugs import drug_table
 from .orderset import Acknowledgement, OrderSet, calc_record
@@ -212,7 +212,7 @@ def build_view(order_set: OrderSet, paper: str = "a4", content_hash: str | None 
                 ),
             )
         )
-    indications = [i for i in regimen.indications if in_family(patient.diagnosis, i.disease)]
+    indications = [i for i in regimen.indications if may_be(patient.diagnosis, i.disease)]
     indication = (
         "; ".join(
             (i.note or DIAGNOSIS_NAMES.get(i.disease, i.disease)) + (f" ({', '.join(i.status)})" if i.status else "")

@@ -3,8 +3,10 @@
 Why a map and not string matching: ``C91.00`` is acute lymphoblastic leukaemia of either
 lineage, and a B-lineage regimen (rituximab, blinatumomab) for T-ALL is exactly the error the
 indication rules exist to stop. So a code gives a diagnosis only where the map says which, a
-family (``all``) where it does not, and a family alone is refused: another coding of the same
-Condition (ICD-O-3, SNOMED CT, the local code) must name the member.
+family (``all``) where it does not. Another coding of the same Condition (ICD-O-3, SNOMED CT,
+the local code) naming the member wins; a family alone is that family's "member not stated"
+diagnosis (``all-lineage-unknown``), which the rules hold on wherever the lineage matters,
+and a family with no such diagnosis is refused.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from ..diagnosis import FAMILIES, DiseaseStatus
+from ..diagnosis import FAMILIES, UNSTATED_MEMBER, DiseaseStatus, most_specific
 from ..errors import InputError
 from ..loader import read_yaml
 from ..models import Frozen, validate
@@ -78,6 +80,7 @@ def coded_diagnosis(
         diagnoses |= {diagnosis} if diagnosis else set()
         families |= {(family, code)} if family else set()
         statuses |= {status} if status else set()
+    diagnoses = most_specific(diagnoses | {UNSTATED_MEMBER[f] for f, _ in families if f in UNSTATED_MEMBER})
     if len(diagnoses) > 1:
         raise InputError(element, ", ".join(sorted(diagnoses)), "codings disagree on the diagnosis")
     for family, code in families:
@@ -85,7 +88,7 @@ def coded_diagnosis(
             members = " or ".join(sorted(FAMILIES[family]))
             raise InputError(element, code, f"names {family} without its lineage ({members}): add a coding that does")
         if not diagnoses <= FAMILIES[family]:
-            raise InputError(element, code, f"disagrees with the diagnosis {diagnoses.pop()}")
+            raise InputError(element, code, f"disagrees with the diagnosis {next(iter(diagnoses))}")
     if len(statuses) > 1:
         raise InputError(element, ", ".join(sorted(statuses)), "codings disagree on the disease status")
     return (diagnoses.pop() if diagnoses else None), (statuses.pop() if statuses else None)

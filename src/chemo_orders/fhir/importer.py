@@ -29,7 +29,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from ..diagnosis import parse_diagnosis
+from ..diagnosis import most_specific, parse_diagnosis
 from ..errors import InputError
 from ..models import validate
 from ..patient import Patient
@@ -238,7 +238,7 @@ def _diagnosis(condition: dict[str, Any], element: str) -> tuple[str | None, str
     SNOMED CT (diagnoses.py), else None; and a remission status an ICD-10-CM code states."""
     systems = {DIAGNOSIS_SYSTEM, terminology().systems["icd_o_3"]}
     coded = codings(condition.get("code"))
-    found = {parse_diagnosis(code, element) for system, code in coded if system in systems}
+    found = most_specific({parse_diagnosis(code, element) for system, code in coded if system in systems})
     if len(found) > 1:
         raise InputError(element, ", ".join(sorted(found)), "codings disagree on the diagnosis")
     return coded_diagnosis(coded, found, element)

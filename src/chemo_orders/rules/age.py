@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..diagnosis import in_family
+from ..diagnosis import may_be
 from ..dosing import ADULT_AGE
 from ..regimen import Indication
 from ..units import KG, format_quantity, magnitude_in
@@ -23,7 +23,7 @@ def relevant_indications(ctx: Context) -> tuple[Indication, ...]:
     """The indications for this patient's disease (and status, where one matches): a regimen's
     ages and intensity are judged by the evidence for the disease being treated."""
     patient = ctx.patient
-    by_disease = [i for i in ctx.regimen.indications if in_family(patient.diagnosis, i.disease)]
+    by_disease = [i for i in ctx.regimen.indications if may_be(patient.diagnosis, i.disease)]
     by_status = [i for i in by_disease if not i.status or patient.disease_status in i.status]
     return tuple(by_status or by_disease)
 

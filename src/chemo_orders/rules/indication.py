@@ -1,11 +1,16 @@
-"""IND001 and IND002: is this regimen meant for this patient's disease at all?"""
+"""IND001 and IND002: is this regimen meant for this patient's disease at all?
+
+ALL of unstated lineage may be B- or T-lineage: a regimen indicated for one lineage, or whose
+indications or doses differ between them, is neither right nor wrong for it, so IND001 holds
+and asks for the immunophenotype instead of blocking or passing (never guess).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..diagnosis import DIAGNOSIS_NAMES, FAMILIES, in_family
-from ..regimen import Indication, Regimen, all_regimens
+from ..diagnosis import ALL_LINEAGES, DIAGNOSIS_NAMES, FAMILIES, LINEAGE_UNKNOWN, covered, in_family, may_be
+from ..regimen import DoseLine, Indication, Regimen, all_regimens
 from .base import Context, Finding, Rule
 from .sources import KANTARJIAN_2000, KEWALRAMANI_2004, THOMAS_2010
 
@@ -54,9 +59,10 @@ def alternatives_for(ctx: Context) -> list[Regimen]:
 class IndicationMismatch(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         patient, regimen = ctx.patient, ctx.regimen
+        ph = patient.markers.philadelphia
         if IND002.applies(ctx):
             return  # the more specific IND002 explains this case
-        diseases = [i for i in regimen.indications if in_family(patient.diagnosis, i.disease)]
+        diseases = [i for i in regimen.indications if may_be(patient.diagnosis, i.disease)]
         indicated = "; ".join(describe(i) for i in regimen.indications)
         refs = indication_references(regimen)
         if not diseases:
@@ -77,14 +83,52 @@ class IndicationMismatch(Rule):
                 use_instead=_suggest(ctx),
             )
             return
-        for indication in by_status:
-            wanted = indication.population.philadelphia
-            if wanted and patient.markers.philadelphia and patient.markers.philadelphia != wanted:
-                yield self.finding(
-                    "block",
-                    f"{regimen.name} is for Philadelphia-{wanted} disease; patient is Philadelphia-{patient.markers.philadelphia}",
-                    references=refs or self.references,
-                )
+        mismatched = [p for p in (i.population.philadelphia for i in by_status) if p and p != ph and ph]
+        for wanted in mismatched:
+            yield self.finding(
+                "block",
+                f"{regimen.name} is for Philadelphia-{wanted} disease; patient is Philadelphia-{ph}",
+                references=refs or self.references,
+            )
+        question = None if mismatched else lineage_question(regimen, patient.diagnosis, by_status)
+        if question:
+            yield self.finding(
+                "hold",
+                f"ALL lineage not stated: B-cell precursor or T — {question}; give the lineage (immunophenotype)",
+                references=refs or self.references,
+                use_instead="record the lineage from flow cytometry (diagnosis b-all or t-all), or a regimen "
+                "indicated for ALL of either lineage",
+            )
+
+
+_LINEAGE_LABELS = {"b-all": "B-ALL", "t-all": "T-ALL"}
+
+
+def lineage_question(regimen: Regimen, diagnosis: str, indications: list[Indication]) -> str | None:
+    """Why the lineage decides this regimen for ALL of unstated lineage, or None when it does not:
+    the fitting indications name one lineage only, the regimen's doses differ by lineage, or its
+    B-ALL and T-ALL indications cover different populations (children's NCI risk group)."""
+    if diagnosis != LINEAGE_UNKNOWN:
+        return None
+    named = sorted(lineage for lineage in ALL_LINEAGES if any(in_family(lineage, i.disease) for i in indications))
+    if len(named) < len(ALL_LINEAGES):
+        return f"{regimen.name} is for {' and '.join(_LINEAGE_LABELS[n] for n in named)}"
+    drugs = sorted({line.drug for line in regimen.drugs if _lineage_dependent(line)})
+    if drugs:
+        return f"{regimen.name} gives {', '.join(drugs)} differently for B-ALL and T-ALL"
+    family = [i for i in indications if in_family(diagnosis, i.disease)]
+    if not family and len({i.population for i in indications}) > 1:
+        return f"{regimen.name}'s indications for B-ALL and T-ALL cover different patients"
+    return None
+
+
+def _lineage_dependent(line: DoseLine) -> bool:
+    """A line whose condition (only_when, or an alternative dose's when) names one ALL lineage only."""
+    conditions = [line.only_when, *(a.when for a in line.alternatives)]
+    return any(
+        c is not None and bool(set(c.diagnosis) & ALL_LINEAGES) and not covered(LINEAGE_UNKNOWN, c.diagnosis)
+        for c in conditions
+    )
 
 
 def _suggest(ctx: Context) -> str | None:
@@ -119,10 +163,14 @@ class LymphomaSalvageForAll(Rule):
 IND001 = IndicationMismatch(
     code="IND001",
     name="indication-mismatch",
-    severity="block",
-    what="Blocks a regimen whose indications (disease, disease status, Philadelphia status) do not include the patient's.",
+    severity="block / hold",
+    what="Blocks a regimen whose indications (disease, disease status, Philadelphia status) do not include the "
+    "patient's. Holds one whose fit depends on the ALL lineage (indicated for B-ALL or T-ALL only, doses or "
+    "populations that differ by lineage) when the patient's ALL lineage is not stated.",
     why="A regimen is tested for one disease at one stage; given for another it is either ineffective or needlessly "
-    "toxic (e.g. a salvage regimen for newly diagnosed disease, or a Ph-negative protocol for Ph-positive ALL).",
+    "toxic (e.g. a salvage regimen for newly diagnosed disease, or a Ph-negative protocol for Ph-positive ALL). "
+    "B-cell precursor and T-ALL are treated differently (blinatumomab and inotuzumab act on B-lineage antigens, "
+    "nelarabine on T cells); when the lineage is not stated the tool cannot tell, so a pharmacist decides.",
     example="R-ICE (relapsed/refractory DLBCL, transplant-eligible) ordered for newly diagnosed DLBCL.",
     use_instead="A regimen whose indications list the patient's diagnosis and disease status; the block names those in the library.",
     references=(KEWALRAMANI_2004, THOMAS_2010),
@@ -132,7 +180,8 @@ IND002 = LymphomaSalvageForAll(
     code="IND002",
     name="lymphoma-salvage-for-all",
     severity="block",
-    what="Blocks any lymphoma salvage regimen (category lymphoma-salvage: R-ICE, ICE, R-DHAP, R-GDP …) for B-ALL or T-ALL.",
+    what="Blocks any lymphoma salvage regimen (category lymphoma-salvage: R-ICE, ICE, R-DHAP, R-GDP …) for B-ALL, T-ALL "
+    "or ALL of unstated lineage.",
     why="Lymphoma salvage regimens were developed and tested for relapsed/refractory aggressive lymphoma before "
     "transplant; none was studied in acute lymphoblastic leukemia, which is treated with ALL-specific "
     "multi-agent protocols including CNS prophylaxis. Substituting one undertreats the leukemia and omits CNS-directed therapy.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..diagnosis import DIAGNOSIS_NAMES, FAMILIES
+from ..diagnosis import DIAGNOSIS_NAMES, FAMILIES, may_be
 from ..drugs import drug_table
 from .base import Context, Finding, Rule
 from .sources import BLINATUMOMAB_LABEL, INOTUZUMAB_LABEL, NELARABINE_LABEL, THOMAS_2010
@@ -23,7 +23,7 @@ ALLIANCE_A041703 = (
 
 class RituximabNeedsCd20(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
-        if ctx.patient.diagnosis not in FAMILIES["all"]:
+        if ctx.patient.diagnosis not in FAMILIES["all"]:  # B-ALL, T-ALL or lineage not stated
             return
         table = drug_table()
         drugs = sorted({line.drug for line in ctx.regimen.drugs if table.get(line.drug).drug_class == "anti-cd20"})
@@ -49,14 +49,22 @@ class RituximabNeedsCd20(Rule):
 class LineageRestricted(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         table = drug_table()
+        diagnosis = ctx.patient.diagnosis
         for drug in sorted({line.drug for line in ctx.regimen.drugs}):
             allowed = table.get(drug).restricted_to
-            if allowed and ctx.patient.diagnosis not in allowed:
-                names = ", ".join(DIAGNOSIS_NAMES[d] for d in allowed)
+            if not allowed or diagnosis in allowed:
+                continue
+            names = ", ".join(DIAGNOSIS_NAMES[d] for d in allowed)
+            if any(may_be(diagnosis, d) for d in allowed):
+                # ALL of unstated lineage may be the lineage the drug is for: a pharmacist decides.
                 yield self.finding(
-                    "block",
-                    f"{drug} is only for {names}; patient has {DIAGNOSIS_NAMES[ctx.patient.diagnosis]}",
+                    "hold",
+                    f"{drug} is only for {names}; ALL lineage not stated: give the lineage (immunophenotype)",
                     drug=drug,
+                )
+            else:
+                yield self.finding(
+                    "block", f"{drug} is only for {names}; patient has {DIAGNOSIS_NAMES[diagnosis]}", drug=drug
                 )
 
 
@@ -64,7 +72,7 @@ MRK001 = RituximabNeedsCd20(
     code="MRK001",
     name="rituximab-needs-cd20",
     severity="block",
-    what="Blocks an anti-CD20 antibody (rituximab) in B-ALL or T-ALL unless CD20 is known and ≥ 20% of blasts.",
+    what="Blocks an anti-CD20 antibody (rituximab) in any ALL (B, T or lineage not stated) unless CD20 is known and ≥ 20% of blasts.",
     why="The benefit of adding rituximab in ALL was shown only for CD20-positive disease (≥ 20% of blasts, "
     "Thomas 2010); without the target the antibody adds infusion reactions, infection and HBV reactivation risk for no benefit.",
     example="R-hyper-CVAD course A for B-ALL with CD20 on 5% of blasts, or with CD20 not reported.",
@@ -75,8 +83,9 @@ MRK001 = RituximabNeedsCd20(
 MRK002 = LineageRestricted(
     code="MRK002",
     name="nelarabine-t-lineage-only",
-    severity="block",
-    what="Blocks drugs restricted to one lineage (nelarabine: T-ALL / T-LBL) for any other diagnosis.",
+    severity="block / hold",
+    what="Blocks drugs restricted to one lineage (nelarabine: T-ALL / T-LBL) for any other diagnosis; holds them "
+    "for ALL whose lineage is not stated.",
     why="Nelarabine is a T-cell-selective purine analogue indicated only for T-lineage disease, with a boxed "
     "warning for severe neurotoxicity; in B-lineage or other disease it gives that risk without the indication.",
     example="Nelarabine ordered for relapsed B-ALL.",
