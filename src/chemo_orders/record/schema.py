@@ -30,19 +30,29 @@ def alembic_config(connection: Any = None) -> Any:
 
 def current_revision(database: Database) -> str | None:
     with database.engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        return None if revision is None else str(revision)
+        return _revision(connection)
+
+
+def _revision(connection: Any) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if revision is None else str(revision)
 
 
 def upgrade(database: Database) -> str:
     """Bring the schema to the newest revision; returns it."""
     from alembic import command
 
-    # write=True: on SQLite the migration begins IMMEDIATE, so a second process waits for the
-    # first and then finds the schema current (PostgreSQL: the lock in migrations/env.py).
+    # write=True: on SQLite the transaction begins IMMEDIATE, so a second process waits for the
+    # first (PostgreSQL: the lock in migrations/env.py). The revision is read again once the
+    # lock is held, in the same transaction the migrations then run in: a process that waited
+    # finds the schema current and changes nothing (three processes opening a fresh record at
+    # once under load once ran migration 0003 twice).
     with database.engine.execution_options(write=True).connect() as connection:
+        if connection.dialect.name == "sqlite" and _revision(connection) == HEAD:
+            connection.rollback()
+            return HEAD
         command.upgrade(alembic_config(connection), "head")
         connection.commit()
     return HEAD
