@@ -89,7 +89,11 @@ async def setup(url: str) -> str:
 
 
 async def client_loop(url: str, order: str, stop: float, phase: str, live: Samples, pdf: Samples, seed: int) -> None:
-    client, csrf = await signed_in(url, "phil" if seed % 2 else "pam")
+    # The second pharmacist recalculates another regimen: the prepared order's own doses stay
+    # hidden from him until his independent check (issue 19), so his page would show none.
+    name = "phil" if seed % 2 and phase == "live" else "pam"
+    regimen = "r-hyper-cvad-b" if name == "phil" else "r-hyper-cvad-a"
+    client, csrf = await signed_in(url, name)
     count = seed
     try:
         while time.monotonic() < stop:
@@ -100,7 +104,7 @@ async def client_loop(url: str, order: str, stop: float, phase: str, live: Sampl
                 ok = response.status_code == 200 and response.content.startswith(b"%PDF")
             else:
                 weight = f"{60 + count % 30} kg"
-                form = {"csrf_token": csrf, "regimen": "r-hyper-cvad-a", "height": "165 cm", "weight": weight}
+                form = {"csrf_token": csrf, "regimen": regimen, "height": "165 cm", "weight": weight}
                 response = await client.post(
                     "/patients/MRN-BENCH/doses",
                     data={**form, "serum_creatinine": "0.8 mg/dL"},
