@@ -45,6 +45,7 @@ from .tables import (
     Order,
     PatientRow,
     Role,
+    User,
     Verification,
 )
 from .users import Identity, acting_user, require_role
@@ -644,6 +645,27 @@ def show(database: Database, order_id: int) -> OrderRecord:
         if session.get(Order, order_id) is None:
             raise InputError("ORDER_ID", order_id, "no such order")
         return _record(session, order_id)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A prepared order by who prepared it: what a blind check needs, without the order read."""
+
+    order_id: int
+    regimen: str
+    prepared_by: str
+
+
+def prepared_orders(database: Database, patient_id: str) -> list[Pending]:
+    """This patient's prepared orders, one light query (the live preview asks on every change)."""
+    with database.read() as session:
+        rows = session.execute(
+            select(Order.id, Order.regimen_id, User.name)
+            .join(User, User.id == Order.prepared_by)
+            .where(Order.patient_id == patient_id, Order.state == "prepared")
+            .order_by(Order.id)
+        ).all()
+    return [Pending(int(order_id), regimen, name) for order_id, regimen, name in rows]
 
 
 def list_orders(database: Database, patient_id: str | None = None, state: str | None = None) -> list[OrderRecord]:

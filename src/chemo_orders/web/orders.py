@@ -25,12 +25,14 @@ from ..record import patients as store
 from ..record.orders import (
     CANCELLERS,
     OrderRecord,
+    Pending,
     VerifyRequest,
     cancel,
     disagreeing_lines,
     labs_to_check,
     list_orders,
     order_patient,
+    prepared_orders,
     release,
     show,
     verify,
@@ -83,13 +85,12 @@ def blind_for(ctx: Ctx, state: str, prepared_by: str) -> bool:
     return me.may("pharmacist") and me.name != prepared_by and state == "prepared"
 
 
-def blind_orders(ctx: Ctx, patient_id: str) -> list[OrderRecord]:
+def blind_orders(ctx: Ctx, patient_id: str) -> list[Pending]:
     """This patient's prepared orders waiting for the signed-in pharmacist's independent check:
     the patient page does not calculate their regimens for them either (issue 19)."""
     if not ctx.me.may("pharmacist"):
         return []
-    waiting = list_orders(ctx.database, patient_id=patient_id, state="prepared")
-    return [r for r in waiting if awaits_my_check(ctx, r)]
+    return [p for p in prepared_orders(ctx.database, patient_id) if blind_for(ctx, "prepared", p.prepared_by)]
 
 
 def nurse_only_released(ctx: Ctx, record: OrderRecord) -> None:

@@ -312,14 +312,14 @@ def calculate(ctx: Ctx, data: dict[str, Any], form: OrderForm) -> OrderSet:
     from ..orderset import Acknowledgement
     from ..service import CalcRequest
     from ..service import calculate as calculate_order_set
-    from ..sources import Document
+    from ..sources import PatientInput
 
-    patient = store.parse(data)
+    patient = store.parse(data)  # validated once, with the bytes ``prepare`` stores and hashes
     with ctx.database.read() as session:
         basis = read_basis(session, patient.id)
     return calculate_order_set(
         CalcRequest(
-            patient=Document(store.file_bytes(data), "patient"),
+            patient=PatientInput(patient, store.file_bytes(data)),
             regimen=form.regimen,
             cycle=_cycle(form.cycle),
             acknowledgements=tuple(Acknowledgement(code, reason) for code, reason in form.acks),
