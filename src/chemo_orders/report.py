@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from . import DISCLAIMER
@@ -17,15 +18,20 @@ from .tables import PIPED_WIDTH, Row, layout
 from .units import Q, format_number, format_quantity
 
 
-def days_text(days: tuple[int, ...]) -> str:
-    """``(1, 2, 3, 11)`` -> ``"1-3, 11"``."""
+def consecutive_runs(days: Iterable[int]) -> list[list[int]]:
+    """``(1, 2, 3, 11)`` -> ``[[1, 2, 3], [11]]``: treatment days as a reader groups them."""
     runs: list[list[int]] = []
     for day in days:
         if runs and day == runs[-1][-1] + 1:
             runs[-1].append(day)
         else:
             runs.append([day])
-    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+    return runs
+
+
+def days_text(days: tuple[int, ...]) -> str:
+    """``(1, 2, 3, 11)`` -> ``"1-3, 11"``."""
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in consecutive_runs(days))
 
 
 def calc_text(order_set: OrderSet) -> str:

@@ -76,12 +76,9 @@ class DayRun:
 
 
 def day_runs(days: list[int], start: dt.date | None) -> tuple[DayRun, ...]:
-    runs: list[list[int]] = []
-    for day in days:
-        if runs and day == runs[-1][-1] + 1:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
+    from ..report import consecutive_runs
+
+    runs = consecutive_runs(days)
     return tuple(
         DayRun(r[0], r[-1], day_date(start, r[0]) if start else None, day_date(start, r[-1]) if start else None)
         for r in runs
