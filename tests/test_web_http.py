@@ -92,6 +92,15 @@ def order_form(token: str, regimen: str, **changes: str) -> dict[str, str]:
     return {"csrf_token": token, "regimen": regimen, **fields, **changes}
 
 
+def prepared_by_pam(client: TestClient) -> str:
+    """pam saves the test patient, prepares R-hyper-CVAD course A and signs out; the order's path."""
+    token = sign_in(client, "pam")
+    new_patient(client, token)
+    response = client.post("/patients/MRN-H1/orders", data=order_form(token, "r-hyper-cvad-a"), follow_redirects=False)
+    client.post("/signout", data={"csrf_token": token})
+    return str(response.headers["location"])
+
+
 def test_every_response_carries_the_csp_and_no_store(site: tuple[TestClient, str, str]) -> None:
     client = site[0]
     for path in ("/signin", "/healthz", "/static/workbench.css", "/nowhere"):
@@ -199,11 +208,7 @@ def test_roles_are_enforced_on_the_server(site: tuple[TestClient, str, str]) -> 
     assert client.post("/patients", data={**PATIENT, "csrf_token": token}).status_code == 403
     assert client.get("/audit").status_code == 403
     client.post("/signout", data={"csrf_token": token})
-    token = sign_in(client, "pam")
-    new_patient(client, token)
-    prepared = client.post("/patients/MRN-H1/orders", data=order_form(token, "r-hyper-cvad-a"), follow_redirects=False)
-    order = prepared.headers["location"]
-    client.post("/signout", data={"csrf_token": token})
+    order = prepared_by_pam(client)
     token = sign_in(client, "priya")  # a prescriber does not verify or release
     assert client.post(f"{order}/verify", data={"csrf_token": token}).status_code == 403
     assert client.post(f"{order}/release", data={"csrf_token": token}).status_code == 403
@@ -253,11 +258,7 @@ def test_bad_measurements_name_the_field(site: tuple[TestClient, str, str]) -> N
 
 def test_saving_new_measurements_sends_a_verified_order_back(site: tuple[TestClient, str, str]) -> None:
     client, url, _ = site
-    token = sign_in(client, "pam")
-    new_patient(client, token)
-    first = client.post("/patients/MRN-H1/orders", data=order_form(token, "r-hyper-cvad-a"), follow_redirects=False)
-    order = first.headers["location"]
-    client.post("/signout", data={"csrf_token": token})
+    order = prepared_by_pam(client)
     token = sign_in(client, "phil")
     reason = {"csrf_token": token, "verify_reason": "checked against the protocol sheet by hand"}
     assert client.post(f"{order}/verify", data=reason, follow_redirects=False).status_code == 303
@@ -277,12 +278,7 @@ def test_a_released_order_is_flagged_when_the_patient_changes_and_nurses_see_onl
     """Issue 22: a nurse never sees an order before release; after release, a weight change
     flags it (WGT001 past 10 %) on its page and in the queue; the audit page is a table."""
     client = site[0]
-    token = sign_in(client, "pam")
-    new_patient(client, token)
-    order = client.post(
-        "/patients/MRN-H1/orders", data=order_form(token, "r-hyper-cvad-a"), follow_redirects=False
-    ).headers["location"]
-    client.post("/signout", data={"csrf_token": token})
+    order = prepared_by_pam(client)
     token = sign_in(client, "nina")
     assert client.get(order).status_code == 404 and client.get(f"{order}/pdf").status_code == 404
     assert "order 1)" not in client.get("/queue?state=prepared").text
@@ -428,12 +424,7 @@ def test_the_blind_check_shows_no_prepared_dose_before_the_verifier_is_right(sit
     """Issue 19: order page, its PDF, the patient page, the API and a discrepancy answer all keep
     the preparer's doses from the verifier until their own doses agree."""
     client, url, _ = site
-    token = sign_in(client, "pam")
-    new_patient(client, token)
-    order = client.post(
-        "/patients/MRN-H1/orders", data=order_form(token, "r-hyper-cvad-a"), follow_redirects=False
-    ).headers["location"]
-    client.post("/signout", data={"csrf_token": token})
+    order = prepared_by_pam(client)
     token = sign_in(client, "phil")
     page = client.get(order).text
     assert "530 mg" not in page and 'table class="orders"' not in page

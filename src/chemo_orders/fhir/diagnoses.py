@@ -17,7 +17,7 @@ from pathlib import Path
 from ..diagnosis import FAMILIES, UNSTATED_MEMBER, DiseaseStatus, most_specific
 from ..errors import InputError
 from ..loader import read_yaml
-from ..models import Frozen, validate
+from ..models import Frozen, check_cited, validate
 
 
 class Category(Frozen):
@@ -57,13 +57,11 @@ def diagnosis_codes() -> DiagnosisCodes:
     path = Path(__file__).with_name("diagnosis-codes.yaml")
     table = validate(DiagnosisCodes, read_yaml(path, "diagnosis codes"), str(path))
     cited = [
-        *(s for c in table.icd_10_cm.categories.values() for s in c.source),
-        *(s for c in table.snomed.values() for s in c.source),
-        *table.icd_10_cm.leukaemia_status_source,
+        *((f"icd_10_cm.categories.{code}", c.source) for code, c in table.icd_10_cm.categories.items()),
+        *((f"snomed.{code}", c.source) for code, c in table.snomed.items()),
+        ("icd_10_cm.leukaemia_status", table.icd_10_cm.leukaemia_status_source),
     ]
-    missing = sorted({key for key in cited if key not in table.sources})
-    if missing:
-        raise InputError("source", ", ".join(missing), "no such key in sources", source=str(path))
+    check_cited(table.sources, cited, str(path))
     return table
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..loader import read_yaml
-from ..models import Frozen, validate
+from ..models import Frozen, check_cited, validate
 from ..quantities import parse_quantity
 from ..units import Q
 
@@ -194,16 +194,14 @@ def terminology() -> Terminology:
     path = Path(__file__).with_name("terminology.yaml")
     table = validate(Terminology, read_yaml(path, "FHIR terminology"), str(path))
     cited = [
-        *(s for e in table.extensions.values() for s in e.source),
-        *(s for e in table.loinc.values() for s in e.source),
-        *(s for e in table.routes.values() for s in e.source),
-        *table.international_units.source,
-        *table.auc.source,
-        *(s for a in table.loinc_aliases.values() for s in a.source),
-        *table.pregnancy.source,
-        *table.normalization_basis_source,
+        *((f"extensions.{k}", e.source) for k, e in table.extensions.items()),
+        *((f"loinc.{k}", e.source) for k, e in table.loinc.items()),
+        *((f"routes.{k}", e.source) for k, e in table.routes.items()),
+        ("international_units", table.international_units.source),
+        ("auc", table.auc.source),
+        *((f"loinc_aliases.{k}", a.source) for k, a in table.loinc_aliases.items()),
+        ("pregnancy", table.pregnancy.source),
+        ("normalization_basis", table.normalization_basis_source),
     ]
-    missing = sorted({key for key in cited if key not in table.sources})
-    if missing:
-        raise InputError("source", ", ".join(missing), "no such key in sources", source=str(path))
+    check_cited(table.sources, cited, str(path))
     return table
