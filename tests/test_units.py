@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import operator
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +17,7 @@ from chemo_orders.units import (
     MG,
     ML_PER_MIN,
     Quantity,
+    compare,
     convert,
     format_number,
     format_quantity,
@@ -150,3 +154,34 @@ def test_convert_is_pints_conversion(source: str, target: str, value: float) -> 
 def test_convert_refuses_what_pint_refuses() -> None:
     with pytest.raises(DimensionalityError):
         convert(Quantity(1, "mg"), ureg.Unit("m**2"))
+
+
+COMPARED = [
+    ("mL/min", "mL/min"),
+    ("L/h", "mL/min"),
+    ("mg/dL", "mg/L"),
+    ("mg/m**2", "g/m**2"),
+    ("mg/m**2/day", "g/m**2/h"),
+    ("kg", "lb"),
+    ("cm", "inch"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), COMPARED)
+@pytest.mark.parametrize("op", [operator.lt, operator.le, operator.ge, operator.gt])
+@given(
+    value=st.one_of(st.floats(0, 1e6), st.integers(0, 10**6)),
+    limit=st.one_of(st.floats(0, 1e6), st.integers(0, 10**6)),
+)
+def test_compare_is_pints_comparison(first: str, second: str, op: Any, value: float, limit: float) -> None:
+    """units.compare answers as pint's own comparison, at the boundaries too (value == limit)."""
+    a, b = Quantity(value, first), Quantity(limit, second)
+    assert compare(a, b, op) is bool(op(a, b))
+    same = Quantity(value, second)
+    assert compare(same, b, op) is bool(op(same, b))
+    assert compare(b, b, op) is bool(op(b, b))
+
+
+def test_compare_refuses_what_pint_refuses() -> None:
+    with pytest.raises(DimensionalityError):
+        compare(Quantity(1, "mg"), Quantity(1, "m**2"), operator.ge)

@@ -20,7 +20,8 @@ out. The rules REN001/HEP001/CAR001 report these findings under their own codes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -43,9 +44,12 @@ from .units import (
     UNITS,
     Q,
     QuantityClass,
+    compare,
     format_number,
     format_quantity,
     format_value,
+    magnitude_in,
+    same_dimension,
     ureg,
 )
 
@@ -79,16 +83,29 @@ class Limits(Frozen):
     max_uln: float | None = None
     below_uln: float | None = None
 
+    @cached_property
+    def fixed_limits(self) -> tuple[tuple[Comparison, Q | float], ...]:
+        """Each stated limit with its comparison, a molar creatinine limit in mg/dL (kept: a
+        band is checked for every order of every calculation)."""
+        return tuple(
+            (_OPERATORS[key], _comparable(limit)) for key in _LIMIT_WORDS if (limit := getattr(self, key)) is not None
+        )
+
+    @cached_property
+    def uln_limits(self) -> tuple[tuple[Comparison, float], ...]:
+        """Each limit stated as a multiple of the upper limit of normal, with its comparison."""
+        return tuple(
+            (_OPERATORS[key], multiple) for key in _LIMIT_WORDS if (multiple := getattr(self, f"{key}_uln")) is not None
+        )
+
     def uses_uln(self) -> bool:
-        return any(getattr(self, f"{key}_uln") is not None for key in _LIMIT_WORDS)
+        return bool(self.uln_limits)
 
     def holds(self, value: Q | float, uln: Q | float | None) -> bool:
         """Whether ``value`` is in range; ULN limits need ``uln`` (the caller checks it is given)."""
-        for key in _LIMIT_WORDS:
-            for limit in (getattr(self, key), _times(getattr(self, f"{key}_uln"), uln)):
-                if limit is not None and not _compare(key, value, limit):
-                    return False
-        return True
+        if not all(compare(value, limit, op) for op, limit in self.fixed_limits):
+            return False
+        return uln is None or all(compare(value, uln * multiple, op) for op, multiple in self.uln_limits)
 
     def describe(self) -> str:
         given = [k for k in _LIMIT_WORDS if getattr(self, k) is not None]
@@ -168,7 +185,7 @@ class Table(Frozen):
             and (not self.high_dose or order.drug in high)
             and (
                 self.min_dose is None
-                or (order.dose.dimensionality == self.min_dose.dimensionality and order.dose >= self.min_dose)
+                or (same_dimension(order.dose, self.min_dose) and compare(order.dose, self.min_dose, operator.ge))
             )
         )
 
@@ -358,18 +375,17 @@ def high_dose_drugs(calculation: Calculation) -> frozenset[str]:
         systemic = [
             o
             for o in calculation.orders
-            if o.drug == drug
-            and o.line.route != "intrathecal"
-            and o.dose.dimensionality == definition.min.dimensionality
+            if o.drug == drug and o.line.route != "intrathecal" and same_dimension(o.dose, definition.min)
         ]
+        unit = definition.min.units
         if definition.per == "dose":
-            amounts = [o.dose.to(definition.min.units).magnitude for o in systemic]
+            amounts = [magnitude_in(o.dose, unit) for o in systemic]
         else:
             per_day: dict[int, float] = {}
             for o in systemic:
                 for day in o.line.days:
                     times = o.administrations / len(o.line.days) if o.line.every is not None else 1
-                    per_day[day] = per_day.get(day, 0.0) + o.dose.to(definition.min.units).magnitude * times
+                    per_day[day] = per_day.get(day, 0.0) + magnitude_in(o.dose, unit) * times
             amounts = list(per_day.values())
         if any(amount >= definition.min.magnitude for amount in amounts):
             high.add(drug)
@@ -482,19 +498,11 @@ def _missing_uln(measure: str, limits: Limits, patient: Patient) -> str | None:
     return None
 
 
-def _times(multiple: float | None, uln: Q | float | None) -> Q | float | None:
-    if multiple is None or uln is None:
-        return None
-    return uln * multiple
+Comparison = Callable[[Any, Any], bool]
+_OPERATORS: dict[str, Comparison] = {"min": operator.ge, "above": operator.gt, "max": operator.le, "below": operator.lt}
 
 
-def _compare(key: str, value: Q | float, limit: Q | float) -> bool:
+def _comparable(limit: Q | float) -> Q | float:
     if isinstance(limit, QuantityClass) and limit.dimensionality == UMOL_PER_L.dimensionality:
-        limit = creatinine_mg_dl(limit)  # only creatinine limits may be molar (checked at load)
-    if key == "min":
-        return bool(value >= limit)
-    if key == "above":
-        return bool(value > limit)
-    if key == "max":
-        return bool(value <= limit)
-    return bool(value < limit)
+        return creatinine_mg_dl(limit)  # only creatinine limits may be molar (checked at load)
+    return limit

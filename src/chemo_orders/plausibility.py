@@ -8,6 +8,7 @@ with every field involved named. They refuse input; they never change a dose.
 
 from __future__ import annotations
 
+import operator
 from functools import cache
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from .errors import InputError
 from .loader import read_package_yaml
 from .models import AnyQuantity, Frozen, validate
 from .patient import Patient
-from .units import QuantityClass, format_number, format_quantity, format_value
+from .units import QuantityClass, compare, format_number, format_quantity, format_value
 
 ADULT_AGE = 18
 
@@ -53,14 +54,16 @@ def check_record(patient: Patient, age_years: int) -> None:
     table = plausibility()
     for lab, bound in table.labs.items():
         value = getattr(patient.labs, lab, None)
-        if value is not None and isinstance(bound.max, QuantityClass) and value > bound.max:
+        if value is not None and isinstance(bound.max, QuantityClass) and compare(value, bound.max, operator.gt):
             raise InputError(f"labs.{lab}", format_quantity(value), f"implausible: above {format_quantity(bound.max)}")
     if age_years < ADULT_AGE:
         return
     adult = table.adult
     for field, bound in (("height", adult.height), ("weight", adult.weight)):
         value = getattr(patient, field)
-        if (bound.min is not None and value < bound.min) or (bound.max is not None and value > bound.max):
+        if (bound.min is not None and compare(value, bound.min, operator.lt)) or (
+            bound.max is not None and compare(value, bound.max, operator.gt)
+        ):
             problem = f"implausible for an adult (age {age_years}): outside {_range(bound)} ({bound.source})"
             raise InputError(field, format_quantity(value), problem)
     bmi = body_mass_index(patient.height, patient.weight)

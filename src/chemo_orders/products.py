@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -62,25 +62,34 @@ class Made:
     deviation_percent: float
 
 
-def _steps(presentations: tuple[Presentation, ...], unit: object) -> list[tuple[Decimal, str]]:
-    """(amount in the dose's unit, label) of each unit a dose can be made of: whole tablets, and
-    half tablets where the label says scored."""
-    steps: list[tuple[Decimal, str]] = []
-    for p in presentations:
-        whole = Decimal(str(_strength(p, unit)))
-        steps.append((whole, f"{format_quantity(p.strength)} {p.form}"))
-        if p.scored:
-            steps.append((whole / 2, f"½ × {format_quantity(p.strength)} {p.form}"))
-    return sorted(set(steps), reverse=True)
+Piece = tuple[float, str, bool]  # a presentation as the arithmetic sees it: strength, label, scored
+
+
+def _units_of(presentations: tuple[Presentation, ...], unit: object) -> tuple[Piece, ...]:
+    return tuple((_strength(p, unit), f"{format_quantity(p.strength)} {p.form}", p.scored) for p in presentations)
 
 
 def make_from_tablets(target: Q, presentations: tuple[Presentation, ...], limit_percent: float) -> Made | None:
     """The amount nearest ``target`` made of at most MAX_UNITS units (fewest units for that
     amount), within ``limit_percent``; ties go to the lower dose."""
-    steps = _steps(presentations, target.units)
-    if not steps or target.magnitude <= 0:
+    if target.magnitude <= 0:
         return None
-    goal = Decimal(str(float(target.magnitude)))
+    found = _combination(float(target.magnitude), _units_of(presentations, target.units), limit_percent)
+    if found is None:
+        return None
+    total, text, deviation = found
+    return Made(quantity(total, target.units), text, deviation)
+
+
+@lru_cache(maxsize=4096)
+def _combination(goal_amount: float, units: tuple[Piece, ...], limit_percent: float) -> tuple[float, str, float] | None:
+    """The search of :func:`make_from_tablets` over plain values, kept per question: a flat
+    oral dose (dexamethasone 40 mg) is asked again on every recalculation, and the search over
+    up to MAX_UNITS tablets is the costliest step of an order line."""
+    steps = _steps(units)
+    if not steps:
+        return None
+    goal = Decimal(str(goal_amount))
     best: dict[Decimal, tuple[int, ...]] = {Decimal(0): ()}
     frontier: dict[Decimal, tuple[int, ...]] = {Decimal(0): ()}
     ceiling = goal * Decimal(1 + limit_percent / 100)
@@ -108,7 +117,19 @@ def make_from_tablets(target: Q, presentations: tuple[Presentation, ...], limit_
     for index in best[total]:
         counts[steps[index][1]] = counts.get(steps[index][1], 0) + 1
     made = " + ".join(f"{n} × {label}" for label, n in counts.items())
-    return Made(quantity(float(total), target.units), made.replace("1 × ½ ×", "½ ×"), deviation)
+    return float(total), made.replace("1 × ½ ×", "½ ×"), deviation
+
+
+def _steps(units: tuple[Piece, ...]) -> list[tuple[Decimal, str]]:
+    """(amount in the dose's unit, label) of each unit a dose can be made of: whole tablets, and
+    half tablets where the label says scored."""
+    steps: list[tuple[Decimal, str]] = []
+    for strength, label, scored in units:
+        whole = Decimal(str(strength))
+        steps.append((whole, label))
+        if scored:
+            steps.append((whole / 2, f"½ × {label}"))
+    return sorted(set(steps), reverse=True)
 
 
 def _strength(presentation: Presentation, units: object) -> float:

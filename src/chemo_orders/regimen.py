@@ -528,6 +528,13 @@ def regimen_dirs() -> list[Path]:
 
 def regimen_paths() -> dict[str, Path]:
     """Bundled regimen files by id (the file stem is the id; the linter checks they agree)."""
+    return dict(_bundled_paths())
+
+
+@cache
+def _bundled_paths() -> dict[str, Path]:
+    """Listed once a process: the bundled library is part of the installed package (as each
+    regimen, once loaded, is kept), and a rule asks for every regimen on each calculation."""
     return {p.stem: p for d in regimen_dirs() for p in sorted(d.glob("*.yaml"))}
 
 

@@ -319,6 +319,9 @@ def environment() -> Any:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates are part of the installed package: checking each file's date again on
+        # every render (jinja2's default) costs the live preview a stat per included template.
+        auto_reload=False,
     )
     # The one number style (no trailing zero, thousands grouped) and the Tall Man spelling
     # for values that come from stored JSON rather than from a DocumentView.

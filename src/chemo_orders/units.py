@@ -9,6 +9,7 @@ strict grammar and builds quantities from the pre-parsed units of its own spelli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -80,6 +81,50 @@ def _conversion_factor(source: UnitsContainer, target: UnitsContainer) -> float:
     Bounded: the units come from the files a user gives."""
     factor: float = ureg.convert(1, source, target)
     return factor
+
+
+def compare(value: Q | float, limit: Q | float, op: Callable[[Any, Any], Any]) -> bool:
+    """``op(value, limit)`` as pint compares two quantities, for the bands and bounds checked on
+    every order (``operator.ge`` for "at least", …).
+
+    pint compares the magnitudes when the units are the same, else both magnitudes in root
+    units; this does the same with the same factors (each a single multiplication, kept per
+    pair of units) and skips pint's dispatch, which cost more than the rest of a band check.
+    Units of different dimensions are refused as pint refuses them; a magnitude that is not a
+    plain number (or a plain number compared with a plain number) goes through pint or Python.
+    A test holds the two equal.
+    """
+    if (
+        type(value) is not Quantity
+        or type(limit) is not Quantity
+        or type(value._magnitude) not in _PLAIN_NUMBERS
+        or type(limit._magnitude) not in _PLAIN_NUMBERS
+    ):
+        return bool(op(value, limit))
+    if value._units is limit._units or value._units == limit._units:
+        return bool(op(value._magnitude, limit._magnitude))
+    to_root_value, to_root_limit = _root_factors(value._units, limit._units)
+    return bool(op(value._magnitude * to_root_value, limit._magnitude * to_root_limit))
+
+
+@lru_cache(maxsize=1024)
+def _root_factors(first: UnitsContainer, second: UnitsContainer) -> tuple[float, float]:
+    """pint's factors from each of two units of one dimension to their root units."""
+    one, other = Quantity(1, first), Quantity(1, second)
+    if one.dimensionality != other.dimensionality:
+        raise pint.DimensionalityError(first, second, str(one.dimensionality), str(other.dimensionality))
+    root = one.to_root_units()._units
+    return _conversion_factor(first, root), _conversion_factor(second, root)
+
+
+def same_dimension(first: Q, second: Q) -> bool:
+    """``first.dimensionality == second.dimensionality``, kept per pair of units (hot path)."""
+    return first._units is second._units or _same_dimension(first._units, second._units)
+
+
+@lru_cache(maxsize=1024)
+def _same_dimension(first: UnitsContainer, second: UnitsContainer) -> bool:
+    return bool(ureg.get_dimensionality(first) == ureg.get_dimensionality(second))
 
 
 def magnitude_in(value: Q, unit: Any) -> float:

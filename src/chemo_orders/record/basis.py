@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..history import History
@@ -62,35 +62,39 @@ class Basis:
         )
 
 
+# Built once: the live preview reads the basis on every change, and building a statement costs
+# more than running it (SQLAlchemy then finds its compiled form in its cache).
+_COUNTED = select(Order.id).where(Order.patient_id == bindparam("patient_id"), Order.state != "cancelled")
+_ORDERS = (
+    select(Order.id, Order.regimen_id, Order.cycle, Order.options_json, Order.state, Order.released_at)
+    .add_columns(Measurement.weight_kg)
+    .outerjoin(Measurement, Measurement.order_id == Order.id)
+    .where(Order.patient_id == bindparam("patient_id"), Order.state != "cancelled")
+    .order_by(Order.id)
+)
+_SUMS = (
+    select(Exposure.drug, func.sum(Exposure.mg_per_m2))
+    .where(Exposure.order_id.in_(_COUNTED))
+    .group_by(Exposure.drug)
+    .order_by(Exposure.drug)
+)
+
+
 def read_basis(session: Session, patient_id: str) -> Basis:
-    """Exposure of every order of this patient that is not cancelled; the last dosed weight."""
-    counted = select(Order.id).where(Order.patient_id == patient_id, Order.state != "cancelled")
-    ids = tuple(session.scalars(counted.order_by(Order.id)))
-    sums = session.execute(
-        select(Exposure.drug, func.sum(Exposure.mg_per_m2))
-        .where(Exposure.order_id.in_(counted))
-        .group_by(Exposure.drug)
-        .order_by(Exposure.drug)
-    ).all()
-    last = session.execute(
-        select(Measurement.weight_kg, Order.id)
-        .join(Order, Order.id == Measurement.order_id)
-        .where(Order.patient_id == patient_id, Order.state == "released")
-        .order_by(Order.released_at.desc(), Order.id.desc())
-        .limit(1)
-    ).first()
+    """Exposure of every order of this patient that is not cancelled; the last dosed weight
+    (the weight of the released order released last)."""
+    rows = session.execute(_ORDERS, {"patient_id": patient_id}).all()
+    sums = session.execute(_SUMS, {"patient_id": patient_id}).all()
+    released = [row for row in rows if row.state == "released" and row.weight_kg is not None]
+    last = max(released, key=lambda row: (row.released_at is not None, row.released_at or 0, row.id), default=None)
     courses = tuple(
-        {"order_id": order_id, "regimen": regimen_id, "cycle": cycle, "date": json.loads(options)["on"]}
-        for order_id, regimen_id, cycle, options in session.execute(
-            select(Order.id, Order.regimen_id, Order.cycle, Order.options_json)
-            .where(Order.patient_id == patient_id, Order.state != "cancelled")
-            .order_by(Order.id)
-        )
+        {"order_id": row.id, "regimen": row.regimen_id, "cycle": row.cycle, "date": json.loads(row.options_json)["on"]}
+        for row in rows
     )
     return Basis(
         {drug: float(total) for drug, total in sums},
-        ids,
-        None if last is None else float(last[0]),
-        None if last is None else int(last[1]),
+        tuple(row.id for row in rows),
+        None if last is None else float(last.weight_kg),
+        None if last is None else int(last.id),
         courses,
     )

@@ -16,6 +16,7 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def _masked(text_url: str) -> str:
     return f"{head.split(':', 2)[0]}:…@{tail}" if at else text_url
 
 
-@dataclass
+@dataclass(eq=False)
 class Database:
     """One engine and its session factory; app processes hold no other state."""
 
@@ -79,14 +80,35 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A read transaction; inside :meth:`snapshot`, the snapshot's own."""
+        shared = _SNAPSHOT.get()
+        if shared is not None and shared[0] is self:
+            yield shared[1]
+            return
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside runs in one transaction: one consistent view of the record, and
+        one transaction to pay for. The live preview reads the patient, its prepared orders
+        and its history on every change; each in a transaction of its own cost more than the
+        queries. Read-only: a write inside would not be seen by the reads after it, so it is
+        refused."""
+        with self.read() as session:
+            token = _SNAPSHOT.set((self, session))
+            try:
+                yield
+            finally:
+                _SNAPSHOT.reset(token)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction that commits on success and rolls back on any error (no half order).
         After the commit, the callables the transaction left in ``session.info[AFTER_COMMIT]``
         run (the audit chain's head file moves only once its event is durable)."""
+        if _SNAPSHOT.get() is not None:
+            raise RuntimeError("a write inside a read snapshot: the reads after it would not see it")
         with self.writers() as session:
             with session.begin():
                 yield session
@@ -95,6 +117,10 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# The read transaction of the current request's snapshot (per thread and task, as contexts are).
+_SNAPSHOT: ContextVar[tuple[Database, Session] | None] = ContextVar("chemo_orders_snapshot", default=None)
 
 
 def connect(url: URL) -> Database:

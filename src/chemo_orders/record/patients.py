@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from ..errors import InputError
 from . import Refused, audit
@@ -114,20 +114,27 @@ def save(database: Database, user_name: str, data: dict[str, Any], *, new: bool)
         return version.version
 
 
+# Built once: every patient page and live preview reads the entry.
+_PATIENT = select(PatientRow.id, PatientRow.name, PatientRow.birth_date).where(PatientRow.id == bindparam("patient_id"))
+_VERSIONS = (
+    select(PatientVersion.version, User.name, PatientVersion.saved_at, PatientVersion.data_json)
+    .join(User, User.id == PatientVersion.saved_by)
+    .where(PatientVersion.patient_id == bindparam("patient_id"))
+    .order_by(PatientVersion.version.desc())
+)
+
+
 def entry(database: Database, patient_id: str) -> PatientEntry | None:
     from .calculation import parse_yaml
 
     with database.read() as session:
-        row = session.get(PatientRow, patient_id)
+        row = session.execute(_PATIENT, {"patient_id": patient_id}).first()
         if row is None:
             return None
-        found = session.execute(
-            select(PatientVersion, User.name)
-            .join(User, User.id == PatientVersion.saved_by)
-            .where(PatientVersion.patient_id == patient_id)
-            .order_by(PatientVersion.version.desc())
-        ).all()
-        versions = tuple(VersionInfo(v.version, name, v.saved_at, json.loads(v.data_json)) for v, name in found)
+        found = session.execute(_VERSIONS, {"patient_id": patient_id}).all()
+        versions = tuple(
+            VersionInfo(version, name, saved_at, json.loads(data)) for version, name, saved_at, data in found
+        )
         if versions:
             return PatientEntry(row.id, row.name, row.birth_date, versions[0].data, versions)
         last = session.scalars(

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..record import audit
 from ..record.db import Database
@@ -95,15 +95,19 @@ def start_session(database: Database, user: User) -> str:
     return token
 
 
+# Built once: every request reads its session.
+_SESSION_USER = (
+    select(WebSession, User)
+    .join(User, User.id == WebSession.user_id)
+    .where(WebSession.token_sha256 == bindparam("digest"))
+)
+
+
 def session_user(database: Database, token: str | None) -> SignedIn | None:
     if not token:
         return None
     with database.read() as session:
-        found = session.execute(
-            select(WebSession, User)
-            .join(User, User.id == WebSession.user_id)
-            .where(WebSession.token_sha256 == _digest(token))
-        ).first()
+        found = session.execute(_SESSION_USER, {"digest": _digest(token)}).first()
         if found is None:
             return None
         row, user = found
