@@ -237,11 +237,13 @@ def create_app(database: Database, *, secure: bool = False, trusted_proxies: tup
         Route("/patients", endpoint(patients.patient_list), methods=["GET"]),
         Route("/patients", endpoint(patients.create_patient, roles=EDITORS), methods=["POST"]),
         Route("/patients/new", endpoint(patients.new_patient_page, roles=EDITORS), methods=["GET"]),
-        Route("/patients/{mrn}", endpoint(patients.patient_page), methods=["GET"]),
+        Route("/patients/{mrn}", endpoint(patients.patient_page, reads_only=True), methods=["GET"]),
         Route("/patients/{mrn}", endpoint(patients.update_patient, roles=EDITORS), methods=["POST"]),
         Route("/patients/{mrn}/edit", endpoint(patients.edit_patient_page, roles=EDITORS), methods=["GET"]),
-        Route("/patients/{mrn}/plan", endpoint(plan_page.plan_page), methods=["GET"]),
-        Route("/patients/{mrn}/doses", endpoint(patients.live_doses, roles=ALL_ROLES), methods=["POST"]),
+        Route("/patients/{mrn}/plan", endpoint(plan_page.plan_page, reads_only=True), methods=["GET"]),
+        Route(
+            "/patients/{mrn}/doses", endpoint(patients.live_doses, roles=ALL_ROLES, reads_only=True), methods=["POST"]
+        ),
         Route("/patients/{mrn}/orders", endpoint(patients.prepare_order, roles=EDITORS), methods=["POST"]),
         Route("/queue", endpoint(orders.queue), methods=["GET"]),
         Route("/regimens/{regimen_id}", endpoint(regimens.regimen_page), methods=["GET"]),

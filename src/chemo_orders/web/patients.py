@@ -464,16 +464,14 @@ def _history(entry: store.PatientEntry) -> list[dict[str, str]]:
 
 
 def patient_page(ctx: Ctx) -> Response:
-    with ctx.database.snapshot():
-        entry = _entry(ctx)
-        return patient_view(ctx, entry, OrderForm.initial(entry.data, ctx.field("regimen").strip()))
+    entry = _entry(ctx)
+    return patient_view(ctx, entry, OrderForm.initial(entry.data, ctx.field("regimen").strip()))
 
 
 def live_doses(ctx: Ctx) -> Response:
-    """The dose table for the form as it is now: a fragment for htmx, else the whole page.
-    The patient, its prepared orders and its history are read in one snapshot."""
-    with ctx.database.snapshot():
-        return patient_view(ctx, _entry(ctx), OrderForm.read(ctx))
+    """The dose table for the form as it is now: a fragment for htmx, else the whole page
+    (a read-only route: the patient, its prepared orders and its history in one snapshot)."""
+    return patient_view(ctx, _entry(ctx), OrderForm.read(ctx))
 
 
 def prepare_order(ctx: Ctx) -> Response:
