@@ -19,10 +19,13 @@ from chemo_orders.units import (
     Quantity,
     compare,
     convert,
+    divided,
     format_number,
     format_quantity,
     json_quantity,
+    plus,
     quantity,
+    times,
     ureg,
 )
 
@@ -185,3 +188,22 @@ def test_compare_is_pints_comparison(first: str, second: str, op: Any, value: fl
 def test_compare_refuses_what_pint_refuses() -> None:
     with pytest.raises(DimensionalityError):
         compare(Quantity(1, "mg"), Quantity(1, "m**2"), operator.ge)
+
+
+ARITHMETIC = [("mg", "mg"), ("g/m**2", "mg/m**2"), ("mg", "m**2"), ("mg/day", "m**2"), ("mcg", "kg")]
+
+
+@pytest.mark.parametrize(("first", "second"), ARITHMETIC)
+@given(
+    a=st.one_of(st.floats(0, 1e6), st.integers(0, 10**6)),
+    b=st.one_of(st.floats(0.001, 1e6), st.integers(1, 10**6)),
+)
+def test_arithmetic_is_pints_arithmetic(first: str, second: str, a: float, b: float) -> None:
+    """units.plus, divided and times give pint's own numbers and units, of the same type."""
+    x, y = Quantity(a, first), Quantity(b, second)
+    results = [(divided(x, y), x / y), (times(x, b), x * b), (times(x, 0), 0 * x)]
+    if x.dimensionality == y.dimensionality:
+        results.append((plus(x, y), x + y))
+    for ours, pints in results:
+        assert type(ours.magnitude) is type(pints.magnitude)
+        assert ours.magnitude == pints.magnitude and ours.units == pints.units

@@ -117,6 +117,39 @@ def _root_factors(first: UnitsContainer, second: UnitsContainer) -> tuple[float,
     return _conversion_factor(first, root), _conversion_factor(second, root)
 
 
+# Arithmetic as pint does it, for the hot path (a rule that sums a lifetime's exposure runs on
+# every recalculation): the same operation on the magnitudes, the same units, without pint's
+# per-call dispatch. A magnitude that is not a plain number goes through pint; a test holds
+# each equal to pint's own result.
+
+
+def plus(first: Q, second: Q) -> Q:
+    """``first + second``: in ``first``'s units, ``second`` converted to them."""
+    if not _plain(first, second):
+        return cast(Q, first + second)
+    if first._units is second._units or first._units == second._units:
+        return quantity(first._magnitude + second._magnitude, first._units)
+    return quantity(first._magnitude + convert(second, first._units)._magnitude, first._units)
+
+
+def divided(numerator: Q, denominator: Q) -> Q:
+    """``numerator / denominator`` (an amount per m²: the course total over the BSA)."""
+    if not _plain(numerator, denominator):
+        return cast(Q, numerator / denominator)
+    return quantity(numerator._magnitude / denominator._magnitude, numerator._units / denominator._units)
+
+
+def times(value: Q, factor: float) -> Q:
+    """``value * factor`` for a plain number ``factor`` (a doxorubicin-equivalence factor)."""
+    if not _plain(value) or type(factor) not in _PLAIN_NUMBERS:
+        return cast(Q, value * factor)
+    return quantity(value._magnitude * factor, value._units)
+
+
+def _plain(*values: Q) -> bool:
+    return all(type(v) is Quantity and type(v._magnitude) in _PLAIN_NUMBERS for v in values)
+
+
 def same_dimension(first: Q, second: Q) -> bool:
     """``first.dimensionality == second.dimensionality``, kept per pair of units (hot path)."""
     return first._units is second._units or _same_dimension(first._units, second._units)

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..history import History
+from .db import rows
 from .tables import Exposure, Measurement, Order
 
 
@@ -83,17 +84,17 @@ _SUMS = (
 def read_basis(session: Session, patient_id: str) -> Basis:
     """Exposure of every order of this patient that is not cancelled; the last dosed weight
     (the weight of the released order released last)."""
-    rows = session.execute(_ORDERS, {"patient_id": patient_id}).all()
-    sums = session.execute(_SUMS, {"patient_id": patient_id}).all()
-    released = [row for row in rows if row.state == "released" and row.weight_kg is not None]
+    orders = rows(session, _ORDERS, patient_id=patient_id)
+    sums = rows(session, _SUMS, patient_id=patient_id)
+    released = [row for row in orders if row.state == "released" and row.weight_kg is not None]
     last = max(released, key=lambda row: (row.released_at is not None, row.released_at or 0, row.id), default=None)
     courses = tuple(
         {"order_id": row.id, "regimen": row.regimen_id, "cycle": row.cycle, "date": json.loads(row.options_json)["on"]}
-        for row in rows
+        for row in orders
     )
     return Basis(
         {drug: float(total) for drug, total in sums},
-        tuple(row.id for row in rows),
+        tuple(row.id for row in orders),
         None if last is None else float(last.weight_kg),
         None if last is None else int(last.id),
         courses,

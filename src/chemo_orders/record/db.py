@@ -14,20 +14,21 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Row, Select, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import InputError
 
+Columns = TypeVarTuple("Columns")
 ENV_VAR = "CHEMO_ORDERS_DB"
 AFTER_COMMIT = "after-commit"  # session.info key: {name: callable} run once the write commits
 SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for SQLite's write lock before failing
@@ -167,6 +168,15 @@ def _switch_to_wal(cursor: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     immediate = connection.get_execution_options().get("write", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def rows(session: Session, statement: Select[*Columns], **params: Any) -> Sequence[Row[*Columns]]:
+    """The rows of a query of columns, run on the session's own connection and transaction.
+
+    For the reads every request makes (the session, the patient, the record's history): the
+    ORM's work per statement (objects to track, identity map) is not needed for plain columns
+    and took half the time of each query."""
+    return session.connection().execute(statement, params).all()
 
 
 def advisory_lock(session: Session, key: int) -> None:

@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..settings import DoseSettings
 from . import Refused, audit
 from .basis import read_basis
-from .db import Database
+from .db import Database, rows
 from .tables import (
     Acknowledgement,
     AuditEvent,
@@ -583,12 +583,12 @@ def next_course(database: Database, patient_id: str, plan_id: str | None = None)
     from ..plan import courses, load_plan
 
     with database.read() as session:
-        rows = session.execute(
+        found = session.execute(
             select(Order.regimen_id, Order.cycle, Order.options_json)
             .where(Order.patient_id == patient_id, Order.state != "cancelled")
             .order_by(Order.id)
         ).all()
-    recorded = [(regimen, cycle, json.loads(options)) for regimen, cycle, options in rows]
+    recorded = [(regimen, cycle, json.loads(options)) for regimen, cycle, options in found]
     if plan_id is None:
         plans = [o["plan"] for _, _, o in recorded if o.get("plan")]
         if not plans:
@@ -668,8 +668,8 @@ _PREPARED = (
 def prepared_orders(database: Database, patient_id: str) -> list[Pending]:
     """This patient's prepared orders, one light query (the live preview asks on every change)."""
     with database.read() as session:
-        rows = session.execute(_PREPARED, {"patient_id": patient_id}).all()
-    return [Pending(int(order_id), regimen, name) for order_id, regimen, name in rows]
+        found = rows(session, _PREPARED, patient_id=patient_id)
+    return [Pending(int(order_id), regimen, name) for order_id, regimen, name in found]
 
 
 def list_orders(database: Database, patient_id: str | None = None, state: str | None = None) -> list[OrderRecord]:

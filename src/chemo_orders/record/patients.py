@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, func, or_, select
 
 from ..errors import InputError
 from . import Refused, audit
-from .db import Database
+from .db import Database, rows
 from .orders import PREPARERS, BlockedPrepare, PrepareRequest, cancel, prepare
 from .tables import AuditEvent, Order, PatientRow, PatientVersion, User
 from .users import Identity, find_user, require_role
@@ -128,10 +128,11 @@ def entry(database: Database, patient_id: str) -> PatientEntry | None:
     from .calculation import parse_yaml
 
     with database.read() as session:
-        row = session.execute(_PATIENT, {"patient_id": patient_id}).first()
-        if row is None:
+        found_row = rows(session, _PATIENT, patient_id=patient_id)
+        if not found_row:
             return None
-        found = session.execute(_VERSIONS, {"patient_id": patient_id}).all()
+        row = found_row[0]
+        found = rows(session, _VERSIONS, patient_id=patient_id)
         versions = tuple(
             VersionInfo(version, name, saved_at, json.loads(data)) for version, name, saved_at, data in found
         )

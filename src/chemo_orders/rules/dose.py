@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 
 from ..dosing import Order
 from ..drugs import AnthracyclineLimit, drug_table
-from ..units import Q, format_number, format_quantity
+from ..units import Q, compare, convert, divided, format_number, format_quantity, plus, times
 from .base import Context, Finding, Rule
 from .sources import ASCO_ONS_2016, CALVERT_1989, FDA_CARBOPLATIN_2010, MGB_CHEMO_ORDER_ENTRY
 
@@ -25,7 +26,7 @@ def doxorubicin_equivalent(drug: str, per_m2: Q) -> Q | None:
     """``per_m2`` of ``drug`` in doxorubicin equivalents by the drug table's cited factor (None:
     not an anthracycline). DOS002 and the treatment-plan chart both count with this one function."""
     equivalent = drug_table().get(drug).doxorubicin_equivalent
-    return None if equivalent is None else per_m2 * equivalent.factor
+    return None if equivalent is None else times(per_m2, equivalent.factor)
 
 
 class DoseCapApplied(Rule):
@@ -71,26 +72,25 @@ class CumulativeAnthracycline(Rule):
         if limits is None:
             return
         unit, parts, refs = limits.limit.units, [], list(table.cite(limits.source))
-        total = 0 * limits.limit
+        total = times(limits.limit, 0)
         exposures = [(drug, dose, "prior") for drug, dose in ctx.patient.prior_cumulative.items()]
-        exposures += [(o.drug, o.course_total / ctx.calculation.body.bsa, "this cycle") for o in orders]
+        exposures += [(o.drug, divided(o.course_total, ctx.calculation.body.bsa), "this cycle") for o in orders]
         for drug, per_m2, when in exposures:
             equivalent = table.get(drug).doxorubicin_equivalent
             in_doxorubicin = doxorubicin_equivalent(drug, per_m2)
             if equivalent is None or in_doxorubicin is None:
                 continue
-            amount = in_doxorubicin.to(unit)
-            total = total + amount
+            total = plus(total, convert(in_doxorubicin, unit))
             factor = "" if equivalent.factor == 1 else f" × {format_number(equivalent.factor)}"
-            parts.append(f"{drug} {format_quantity(per_m2.to(unit))}{factor} ({when})")
+            parts.append(f"{drug} {format_quantity(convert(per_m2, unit))}{factor} ({when})")
             refs += [c for c in table.cite(equivalent.source) if c not in refs]
         text = (
             f"anthracyclines in doxorubicin equivalents: {' + '.join(parts)} = {format_quantity(total)}; "
             f"{'paediatric' if child else 'adult'} lifetime limit {format_quantity(limits.limit)}"
         )
-        if total > limits.limit:
+        if compare(total, limits.limit, operator.gt):
             yield self.finding("block", text + " exceeded", references=tuple(refs))
-        elif total >= WARN_FRACTION * limits.limit:
+        elif compare(total, times(limits.limit, WARN_FRACTION), operator.ge):
             yield self.finding("warn", text + f" (≥ {WARN_FRACTION:.0%})", references=tuple(refs))
 
     def _per_drug(self, ctx: Context, orders: list[Order], child: bool) -> Iterator[Finding]:
@@ -101,18 +101,18 @@ class CumulativeAnthracycline(Rule):
             limit = None if limits is None else limits.child if child and limits.child is not None else limits.adult
             if limits is None or limit is None:
                 continue
-            prior = ctx.patient.prior_cumulative.get(order.drug, 0 * limit)
-            planned = (order.course_total / ctx.calculation.body.bsa).to(limit.units)
-            total = (prior + planned).to(limit.units)
+            prior = ctx.patient.prior_cumulative.get(order.drug, times(limit, 0))
+            planned = convert(divided(order.course_total, ctx.calculation.body.bsa), limit.units)
+            total = convert(plus(prior, planned), limit.units)
             text = (
                 f"{order.drug} cumulative {format_quantity(total)} after this cycle "
-                f"(prior {format_quantity(prior.to(limit.units))} + {format_quantity(planned)}); "
+                f"(prior {format_quantity(convert(prior, limit.units))} + {format_quantity(planned)}); "
                 f"{order.drug} limit {format_quantity(limit)}"
             )
             refs = tuple(table.cite(limits.source))
-            if total > limit:
+            if compare(total, limit, operator.gt):
                 yield self.finding("block", text + " exceeded", drug=order.drug, references=refs)
-            elif total >= WARN_FRACTION * limit:
+            elif compare(total, times(limit, WARN_FRACTION), operator.ge):
                 yield self.finding("warn", text + f" (≥ {WARN_FRACTION:.0%})", drug=order.drug, references=refs)
 
 

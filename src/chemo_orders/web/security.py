@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, select
 
 from ..record import audit
-from ..record.db import Database
+from ..record.db import Database, rows
 from ..record.tables import User, WebSession
 from ..record.users import Identity
 
@@ -97,7 +97,7 @@ def start_session(database: Database, user: User) -> str:
 
 # Built once: every request reads its session.
 _SESSION_USER = (
-    select(WebSession, User)
+    select(WebSession.expires_at, WebSession.csrf_token, User.id, User.name, User.role)
     .join(User, User.id == WebSession.user_id)
     .where(WebSession.token_sha256 == bindparam("digest"))
 )
@@ -107,13 +107,13 @@ def session_user(database: Database, token: str | None) -> SignedIn | None:
     if not token:
         return None
     with database.read() as session:
-        found = session.execute(_SESSION_USER, {"digest": _digest(token)}).first()
-        if found is None:
-            return None
-        row, user = found
-        if row.expires_at <= audit.now():
-            return None
-        return SignedIn(user.id, user.name, user.role, row.csrf_token)
+        found = rows(session, _SESSION_USER, digest=_digest(token))
+    if not found:
+        return None
+    expires_at, csrf_token, user_id, name, role = found[0]
+    if expires_at <= audit.now():
+        return None
+    return SignedIn(user_id, name, role, csrf_token)
 
 
 def end_session(database: Database, token: str, user: SignedIn) -> None:
