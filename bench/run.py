@@ -74,6 +74,13 @@ def side_by_side(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str
 
 FLOOR_IMPORT = "import pint, pydantic, yaml; pint.UnitRegistry(cache_folder=':auto:')"
 FLOOR_MODELS = "import pint, yaml; from pydantic import BaseModel; pint.UnitRegistry(cache_folder=':auto:')"
+# What validating any input with pydantic costs before a line of this project runs: one model
+# of one field defined and validated (pydantic builds its class machinery and a validator).
+FLOOR_VALIDATED = (
+    "import pint, yaml; from pydantic import BaseModel; pint.UnitRegistry(cache_folder=':auto:')\n"
+    "class One(BaseModel):\n    x: int\n"
+    "One.model_validate({'x': 1})"
+)
 CALC = ["-m", "chemo_orders.cli", "calc", str(PATIENT), "--regimen", "r-ice", "--json"]
 
 
@@ -111,7 +118,13 @@ def main() -> None:
     rows: list[tuple[str, list[float], str]] = []
 
     cold = side_by_side(
-        {"floor": process("-c", FLOOR_IMPORT), "models": process("-c", FLOOR_MODELS), "calc": process(*CALC)}, n
+        {
+            "floor": process("-c", FLOOR_IMPORT),
+            "models": process("-c", FLOOR_MODELS),
+            "validated": process("-c", FLOOR_VALIDATED),
+            "calc": process(*CALC),
+        },
+        n,
     )
     rows += [
         ("floor: python + import pint, pydantic, yaml + cached registry", cold["floor"][0], "s"),
@@ -123,6 +136,7 @@ def main() -> None:
 
     per_order = in_process_calc(n)
     rows.append(("one order calculation in-process (R-ICE, all rules)", [t * 1000 for t in per_order], "ms"))
+    rows.append(("floor with one pydantic model defined and validated", cold["validated"][0], "s"))
     if arguments.calc:
         print_table(rows)
         print_calc_ratios(rows)
@@ -230,10 +244,13 @@ def print_table(rows: list[tuple[str, list[float], str]]) -> None:
 
 
 def print_calc_ratios(rows: list[tuple[str, list[float], str]]) -> None:
-    """The ratios of the first six rows (the cold processes and the in-process order set)."""
-    floor, models, calc, floor_cpu, calc_cpu, per_order = (statistics.median(values) for _, values, _ in rows[:6])
+    """The ratios of the first seven rows (the cold processes and the in-process order set)."""
+    floor, models, calc, floor_cpu, calc_cpu, per_order, validated = (
+        statistics.median(values) for _, values, _ in rows[:7]
+    )
     print(f"calc cold / floor (import only)        = {calc / floor:.2f}")
     print(f"calc cold / floor (BaseModel imported) = {calc / models:.2f}")
+    print(f"one validated model / floor            = {validated / floor:.2f}")
     print(f"calc cold / floor, CPU time            = {calc_cpu / floor_cpu:.2f}")
     print(f"orders per second in-process           = {1000 / per_order:.0f}")
 
