@@ -6,7 +6,9 @@ Starts ``chemo-orders serve --workers N`` on a free 127.0.0.1 port with a throwa
 record, signs each client in (its own session), enters one patient and prepares one
 R-hyper-CVAD order, then runs each phase for ``--seconds`` with ``--clients`` concurrent
 clients, each sending its next request as soon as the last is answered: ``live`` is the live
-dose table (POST /patients/MRN/doses as htmx sends it, a different weight each time), ``pdf``
+dose table (POST /patients/MRN/doses as htmx sends it, a different weight each time), ``typing``
+the same requests at the pace of people typing without a pause (each client at most one per
+400 ms, the form's debounce: the load of that many pharmacists at once, not a saturation), ``pdf``
 the order's PDF (re-rendered from the record every time), ``mixed`` one PDF in ten live
 requests, ``plan`` the treatment-plan page of a patient with eight hyper-CVAD courses and
 eight saved versions (one client, one request after another: the page's own time). Bounded
@@ -55,6 +57,11 @@ PATIENT = {
 }
 
 
+# The patient form recalculates 400 ms after the last change (hx-trigger "change delay:400ms"):
+# a person typing without a pause sends at most one recalculation in that time.
+TYPING_INTERVAL_S = 0.4
+
+
 @dataclass
 class Samples:
     client_ms: list[float] = field(default_factory=list)
@@ -94,14 +101,19 @@ async def setup(url: str) -> str:
 async def client_loop(url: str, order: str, stop: float, phase: str, live: Samples, pdf: Samples, seed: int) -> None:
     # The second pharmacist recalculates another regimen: the prepared order's own doses stay
     # hidden from him until his independent check (issue 19), so his page would show none.
-    name = "phil" if seed % 2 and phase == "live" else "pam"
+    name = "phil" if seed % 2 and phase in ("live", "typing") else "pam"
     regimen = "r-hyper-cvad-b" if name == "phil" else "r-hyper-cvad-a"
     client, csrf = await signed_in(url, name)
     count = seed
+    next_at = time.perf_counter() + TYPING_INTERVAL_S * seed / 20  # the typists do not start in step
     try:
         while time.monotonic() < stop:
             count += 1
             start = time.perf_counter()
+            if phase == "typing":  # the next change no sooner than the form's debounce allows
+                await asyncio.sleep(max(0.0, next_at - start))
+                start = time.perf_counter()
+                next_at = start + TYPING_INTERVAL_S
             if phase == "pdf" or (phase == "mixed" and count % 10 == 0):
                 response, samples = await client.get(f"{order}/pdf"), pdf
                 ok = response.status_code == 200 and response.content.startswith(b"%PDF")
@@ -218,14 +230,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--phases", default="live,pdf", help="comma-separated: live, pdf, mixed, plan")
+    parser.add_argument("--phases", default="live,pdf", help="comma-separated: live, typing, pdf, mixed, plan")
     parser.add_argument("--workers", type=int, default=2, help="server processes (serve --workers)")
     args = parser.parse_args()
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if not 1 <= args.clients <= 100 or not 0 < args.seconds <= 300 or not 1 <= args.workers <= 8:
         parser.error("bounded runs only: 1-100 clients, up to 300 s a phase, 1-8 workers")
-    if not phases or not set(phases) <= {"live", "pdf", "mixed", "plan"}:
-        parser.error("--phases: live, pdf, mixed and/or plan")
+    if not phases or not set(phases) <= {"live", "typing", "pdf", "mixed", "plan"}:
+        parser.error("--phases: live, typing, pdf, mixed and/or plan")
     with tempfile.TemporaryDirectory() as folder:
         db_url = f"sqlite:///{Path(folder) / 'record.sqlite3'}"
         os.environ["CHEMO_ORDERS_KEY_FILE"] = str(Path(folder) / "audit.key")  # the server inherits it
