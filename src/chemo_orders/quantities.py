@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any
 
 from .errors import InputError
-from .units import AUC_UNIT, Q, Quantity, ureg
+from .units import AUC_UNIT, Q, Quantity, dimension, quantity, ureg
 
 # Spellings a person may use for each unit, and the pint unit each means. Deliberately absent
 # (ISMP error-prone or pint-ambiguous): U and u ("0" or "4"), cc, µg (written mcg), MG
@@ -132,10 +132,10 @@ def parse_quantity(value: object, field: str, expected: str | None = None) -> Q:
         raise InputError(field, value, "expected a number with a unit, as text")
     if len(value) > MAX_LENGTH:
         raise InputError(field, value, "too long to be a quantity")
-    quantity = _auc(value) or _number_and_unit(value, field, expected)
-    if expected is not None and quantity.dimensionality != _dimensionality(expected):
+    parsed = _auc(value) or _number_and_unit(value, field, expected)
+    if expected is not None and dimension(parsed) != _dimensionality(expected):
         raise InputError(field, value, f"wrong kind of unit: expected {_KIND.get(expected, expected)}")
-    return quantity
+    return parsed
 
 
 def _auc(text: str) -> Q | None:
@@ -157,7 +157,7 @@ def _number_and_unit(text: str, field: str, expected: str | None) -> Q:
         raise InputError(field, text, "a multiplier is written x10^N, such as '1.8 x10^9/L'; or give the number itself")
     power = match.group("power") or match.group("superscript")
     shift = int(power.translate(_SUPERSCRIPT)) if power else 0
-    return Quantity(_magnitude(match, shift, text, field), unit_of(unit_text, field, text))
+    return quantity(_magnitude(match, shift, text, field), unit_of(unit_text, field, text))
 
 
 def _magnitude(match: re.Match[str], shift: int, text: str, field: str = "dose") -> float:

@@ -151,13 +151,19 @@ def _plain(*values: Q) -> bool:
 
 
 def same_dimension(first: Q, second: Q) -> bool:
-    """``first.dimensionality == second.dimensionality``, kept per pair of units (hot path)."""
-    return first._units is second._units or _same_dimension(first._units, second._units)
+    """``first.dimensionality == second.dimensionality``, kept per unit (hot path)."""
+    return first._units is second._units or bool(dimension(first) == dimension(second))
+
+
+def dimension(value: Q) -> UnitsContainer:
+    """``value.dimensionality``, kept per unit: pint's property looks it up again on each call."""
+    return _dimension(value._units)
 
 
 @lru_cache(maxsize=1024)
-def _same_dimension(first: UnitsContainer, second: UnitsContainer) -> bool:
-    return bool(ureg.get_dimensionality(first) == ureg.get_dimensionality(second))
+def _dimension(units: UnitsContainer) -> UnitsContainer:
+    found: UnitsContainer = ureg.get_dimensionality(units)
+    return found
 
 
 def magnitude_in(value: Q, unit: Any) -> float:
