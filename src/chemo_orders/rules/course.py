@@ -9,6 +9,7 @@ pharmacist, who knows what the record may not (a cancelled course given elsewher
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 from ..regimen import Regimen, all_regimens
 from ..units import ureg
@@ -23,11 +24,13 @@ def _where(order_id: int | None) -> str:
 def course_family(regimen: Regimen) -> frozenset[str]:
     """The regimens whose cycles share one numbering with this one: those it requires and those
     that require it (hyper-CVAD course A in cycles 1, 3, 5, 7 and course B in 2, 4, 6, 8)."""
-    family = {regimen.id, *(regimen.requires.any_of if regimen.requires else ())}
-    for other in all_regimens():
-        if other.requires is not None and regimen.id in other.requires.any_of:
-            family.add(other.id)
-    return frozenset(family)
+    return frozenset({regimen.id, *(regimen.requires.any_of if regimen.requires else ()), *_requiring(regimen.id)})
+
+
+@cache
+def _requiring(regimen_id: str) -> frozenset[str]:
+    """The library's regimens that require ``regimen_id`` (the library is fixed in a process)."""
+    return frozenset(r.id for r in all_regimens() if r.requires is not None and regimen_id in r.requires.any_of)
 
 
 class CycleTiming(Rule):
