@@ -172,3 +172,19 @@ def test_users_from_the_command_line(tmp_path: Path) -> None:
     with database.read() as session:
         added = next(e for e in audit.events(session) if e.action == "user-added")
         assert json.loads(added.detail_json)["os_user"] == operating_system_user()
+
+
+def test_a_snapshot_reads_in_one_transaction_and_refuses_a_write(record: Database) -> None:
+    """The live preview's reads share one transaction (``Database.snapshot``); a write inside
+    one is refused, so that no read after it could miss what it wrote."""
+    with record.snapshot():
+        with record.read() as first, record.read() as second:
+            assert first is second
+        with pytest.raises(RuntimeError, match="inside a read snapshot"):
+            prepare(record, prepare_request())
+        assert list_orders(record) == []
+    order = prepare(record, prepare_request())
+    with record.snapshot():
+        assert [o.order_id for o in list_orders(record)] == [order.order_id]
+    with record.read() as first, record.read() as second:
+        assert first is not second

@@ -91,11 +91,12 @@ class Database:
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Every read inside runs in one transaction: one consistent view of the record, and
-        one transaction to pay for. The live preview reads the patient, its prepared orders
-        and its history on every change; each in a transaction of its own cost more than the
-        queries. Read-only: a write inside would not be seen by the reads after it, so it is
-        refused."""
+        """Every read inside runs in one transaction, one to pay for (on SQLite also one
+        consistent view; PostgreSQL's default isolation lets each statement see what committed
+        before it, as separate transactions did). The live preview reads the session, the
+        patient, its prepared orders and its history on every change; each in a transaction
+        of its own cost more than the queries. Read-only: a write inside would not be seen by
+        the reads after it, so it is refused."""
         with self.read() as session:
             token = _SNAPSHOT.set((self, session))
             try:
