@@ -94,13 +94,9 @@ def compare(value: Q | float, limit: Q | float, op: Callable[[Any, Any], Any]) -
     plain number (or a plain number compared with a plain number) goes through pint or Python.
     A test holds the two equal.
     """
-    if (
-        type(value) is not Quantity
-        or type(limit) is not Quantity
-        or type(value._magnitude) not in _PLAIN_NUMBERS
-        or type(limit._magnitude) not in _PLAIN_NUMBERS
-    ):
+    if not _plain(value, limit):
         return bool(op(value, limit))
+    assert isinstance(value, QuantityClass) and isinstance(limit, QuantityClass)  # _plain said so
     if value._units is limit._units or value._units == limit._units:
         return bool(op(value._magnitude, limit._magnitude))
     to_root_value, to_root_limit = _root_factors(value._units, limit._units)
@@ -146,7 +142,8 @@ def times(value: Q, factor: float) -> Q:
     return quantity(value._magnitude * factor, value._units)
 
 
-def _plain(*values: Q) -> bool:
+def _plain(*values: object) -> bool:
+    """Whether every value is a quantity of this registry with a plain ``int`` or ``float``."""
     return all(type(v) is Quantity and type(v._magnitude) in _PLAIN_NUMBERS for v in values)
 
 
