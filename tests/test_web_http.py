@@ -238,6 +238,21 @@ def test_live_doses_are_a_fragment_for_htmx_and_a_page_otherwise(site: tuple[Tes
     assert fragment.count('<tbody class="order') == 8 and "530 mg" in fragment and "530 mg" in page
 
 
+def test_a_recalculation_reports_its_wait_its_work_and_the_works_processor_time(
+    site: tuple[TestClient, str, str],
+) -> None:
+    """Server-Timing (what bench/web.py reads): the wait for a worker, the work, the work's own
+    processor time (never more than the work's wall time), and the whole time in the app."""
+    client = site[0]
+    token = sign_in(client, "pam")
+    new_patient(client, token)
+    response = client.post("/patients/MRN-H1/doses", data=order_form(token, "r-ice"), headers={"HX-Request": "true"})
+    header = ", ".join(response.headers.get_list("server-timing"))
+    timing = {name: float(value) for name, value in re.findall(r"(\w+);dur=([\d.]+)", header)}
+    assert set(timing) == {"queue", "app", "cpu", "total"}
+    assert 0 < timing["cpu"] <= timing["app"] <= timing["total"]
+
+
 def test_bad_measurements_name_the_field(site: tuple[TestClient, str, str]) -> None:
     client = site[0]
     token = sign_in(client, "pam")
