@@ -207,7 +207,7 @@ def endpoint(
     """An ASGI endpoint running ``handler`` after the checks every request gets.
 
     ``reads_only``: the handler writes nothing, so the session check and everything it reads
-    run in one read snapshot of the record (the live preview: one transaction instead of five;
+    run in one read snapshot of the record (the live preview: one transaction instead of four;
     a write inside would be refused)."""
 
     async def run(request: Request) -> Response:
