@@ -143,8 +143,12 @@ def times(value: Q, factor: float) -> Q:
 
 
 def _plain(*values: object) -> bool:
-    """Whether every value is a quantity of this registry with a plain ``int`` or ``float``."""
-    return all(type(v) is Quantity and type(v._magnitude) in _PLAIN_NUMBERS for v in values)
+    """Whether every value is a quantity of this registry with a plain ``int`` or ``float``
+    (a loop, not ``all()`` over a generator: this runs for every band check)."""
+    for value in values:  # noqa: SIM110 - all() over a generator is slower here
+        if type(value) is not Quantity or type(value._magnitude) not in _PLAIN_NUMBERS:
+            return False
+    return True
 
 
 def same_dimension(first: Q, second: Q) -> bool:
