@@ -40,21 +40,9 @@ import httpx2
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the browser tests' server fixture and users
-from web_fixtures import STAFF, add_staff, start_server  # noqa: E402
+from web_fixtures import RIVERA_FORM, STAFF, add_staff, start_server  # noqa: E402
 
-PATIENT = {
-    "mrn": "MRN-BENCH",
-    "name": "Bench, Patient",
-    "birth_date": "1981-03-14",
-    "sex": "female",
-    "height": "165 cm",
-    "weight": "68 kg",
-    "serum_creatinine": "0.8 mg/dL",
-    "diagnosis": "b-all",
-    "disease_status": "newly-diagnosed",
-    "cd20": "40",
-    "philadelphia": "negative",
-}
+PATIENT = {**RIVERA_FORM, "mrn": "MRN-BENCH", "name": "Bench, Patient"}
 
 
 # The patient form recalculates 400 ms after the last change (hx-trigger "change delay:400ms"):

@@ -221,7 +221,7 @@ def test_the_latest_time_wins_on_the_same_day() -> None:
         effectiveDateTime="2026-11-21T18:00:00+01:00",
         valueQuantity={"value": 71, "unit": "kg", "system": UCUM, "code": "kg"},
     )
-    assert str(patient_from_bundle(bundle, "b.json", dt.date(2026, 11, 22)).weight.magnitude) == "71.0"
+    assert str(read(bundle).weight.magnitude) == "71.0"
 
 
 def test_a_newer_preliminary_result_does_not_replace_the_final_one() -> None:
@@ -231,30 +231,24 @@ def test_a_newer_preliminary_result_does_not_replace_the_final_one() -> None:
         "2160-0",
         status="preliminary",
         effectiveDateTime="2026-11-22",
-        valueQuantity={"value": 1.4, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
+        valueQuantity=mg_per_dl(1.4),
     )
-    assert (
-        str(patient_from_bundle(bundle, "b.json", dt.date(2026, 11, 22)).serum_creatinine)
-        == "0.9 milligram / deciliter"
-    )
+    assert str(read(bundle).serum_creatinine) == "0.9 milligram / deciliter"
 
 
 def test_a_newer_creatinine_in_blood_38483_4_is_used() -> None:
     bundle = sample()
     creatinine = added(bundle, "2160-0", effectiveDateTime="2026-11-22")
     creatinine["code"] = {"coding": [{"system": LOINC, "code": "38483-4"}], "text": "Creatinine [Mass/volume] in Blood"}
-    creatinine["valueQuantity"] = {"value": 1.4, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"}
-    assert (
-        str(patient_from_bundle(bundle, "b.json", dt.date(2026, 11, 22)).serum_creatinine)
-        == "1.4 milligram / deciliter"
-    )
+    creatinine["valueQuantity"] = mg_per_dl(1.4)
+    assert str(read(bundle).serum_creatinine) == "1.4 milligram / deciliter"
 
 
 def test_a_newer_result_we_do_not_read_reaches_the_calculation() -> None:
     bundle = sample()
     sodium = added(bundle, "2160-0", effectiveDateTime="2026-11-22")
     sodium["code"] = {"coding": [{"system": LOINC, "code": "2951-2"}], "text": "Sodium"}
-    patient = patient_from_bundle(bundle, "b.json", dt.date(2026, 11, 22))
+    patient = read(bundle)
     assert len(patient.source_notes) == 1 and "Sodium" in patient.source_notes[0]
     assert calc(patient, "r-ice")["patient"]["source_notes"] == list(patient.source_notes)
 
@@ -267,7 +261,7 @@ def test_a_weight_history_gives_the_previous_weight_and_wgt001() -> None:
         if o["code"]["coding"][0]["code"] == "29463-7" and o is not coded(bundle, "29463-7")[1]
     ]
     older[0]["valueQuantity"]["value"] = 85
-    patient = patient_from_bundle(bundle, "b.json", dt.date(2026, 11, 22))
+    patient = read(bundle)
     assert patient.previous_weight is not None and patient.previous_weight.magnitude == 85
     assert "WGT001" in {f["rule"] for f in calc(patient, "r-ice")["findings"]}
 
@@ -313,7 +307,13 @@ def diagnosed(*codings: tuple[str, str], relapse: bool = False) -> dict[str, Any
     return bundle
 
 
+def mg_per_dl(value: float) -> dict[str, Any]:
+    """A FHIR valueQuantity in mg/dL, coded in UCUM."""
+    return {"value": value, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"}
+
+
 def read(bundle: dict[str, Any]) -> Patient:
+    """The bundle as imported for a calculation on 2026-11-22."""
     return patient_from_bundle(bundle, "b.json", dt.date(2026, 11, 22))
 
 

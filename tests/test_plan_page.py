@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from test_web_http import PATIENT, order_form
+from test_web_http import API_PATIENT, PATIENT, order_form
 from web_fixtures import STAFF, Server
 from web_steps import axe_violations, new_mrn, sign_in
 
@@ -89,7 +89,7 @@ def test_calendar_keeps_recorded_dates_and_dates_the_rest_one_cycle_later() -> N
 
 
 def test_anthracycline_counts_prior_exposure_and_orders_against_the_cited_limit() -> None:
-    patient = parse({**_patient_file(), "prior_cumulative": {"daunorubicin": "100 mg/m2"}})
+    patient = parse({**API_PATIENT, "prior_cumulative": {"daunorubicin": "100 mg/m2"}})
     found = anthracycline(patient, [given(1, "hyper-cvad-a", 1, "2026-01-05", doxorubicin=50.0)], dt.date(2026, 1, 5))
     assert found is not None
     chart_, sources = found
@@ -100,24 +100,9 @@ def test_anthracycline_counts_prior_exposure_and_orders_against_the_cited_limit(
     assert limit is not None and chart_.limits[0].value == limit.limit.magnitude
     assert sources == drug_table().cite(limit.source)
     assert (
-        anthracycline(
-            parse(_patient_file()), [given(1, "r-ice", 1, "2026-01-05", ifosfamide=5000.0)], dt.date(2026, 1, 5)
-        )
+        anthracycline(parse(API_PATIENT), [given(1, "r-ice", 1, "2026-01-05", ifosfamide=5000.0)], dt.date(2026, 1, 5))
         is None
     )
-
-
-def _patient_file() -> dict[str, object]:
-    return {
-        "id": "P1",
-        "name": "Rivera, Ana",
-        "birth_date": "1981-03-14",
-        "sex": "female",
-        "height": "165 cm",
-        "weight": "68 kg",
-        "serum_creatinine": "0.8 mg/dL",
-        "diagnosis": "b-all",
-    }
 
 
 def http_sign_in(client: httpx2.Client, name: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
-from web_fixtures import STAFF, add_staff
+from web_fixtures import RIVERA_FORM, STAFF, add_staff
 
 from chemo_orders.orderset import to_json
 from chemo_orders.record import audit
@@ -26,19 +26,7 @@ from chemo_orders.service import CalcRequest, DoseSettings, calculate
 from chemo_orders.web.app import create_app
 from chemo_orders.web.security import CSP, Throttle
 
-PATIENT = {
-    "mrn": "MRN-H1",
-    "name": "Rivera, Ana",
-    "birth_date": "1981-03-14",
-    "sex": "female",
-    "height": "165 cm",
-    "weight": "68 kg",
-    "serum_creatinine": "0.8 mg/dL",
-    "diagnosis": "b-all",
-    "disease_status": "newly-diagnosed",
-    "cd20": "40",
-    "philadelphia": "negative",
-}
+PATIENT = {"mrn": "MRN-H1", **RIVERA_FORM}
 API_PATIENT = {
     "id": "MRN-API",
     "name": "Rivera, Ana",

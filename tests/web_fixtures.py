@@ -40,6 +40,20 @@ STAFF = {
     "ada": ("admin", "ada-secret-5"),
 }
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+# The adult B-ALL sample (CD20 40 %, Ph-negative) as the patient form posts it, without an MRN:
+# R-hyper-CVAD fits, R-ICE is blocked (IND002).
+RIVERA_FORM = {
+    "name": "Rivera, Ana",
+    "birth_date": "1981-03-14",
+    "sex": "female",
+    "height": "165 cm",
+    "weight": "68 kg",
+    "serum_creatinine": "0.8 mg/dL",
+    "diagnosis": "b-all",
+    "disease_status": "newly-diagnosed",
+    "cd20": "40",
+    "philadelphia": "negative",
+}
 
 
 @dataclass(frozen=True)

@@ -280,8 +280,7 @@ def orders_prepare(url: str | None, request: PrepareRequest, as_json: bool) -> i
         return _refused(error)
     except Refused as error:
         return _refused(error)
-    print(_dumps(record.as_json()) if as_json else order_text(record))
-    return EXIT_OK
+    return _shown(record, as_json)
 
 
 def orders_verify(url: str | None, request: VerifyRequest, as_json: bool) -> int:
@@ -313,21 +312,26 @@ def orders_release(
 ) -> int:
     from ..record.orders import release
 
-    try:
-        record = release(_open(url), order_id, user, labs_checked)
-    except Refused as error:
-        return _refused(error)
-    print(_dumps(record.as_json()) if as_json else order_text(record))
-    return EXIT_OK
+    return _acted(lambda: release(_open(url), order_id, user, labs_checked), as_json)
 
 
 def orders_cancel(url: str | None, order_id: int, user: Identity, reason: str, as_json: bool) -> int:
     from ..record.orders import cancel
 
+    return _acted(lambda: cancel(_open(url), order_id, user, reason), as_json)
+
+
+def _acted(action: Callable[[], OrderRecord], as_json: bool) -> int:
+    """An order moved on (released, cancelled): the order as it now stands, or why the record
+    refused to move it."""
     try:
-        record = cancel(_open(url), order_id, user, reason)
+        record = action()
     except Refused as error:
         return _refused(error)
+    return _shown(record, as_json)
+
+
+def _shown(record: OrderRecord, as_json: bool) -> int:
     print(_dumps(record.as_json()) if as_json else order_text(record))
     return EXIT_OK
 
@@ -362,9 +366,7 @@ def orders_list(url: str | None, patient: str | None, state: str | None, as_json
 def orders_show(url: str | None, order_id: int, as_json: bool) -> int:
     from ..record.orders import show
 
-    record = show(_open(url), order_id)
-    print(_dumps(record.as_json()) if as_json else order_text(record))
-    return EXIT_OK
+    return _shown(show(_open(url), order_id), as_json)
 
 
 def orders_fhir(url: str | None, order_id: int, version: str) -> int:

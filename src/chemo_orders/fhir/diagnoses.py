@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..diagnosis import FAMILIES, UNSTATED_MEMBER, DiseaseStatus, most_specific
 from ..errors import InputError
-from ..loader import read_yaml
+from ..loader import read_package_yaml
 from ..models import Frozen, check_cited, validate
 
 
@@ -55,7 +55,7 @@ class DiagnosisCodes(Frozen):
 @cache
 def diagnosis_codes() -> DiagnosisCodes:
     path = Path(__file__).with_name("diagnosis-codes.yaml")
-    table = validate(DiagnosisCodes, read_yaml(path, "diagnosis codes"), str(path))
+    table = validate(DiagnosisCodes, read_package_yaml(path, "diagnosis codes"), str(path))
     cited = [
         *((f"icd_10_cm.categories.{code}", c.source) for code, c in table.icd_10_cm.categories.items()),
         *((f"snomed.{code}", c.source) for code, c in table.snomed.items()),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..loader import read_yaml
+from ..loader import read_package_yaml
 from ..models import Frozen, check_cited, validate
 from ..quantities import parse_quantity
 from ..units import Q
@@ -192,7 +192,7 @@ def _reference(ours: str) -> Q:
 @cache
 def terminology() -> Terminology:
     path = Path(__file__).with_name("terminology.yaml")
-    table = validate(Terminology, read_yaml(path, "FHIR terminology"), str(path))
+    table = validate(Terminology, read_package_yaml(path, "FHIR terminology"), str(path))
     cited = [
         *((f"extensions.{k}", e.source) for k, e in table.extensions.items()),
         *((f"loinc.{k}", e.source) for k, e in table.loinc.items()),
