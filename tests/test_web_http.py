@@ -27,16 +27,9 @@ from chemo_orders.web.app import create_app
 from chemo_orders.web.security import CSP, Throttle
 
 PATIENT = {"mrn": "MRN-H1", **RIVERA_FORM}
-API_PATIENT = {
+API_PATIENT = {  # the same patient as a patient file: an id for the MRN, the markers nested
     "id": "MRN-API",
-    "name": "Rivera, Ana",
-    "birth_date": "1981-03-14",
-    "sex": "female",
-    "height": "165 cm",
-    "weight": "68 kg",
-    "serum_creatinine": "0.8 mg/dL",
-    "diagnosis": "b-all",
-    "disease_status": "newly-diagnosed",
+    **{field: value for field, value in RIVERA_FORM.items() if field not in ("cd20", "philadelphia")},
     "markers": {"cd20_percent": 40, "philadelphia": "negative"},
 }
 
